@@ -1,0 +1,83 @@
+#pragma once
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace retnet {
+
+// What a Vulkan device offers, as reported by `retnet devices`.
+struct DeviceInfo {
+  uint32_t index = 0;               // position in the Vulkan enumeration
+  std::string name;
+  std::string type;                 // "discrete", "integrated", "virtual", "cpu", "other"
+  std::string driver;               // driver name and version string
+  std::string api_version;          // e.g. "1.3.230"
+  uint32_t vendor_id = 0, device_id = 0;
+  uint64_t device_local_bytes = 0;  // largest device-local heap
+  uint64_t max_buffer_bytes = 0;    // maxStorageBufferRange: the largest tensor one binding sees
+  uint32_t shared_memory_bytes = 0; // maxComputeSharedMemorySize
+  uint32_t max_workgroup_invocations = 0;
+  uint32_t subgroup_size = 0;
+  bool subgroup_arithmetic = false; // subgroupAdd etc. in compute shaders
+  bool fp16_storage = false;        // 16-bit storage buffers (f16 weights)
+  bool fp16_arithmetic = false;     // shaderFloat16
+  bool cooperative_matrix = false;  // VK_NV_cooperative_matrix with f16 inputs
+  bool timestamps = false;          // compute-queue timestamps for profiling
+};
+
+// Optional fast paths. A path is used only when the device supports it AND it is allowed
+// here, so each can be forced off for tests or for drivers that get it wrong.
+struct FastPaths {
+  bool fp16 = true;        // f16 weight storage / arithmetic     (RETNET_NO_FP16=1 forces off)
+  bool subgroups = true;   // subgroup reductions                 (RETNET_NO_SUBGROUPS=1)
+  bool coopmat = true;     // VK_NV_cooperative_matrix            (RETNET_NO_COOPMAT=1)
+};
+
+struct ContextOptions {
+  // Device: empty picks the best (discrete > integrated > virtual > cpu); a number picks
+  // that index, anything else the first device whose name contains it (case-insensitive).
+  std::string device;
+  bool validation = false;  // Khronos validation layer; messages are collected
+  bool profiling = false;   // GPU timestamps around each dispatch
+  FastPaths allow;
+  // Where the VkPipelineCache is persisted. Empty: $RETNET_CACHE_DIR, else
+  // $XDG_CACHE_HOME/retnet-vk, else ~/.cache/retnet-vk. "none" disables persistence.
+  std::string cache_dir;
+
+  // Defaults overridden by RETNET_DEVICE, RETNET_VALIDATION, RETNET_PROFILE,
+  // RETNET_NO_FP16, RETNET_NO_SUBGROUPS, RETNET_NO_COOPMAT, RETNET_CACHE_DIR.
+  static ContextOptions from_environment();
+};
+
+// Every Vulkan device on this machine, in enumeration order.
+std::vector<DeviceInfo> list_devices();
+
+namespace gpu { struct ContextImpl; }
+
+// One Vulkan device opened for compute. Everything on the GPU belongs to a Context.
+class Context {
+ public:
+  explicit Context(const ContextOptions& options = ContextOptions::from_environment());
+  ~Context();
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  const DeviceInfo& device() const;
+  const ContextOptions& options() const;
+  // The fast paths in effect: device support AND allowed.
+  FastPaths active_paths() const;
+  // Validation-layer warnings and errors seen so far (empty unless validation is on).
+  std::vector<std::string> validation_messages() const;
+  // Bytes of device memory this context has allocated now, and the most it ever had.
+  uint64_t allocated_bytes() const;
+  uint64_t peak_allocated_bytes() const;
+
+  gpu::ContextImpl& impl() { return *impl_; }
+  const gpu::ContextImpl& impl() const { return *impl_; }
+
+ private:
+  std::unique_ptr<gpu::ContextImpl> impl_;
+};
+
+}  // namespace retnet

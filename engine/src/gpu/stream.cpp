@@ -1,0 +1,193 @@
+#include "gpu/stream.hpp"
+
+#include <fmt/format.h>
+
+#include "gpu/context_impl.hpp"
+#include "gpu/vk_check.hpp"
+#include "retnet/error.hpp"
+
+namespace retnet::gpu {
+
+namespace {
+constexpr uint32_t kSetsPerPool = 256;
+constexpr uint32_t kBuffersPerSet = 12;
+constexpr uint32_t kMaxTimedDispatches = 4096;
+}  // namespace
+
+Stream::Stream(Context& ctx) : ctx_(&ctx) {
+  auto& impl = ctx.impl();
+  VkCommandBufferAllocateInfo ai{VK_STRUCTURE_TYPE_COMMAND_BUFFER_ALLOCATE_INFO};
+  ai.commandPool = impl.command_pool;
+  ai.level = VK_COMMAND_BUFFER_LEVEL_PRIMARY;
+  ai.commandBufferCount = 1;
+  {
+    std::lock_guard<std::mutex> lock(impl.mutex);
+    VK_CHECK(vkAllocateCommandBuffers(impl.device, &ai, &cmd_));
+  }
+  VkFenceCreateInfo fci{VK_STRUCTURE_TYPE_FENCE_CREATE_INFO};
+  VK_CHECK(vkCreateFence(impl.device, &fci, nullptr, &fence_));
+  if (impl.options.profiling && impl.info.timestamps) {
+    VkQueryPoolCreateInfo qi{VK_STRUCTURE_TYPE_QUERY_POOL_CREATE_INFO};
+    qi.queryType = VK_QUERY_TYPE_TIMESTAMP;
+    qi.queryCount = 2 * kMaxTimedDispatches;
+    VK_CHECK(vkCreateQueryPool(impl.device, &qi, nullptr, &query_pool_));
+    query_capacity_ = kMaxTimedDispatches;
+  }
+}
+
+Stream::~Stream() {
+  auto& impl = ctx_->impl();
+  if (recording_) vkEndCommandBuffer(cmd_);  // abandoned recording: never submitted
+  for (auto pool : pools_) vkDestroyDescriptorPool(impl.device, pool, nullptr);
+  if (query_pool_) vkDestroyQueryPool(impl.device, query_pool_, nullptr);
+  vkDestroyFence(impl.device, fence_, nullptr);
+  std::lock_guard<std::mutex> lock(impl.mutex);
+  vkFreeCommandBuffers(impl.device, impl.command_pool, 1, &cmd_);
+}
+
+void Stream::begin_if_needed() {
+  if (recording_) return;
+  VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
+  bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+  VK_CHECK(vkBeginCommandBuffer(cmd_, &bi));
+  if (query_pool_) vkCmdResetQueryPool(cmd_, query_pool_, 0, 2 * query_capacity_);
+  recording_ = true;
+  dispatches_ = 0;
+  labels_.clear();
+}
+
+void Stream::hazard_barrier(std::initializer_list<Arg> args) {
+  bool needed = false;
+  for (const Arg& a : args) {
+    VkBuffer b = a.tensor->buffer();
+    if (written_.count(b) || (a.writes && read_.count(b))) needed = true;
+  }
+  if (needed) {
+    VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
+    mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
+    mb.dstAccessMask = VK_ACCESS_SHADER_READ_BIT | VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_READ_BIT |
+                       VK_ACCESS_TRANSFER_WRITE_BIT;
+    const VkPipelineStageFlags stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
+    vkCmdPipelineBarrier(cmd_, stages, stages, 0, 1, &mb, 0, nullptr, 0, nullptr);
+    written_.clear();
+    read_.clear();
+  }
+  for (const Arg& a : args) (a.writes ? written_ : read_).insert(a.tensor->buffer());
+}
+
+VkDescriptorSet Stream::allocate_set(VkDescriptorSetLayout layout) {
+  auto& impl = ctx_->impl();
+  while (true) {
+    if (current_pool_ == pools_.size()) {
+      VkDescriptorPoolSize size{VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, kSetsPerPool * kBuffersPerSet};
+      VkDescriptorPoolCreateInfo pi{VK_STRUCTURE_TYPE_DESCRIPTOR_POOL_CREATE_INFO};
+      pi.maxSets = kSetsPerPool;
+      pi.poolSizeCount = 1;
+      pi.pPoolSizes = &size;
+      VkDescriptorPool pool;
+      VK_CHECK(vkCreateDescriptorPool(impl.device, &pi, nullptr, &pool));
+      pools_.push_back(pool);
+    }
+    VkDescriptorSetAllocateInfo ai{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_ALLOCATE_INFO};
+    ai.descriptorPool = pools_[current_pool_];
+    ai.descriptorSetCount = 1;
+    ai.pSetLayouts = &layout;
+    VkDescriptorSet set;
+    VkResult r = vkAllocateDescriptorSets(impl.device, &ai, &set);
+    if (r == VK_SUCCESS) return set;
+    if (r != VK_ERROR_OUT_OF_POOL_MEMORY && r != VK_ERROR_FRAGMENTED_POOL) VK_CHECK(r);
+    ++current_pool_;  // this pool is full: move on to the next (created on demand)
+  }
+}
+
+void Stream::dispatch(const char* shader, std::initializer_list<Arg> args, const void* push, uint32_t push_bytes,
+                      uint32_t gx, uint32_t gy, uint32_t gz, const std::vector<uint32_t>& specialization) {
+  if (args.size() > kBuffersPerSet) throw Error(fmt::format("shader {} binds too many buffers", shader));
+  auto& impl = ctx_->impl();
+  const Pipeline& p = impl.pipeline(shader, static_cast<uint32_t>(args.size()), push_bytes, specialization);
+  if (gx == 0 || gy == 0 || gz == 0) return;  // nothing to do: an empty tensor
+  for (const Arg& a : args)
+    if (a.tensor->empty()) throw Error(fmt::format("shader {} was given an unallocated tensor", shader));
+  begin_if_needed();
+  hazard_barrier(args);
+
+  VkDescriptorSet set = allocate_set(p.set_layout);
+  std::vector<VkDescriptorBufferInfo> infos;
+  std::vector<VkWriteDescriptorSet> writes;
+  infos.reserve(args.size());
+  uint32_t binding = 0;
+  for (const Arg& a : args) {
+    infos.push_back({a.tensor->buffer(), 0, VK_WHOLE_SIZE});
+    VkWriteDescriptorSet w{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
+    w.dstSet = set;
+    w.dstBinding = binding++;
+    w.descriptorCount = 1;
+    w.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
+    w.pBufferInfo = &infos.back();
+    writes.push_back(w);
+  }
+  vkUpdateDescriptorSets(impl.device, static_cast<uint32_t>(writes.size()), writes.data(), 0, nullptr);
+
+  const bool timed = query_pool_ && dispatches_ < query_capacity_;
+  if (timed) vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_TOP_OF_PIPE_BIT, query_pool_, 2 * dispatches_);
+  vkCmdBindPipeline(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.pipeline);
+  vkCmdBindDescriptorSets(cmd_, VK_PIPELINE_BIND_POINT_COMPUTE, p.layout, 0, 1, &set, 0, nullptr);
+  if (push_bytes) vkCmdPushConstants(cmd_, p.layout, VK_SHADER_STAGE_COMPUTE_BIT, 0, push_bytes, push);
+  vkCmdDispatch(cmd_, gx, gy, gz);
+  if (timed) {
+    vkCmdWriteTimestamp(cmd_, VK_PIPELINE_STAGE_BOTTOM_OF_PIPE_BIT, query_pool_, 2 * dispatches_ + 1);
+    labels_.emplace_back(shader);
+  }
+  ++dispatches_;
+}
+
+void Stream::fill_zero(Tensor& t) {
+  begin_if_needed();
+  hazard_barrier({out(t)});
+  vkCmdFillBuffer(cmd_, t.buffer(), 0, VK_WHOLE_SIZE, 0);
+}
+
+void Stream::copy(const Tensor& src, Tensor& dst) {
+  if (src.bytes() != dst.bytes())
+    throw Error(fmt::format("copy from {} to {}: sizes differ", src.describe(), dst.describe()));
+  if (src.bytes() == 0) return;
+  begin_if_needed();
+  hazard_barrier({in(src), out(dst)});
+  VkBufferCopy region{0, 0, src.bytes()};
+  vkCmdCopyBuffer(cmd_, src.buffer(), dst.buffer(), 1, &region);
+}
+
+void Stream::submit() {
+  timings_.clear();
+  if (!recording_) return;
+  auto& impl = ctx_->impl();
+  recording_ = false;
+  written_.clear();
+  read_.clear();
+  VK_CHECK(vkEndCommandBuffer(cmd_));
+  VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
+  si.commandBufferCount = 1;
+  si.pCommandBuffers = &cmd_;
+  VkResult r;
+  {
+    std::lock_guard<std::mutex> lock(impl.mutex);
+    r = vkQueueSubmit(impl.queue, 1, &si, fence_);
+  }
+  if (r == VK_SUCCESS) r = vkWaitForFences(impl.device, 1, &fence_, VK_TRUE, UINT64_MAX);
+  vkResetFences(impl.device, 1, &fence_);
+  for (auto pool : pools_) vkResetDescriptorPool(impl.device, pool, 0);
+  current_pool_ = 0;
+  VK_CHECK(vkResetCommandBuffer(cmd_, 0));
+  if (r != VK_SUCCESS) throw_vk_error(r, "vkQueueSubmit/vkWaitForFences", __FILE__, __LINE__);
+
+  if (query_pool_ && !labels_.empty()) {
+    std::vector<uint64_t> stamps(2 * labels_.size());
+    VK_CHECK(vkGetQueryPoolResults(impl.device, query_pool_, 0, static_cast<uint32_t>(stamps.size()),
+                                   stamps.size() * 8, stamps.data(), 8,
+                                   VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
+    for (size_t i = 0; i < labels_.size(); ++i)
+      timings_.push_back({labels_[i], (stamps[2 * i + 1] - stamps[2 * i]) * impl.timestamp_period_ns * 1e-6});
+  }
+}
+
+}  // namespace retnet::gpu

@@ -1,0 +1,80 @@
+#pragma once
+#include <vulkan/vulkan.h>
+
+#include <initializer_list>
+#include <string>
+#include <unordered_set>
+#include <vector>
+
+#include "gpu/tensor.hpp"
+
+namespace retnet::gpu {
+
+// One shader binding and whether the dispatch writes it (for barrier placement).
+struct Arg {
+  const Tensor* tensor;
+  bool writes;
+};
+inline Arg in(const Tensor& t) { return {&t, false}; }
+inline Arg out(Tensor& t) { return {&t, true}; }
+
+struct DispatchTime {
+  std::string label;
+  double ms;
+};
+
+// Records many dispatches into one command buffer and submits them at once. A pipeline
+// barrier is inserted only where a dispatch touches a buffer that an earlier dispatch of
+// the same batch wrote (or writes one an earlier dispatch read).
+class Stream {
+ public:
+  explicit Stream(Context& ctx);
+  ~Stream();
+  Stream(const Stream&) = delete;
+  Stream& operator=(const Stream&) = delete;
+
+  // Shader `shader` (an embedded shaders/<shader>.comp) with buffers bound in order at
+  // set 0, bindings 0..N-1, push constants `push`, and specialization constants 0..K-1.
+  void dispatch(const char* shader, std::initializer_list<Arg> args, const void* push, uint32_t push_bytes,
+                uint32_t groups_x, uint32_t groups_y = 1, uint32_t groups_z = 1,
+                const std::vector<uint32_t>& specialization = {});
+  template <class Push>
+  void dispatch(const char* shader, std::initializer_list<Arg> args, const Push& push, uint32_t groups_x,
+                uint32_t groups_y = 1, uint32_t groups_z = 1, const std::vector<uint32_t>& specialization = {}) {
+    static_assert(sizeof(Push) % 4 == 0 && sizeof(Push) <= 128, "push constants: 4-byte multiple, at most 128 bytes");
+    dispatch(shader, args, &push, sizeof(Push), groups_x, groups_y, groups_z, specialization);
+  }
+  void fill_zero(Tensor& t);
+  void copy(const Tensor& src, Tensor& dst);
+
+  // Submits everything recorded, waits, and makes the stream ready to record again.
+  void submit();
+  // Per-dispatch GPU times of the last submit (empty unless profiling is on).
+  const std::vector<DispatchTime>& timings() const { return timings_; }
+  Context& context() const { return *ctx_; }
+  uint32_t dispatch_count() const { return dispatches_; }
+
+ private:
+  void begin_if_needed();
+  void hazard_barrier(std::initializer_list<Arg> args);
+  VkDescriptorSet allocate_set(VkDescriptorSetLayout layout);
+
+  Context* ctx_;
+  VkCommandBuffer cmd_ = VK_NULL_HANDLE;
+  VkFence fence_ = VK_NULL_HANDLE;
+  bool recording_ = false;
+  std::vector<VkDescriptorPool> pools_;
+  size_t current_pool_ = 0;
+  std::unordered_set<VkBuffer> written_, read_;
+  uint32_t dispatches_ = 0;
+
+  VkQueryPool query_pool_ = VK_NULL_HANDLE;
+  uint32_t query_capacity_ = 0;
+  std::vector<std::string> labels_;
+  std::vector<DispatchTime> timings_;
+};
+
+// Workgroup counts for `n` items in groups of `size`.
+inline uint32_t div_up(int64_t n, int64_t size) { return static_cast<uint32_t>((n + size - 1) / size); }
+
+}  // namespace retnet::gpu

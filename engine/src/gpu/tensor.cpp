@@ -1,0 +1,196 @@
+#include "gpu/tensor.hpp"
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include <cstring>
+#include <glm/gtc/packing.hpp>
+
+#include "gpu/context_impl.hpp"
+#include "gpu/vk_check.hpp"
+#include "retnet/error.hpp"
+
+namespace retnet::gpu {
+
+size_t dtype_size(DType t) { return t == DType::F16 ? 2 : 4; }
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::F32: return "f32";
+    case DType::F16: return "f16";
+    case DType::I32: return "i32";
+  }
+  return "?";
+}
+
+uint16_t float_to_half(float f) { return glm::packHalf1x16(f); }
+float half_to_float(uint16_t h) { return glm::unpackHalf1x16(h); }
+
+namespace {
+
+// A host-visible buffer for one transfer.
+struct Staging {
+  ContextImpl& ctx;
+  VkBuffer buffer = VK_NULL_HANDLE;
+  VkDeviceMemory memory = VK_NULL_HANDLE;
+  VkDeviceSize size = 0;
+  void* mapped = nullptr;
+
+  Staging(ContextImpl& c, size_t bytes, const std::string& what) : ctx(c) {
+    VkBufferCreateInfo bi{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+    bi.size = std::max<size_t>(bytes, 16);
+    bi.usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+    VK_CHECK(vkCreateBuffer(ctx.device, &bi, nullptr, &buffer));
+    VkMemoryRequirements req;
+    vkGetBufferMemoryRequirements(ctx.device, buffer, &req);
+    try {
+      memory = ctx.allocate(req, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
+                            "staging for " + what);
+    } catch (...) {
+      vkDestroyBuffer(ctx.device, buffer, nullptr);
+      throw;
+    }
+    size = req.size;
+    VK_CHECK(vkBindBufferMemory(ctx.device, buffer, memory, 0));
+    VK_CHECK(vkMapMemory(ctx.device, memory, 0, VK_WHOLE_SIZE, 0, &mapped));
+  }
+  ~Staging() {
+    vkUnmapMemory(ctx.device, memory);
+    vkDestroyBuffer(ctx.device, buffer, nullptr);
+    ctx.release(memory, size);
+  }
+};
+
+}  // namespace
+
+Tensor::Tensor(Context& ctx, std::vector<int64_t> shape, DType dtype, std::string name)
+    : ctx_(&ctx), shape_(std::move(shape)), dtype_(dtype), name_(std::move(name)) {
+  for (int64_t d : shape_)
+    if (d < 0) throw Error(fmt::format("tensor '{}' has a negative dimension: [{}]", name_, fmt::join(shape_, ", ")));
+  auto& impl = ctx.impl();
+  if (bytes() > impl.info.max_buffer_bytes)
+    throw OutOfMemoryError(fmt::format(
+        "tensor {} needs {:.1f} MiB, more than the largest storage buffer device '{}' can bind ({:.1f} MiB)",
+        describe(), bytes() / 1048576.0, impl.info.name, impl.info.max_buffer_bytes / 1048576.0));
+  VkBufferCreateInfo bi{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+  bi.size = std::max<size_t>(bytes(), 16);  // Vulkan buffers cannot be empty
+  bi.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+  VK_CHECK(vkCreateBuffer(impl.device, &bi, nullptr, &buffer_));
+  VkMemoryRequirements req;
+  vkGetBufferMemoryRequirements(impl.device, buffer_, &req);
+  try {
+    memory_ = impl.allocate(req, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, "tensor " + describe());
+  } catch (...) {
+    vkDestroyBuffer(impl.device, buffer_, nullptr);
+    buffer_ = VK_NULL_HANDLE;
+    throw;
+  }
+  allocation_bytes_ = req.size;
+  VK_CHECK(vkBindBufferMemory(impl.device, buffer_, memory_, 0));
+}
+
+Tensor::~Tensor() { release(); }
+
+void Tensor::release() {
+  if (!ctx_ || buffer_ == VK_NULL_HANDLE) return;
+  auto& impl = ctx_->impl();
+  vkDestroyBuffer(impl.device, buffer_, nullptr);
+  impl.release(memory_, allocation_bytes_);
+  buffer_ = VK_NULL_HANDLE;
+  memory_ = VK_NULL_HANDLE;
+}
+
+Tensor::Tensor(Tensor&& o) noexcept { *this = std::move(o); }
+
+Tensor& Tensor::operator=(Tensor&& o) noexcept {
+  if (this != &o) {
+    release();
+    ctx_ = o.ctx_;
+    shape_ = std::move(o.shape_);
+    dtype_ = o.dtype_;
+    name_ = std::move(o.name_);
+    buffer_ = o.buffer_;
+    memory_ = o.memory_;
+    allocation_bytes_ = o.allocation_bytes_;
+    o.buffer_ = VK_NULL_HANDLE;
+    o.memory_ = VK_NULL_HANDLE;
+  }
+  return *this;
+}
+
+int64_t Tensor::numel() const {
+  int64_t n = 1;
+  for (int64_t d : shape_) n *= d;
+  return n;
+}
+
+std::string Tensor::describe() const {
+  return fmt::format("'{}' [{}] {}", name_, fmt::join(shape_, ", "), dtype_name(dtype_));
+}
+
+void Tensor::upload_bytes(const void* data, size_t n) {
+  if (n != bytes())
+    throw Error(fmt::format("upload of {} bytes into tensor {} of {} bytes", n, describe(), bytes()));
+  if (n == 0) return;
+  auto& impl = ctx_->impl();
+  Staging staging(impl, n, describe());
+  std::memcpy(staging.mapped, data, n);
+  VkCommandBuffer cmd = impl.begin_commands();
+  VkBufferCopy region{0, 0, n};
+  vkCmdCopyBuffer(cmd, staging.buffer, buffer_, 1, &region);
+  impl.submit_and_wait(cmd);
+}
+
+void Tensor::download_bytes(void* data, size_t n) const {
+  if (n != bytes())
+    throw Error(fmt::format("download of {} bytes from tensor {} of {} bytes", n, describe(), bytes()));
+  if (n == 0) return;
+  auto& impl = ctx_->impl();
+  Staging staging(impl, n, describe());
+  VkCommandBuffer cmd = impl.begin_commands();
+  VkBufferCopy region{0, 0, n};
+  vkCmdCopyBuffer(cmd, buffer_, staging.buffer, 1, &region);
+  impl.submit_and_wait(cmd);
+  std::memcpy(data, staging.mapped, n);
+}
+
+void Tensor::upload(const std::vector<float>& values) {
+  if (static_cast<int64_t>(values.size()) != numel())
+    throw Error(fmt::format("upload of {} values into tensor {} of {} elements", values.size(), describe(), numel()));
+  if (dtype_ == DType::F32) return upload_bytes(values.data(), values.size() * 4);
+  if (dtype_ == DType::F16) {
+    std::vector<uint16_t> h(values.size());
+    for (size_t i = 0; i < values.size(); ++i) h[i] = float_to_half(values[i]);
+    return upload_bytes(h.data(), h.size() * 2);
+  }
+  throw Error(fmt::format("float upload into integer tensor {}", describe()));
+}
+
+void Tensor::upload(const std::vector<int32_t>& values) {
+  if (dtype_ != DType::I32) throw Error(fmt::format("integer upload into tensor {}", describe()));
+  if (static_cast<int64_t>(values.size()) != numel())
+    throw Error(fmt::format("upload of {} values into tensor {} of {} elements", values.size(), describe(), numel()));
+  upload_bytes(values.data(), values.size() * 4);
+}
+
+std::vector<float> Tensor::download() const {
+  std::vector<float> out(static_cast<size_t>(numel()));
+  if (dtype_ == DType::F32) {
+    download_bytes(out.data(), out.size() * 4);
+  } else if (dtype_ == DType::F16) {
+    std::vector<uint16_t> h(out.size());
+    download_bytes(h.data(), h.size() * 2);
+    for (size_t i = 0; i < h.size(); ++i) out[i] = half_to_float(h[i]);
+  } else {
+    throw Error(fmt::format("float download from integer tensor {}", describe()));
+  }
+  return out;
+}
+
+std::vector<int32_t> Tensor::download_ints() const {
+  if (dtype_ != DType::I32) throw Error(fmt::format("integer download from tensor {}", describe()));
+  std::vector<int32_t> out(static_cast<size_t>(numel()));
+  download_bytes(out.data(), out.size() * 4);
+  return out;
+}
+
+}  // namespace retnet::gpu

@@ -1,0 +1,31 @@
+#pragma once
+// Helpers shared by the test files: the process-wide GPU context, seeded random data,
+// and the error measure every tolerance in the suite is stated in.
+#include <cstdint>
+#include <vector>
+
+#include "gpu/stream.hpp"
+#include "gpu/tensor.hpp"
+#include "retnet/device.hpp"
+
+namespace test {
+
+// One context per test process, with validation on unless RETNET_VALIDATION=0.
+retnet::Context& context();
+
+// Uniform in [-scale, scale), reproducible from the seed.
+std::vector<float> random_vector(size_t n, uint32_t seed, float scale = 1.0f);
+std::vector<int32_t> random_tokens(size_t n, int32_t vocab, uint32_t seed);
+
+// max_i |a_i - b_i| / max_i |b_i|: the error relative to the reference's scale, which is
+// meaningful even where individual reference values are near zero.
+double max_rel_error(const std::vector<float>& a, const std::vector<float>& b);
+
+// A device tensor holding `values`.
+retnet::gpu::Tensor tensor(const std::vector<int64_t>& shape, const std::vector<float>& values,
+                           retnet::gpu::DType dtype = retnet::gpu::DType::F32, const char* name = "t");
+
+// The values a tensor of `dtype` actually holds (f16 rounding applied), for CPU references.
+std::vector<float> rounded(const std::vector<float>& values, retnet::gpu::DType dtype);
+
+}  // namespace test
