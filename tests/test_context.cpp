@@ -1,0 +1,172 @@
+// The engine core: device listing and choice, validation plumbing, the persisted pipeline
+// cache, tensors, streams (barriers, timestamps) and clear errors for bad requests.
+#include <catch2/catch.hpp>
+
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "gpu/context_impl.hpp"
+#include "kernels/elementwise.hpp"
+#include "retnet/error.hpp"
+#include "test_support.hpp"
+
+using namespace retnet;
+
+namespace {
+ContextOptions quiet_options() {
+  ContextOptions o = ContextOptions::from_environment();
+  o.cache_dir = "none";
+  return o;
+}
+std::filesystem::path temp_dir(const char* name) {
+  auto p = std::filesystem::temp_directory_path() / fmt::format("retnet-test-{}-{}", name, ::getpid());
+  std::filesystem::remove_all(p);
+  std::filesystem::create_directories(p);
+  return p;
+}
+}  // namespace
+
+TEST_CASE("devices are listed with their features", "[core]") {
+  auto devices = list_devices();
+  REQUIRE(!devices.empty());
+  for (const auto& d : devices) {
+    CHECK(!d.name.empty());
+    CHECK(d.subgroup_size >= 1);
+    CHECK(d.shared_memory_bytes >= 16384);  // Vulkan's guaranteed minimum
+    CHECK(d.max_buffer_bytes >= (1u << 27));
+  }
+  const auto& chosen = test::context().device();
+  CHECK(chosen.index < devices.size());
+  CHECK(devices[chosen.index].name == chosen.name);
+}
+
+TEST_CASE("a device can be chosen by index or by name, and a bad choice is a clear error", "[core][errors]") {
+  auto devices = list_devices();
+  auto options = quiet_options();
+  options.device = std::to_string(devices.size() - 1);
+  CHECK(Context(options).device().name == devices.back().name);
+
+  options.device = devices[0].name.substr(0, 4);
+  CHECK(Context(options).device().name.find(devices[0].name.substr(0, 4)) != std::string::npos);
+
+  options.device = "no-such-gpu-xyz";
+  CHECK_THROWS_WITH(Context(options), Catch::Contains("no Vulkan device name contains 'no-such-gpu-xyz'"));
+  options.device = "99";
+  CHECK_THROWS_WITH(Context(options), Catch::Contains("device index 99 does not exist"));
+}
+
+TEST_CASE("fast paths forced off are not used", "[core]") {
+  auto options = quiet_options();
+  options.allow = {false, false, false};
+  Context ctx(options);
+  auto active = ctx.active_paths();
+  CHECK_FALSE(active.fp16);
+  CHECK_FALSE(active.subgroups);
+  CHECK_FALSE(active.coopmat);
+  options.allow = {true, true, true};
+  Context all(options);
+  CHECK(all.active_paths().subgroups == all.device().subgroup_arithmetic);
+  CHECK(all.active_paths().fp16 == all.device().fp16_storage);
+}
+
+TEST_CASE("the validation layer's messages are collected", "[core]") {
+  auto options = quiet_options();
+  options.validation = true;
+  Context ctx(options);
+  CHECK(ctx.validation_messages().empty());
+  // A zero-sized buffer is invalid usage that the layer reports (and drivers tolerate).
+  VkBufferCreateInfo bi{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+  bi.size = 0;
+  bi.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT;
+  VkBuffer buffer = VK_NULL_HANDLE;
+  vkCreateBuffer(ctx.impl().device, &bi, nullptr, &buffer);
+  if (buffer) vkDestroyBuffer(ctx.impl().device, buffer, nullptr);
+  auto messages = ctx.validation_messages();
+  REQUIRE(!messages.empty());
+  CHECK_THAT(messages[0], Catch::Contains("validation error"));
+}
+
+TEST_CASE("the pipeline cache is written to disk and read back", "[core]") {
+  auto dir = temp_dir("cache");
+  auto options = quiet_options();
+  options.cache_dir = dir.string();
+  std::string path;
+  {
+    Context ctx(options);
+    path = ctx.impl().pipeline_cache_path;
+    auto h = gpu::Tensor(ctx, {5}, gpu::DType::F32);
+    h.upload(std::vector<float>{1, 2, 3, 4, 5});
+    gpu::Stream s(ctx);
+    kernels::residual_add(s, h, h);
+    s.submit();
+    CHECK(h.download() == std::vector<float>{2, 4, 6, 8, 10});
+  }
+  REQUIRE(std::filesystem::exists(path));
+  CHECK(std::filesystem::file_size(path) >= 32);  // at least the header (lavapipe caches nothing else)
+  CHECK(path.find(dir.string()) == 0);
+  { Context again(options); }  // loads it
+  // A corrupt cache file is ignored, not trusted.
+  { std::ofstream(path, std::ios::binary | std::ios::trunc) << std::string(100, 'x'); }
+  {
+    Context ctx(options);
+    auto h = gpu::Tensor(ctx, {2}, gpu::DType::F32);
+    h.upload(std::vector<float>{1, 2});
+    gpu::Stream s(ctx);
+    kernels::residual_add(s, h, h);
+    s.submit();
+    CHECK(h.download() == std::vector<float>{2, 4});
+  }
+  std::filesystem::remove_all(dir);
+}
+
+TEST_CASE("tensors round-trip f32, f16 and i32 and reject wrong sizes", "[core][errors]") {
+  auto v = test::random_vector(1001, 3, 10.0f);
+  auto t32 = test::tensor({7, 11, 13}, v);
+  CHECK(t32.download() == v);
+  auto t16 = test::tensor({1001}, v, gpu::DType::F16);
+  CHECK(t16.download() == test::rounded(v, gpu::DType::F16));
+  CHECK(test::max_rel_error(t16.download(), v) < 1e-3);
+  gpu::Tensor ti(test::context(), {3}, gpu::DType::I32, "ids");
+  ti.upload(std::vector<int32_t>{-1, 0, 7});
+  CHECK(ti.download_ints() == std::vector<int32_t>{-1, 0, 7});
+
+  CHECK_THROWS_WITH(t32.upload(std::vector<float>(5)), Catch::Contains("upload of 5 values"));
+  CHECK_THROWS_AS(ti.upload(std::vector<float>(3)), Error);
+  CHECK_THROWS_AS(gpu::Tensor(test::context(), {-1}, gpu::DType::F32), Error);
+}
+
+TEST_CASE("a tensor too large for the device is an out-of-memory error naming it", "[core][errors]") {
+  const auto& d = test::context().device();
+  int64_t too_many = static_cast<int64_t>(d.max_buffer_bytes / 4) + 1;
+  CHECK_THROWS_AS(gpu::Tensor(test::context(), {too_many}, gpu::DType::F32, "huge"), OutOfMemoryError);
+  CHECK_THROWS_WITH(gpu::Tensor(test::context(), {too_many}, gpu::DType::F32, "huge"), Catch::Contains("'huge'"));
+}
+
+TEST_CASE("a stream orders dependent dispatches and times them when profiling", "[core]") {
+  auto options = quiet_options();
+  options.profiling = true;
+  options.validation = test::context().options().validation;
+  Context ctx(options);
+  const int64_t n = 4099;
+  std::vector<float> ones(n, 1.0f);
+  gpu::Tensor h(ctx, {n}, gpu::DType::F32, "h"), x(ctx, {n}, gpu::DType::F32, "x");
+  h.upload(ones);
+  x.upload(ones);
+  gpu::Stream s(ctx);
+  // h doubles each step (h += h), then x += h: every step depends on the one before.
+  for (int i = 0; i < 20; ++i) kernels::residual_add(s, h, h);
+  kernels::residual_add(s, x, h);
+  CHECK(s.dispatch_count() == 21);
+  s.submit();
+  CHECK(h.download() == std::vector<float>(n, 1048576.0f));
+  CHECK(x.download() == std::vector<float>(n, 1048577.0f));
+  if (ctx.device().timestamps) {
+    REQUIRE(s.timings().size() == 21);
+    CHECK(s.timings()[0].label == "residual_add");
+    for (auto& t : s.timings()) CHECK(t.ms >= 0.0);
+  }
+  CHECK(ctx.validation_messages().empty());
+}
