@@ -170,3 +170,37 @@ TEST_CASE("a stream orders dependent dispatches and times them when profiling", 
   }
   CHECK(ctx.validation_messages().empty());
 }
+
+TEST_CASE("in-stream updates, region copies and read-backs need one submit", "[core]") {
+  gpu::Tensor a(test::context(), {6}, gpu::DType::F32, "a"), b(test::context(), {6}, gpu::DType::F32, "b");
+  gpu::Tensor half(test::context(), {4}, gpu::DType::F16, "half");
+  half.upload(std::vector<float>{0.5f, -2.0f, 3.0f, 65504.0f});
+  std::vector<float> values{1, 2, 3, 4, 5, 6};
+  gpu::Stream s(test::context());
+  s.fill_zero(b);
+  s.update(a, values.data(), values.size() * 4);
+  s.copy_region(a, 2 * 4, b, 0, 3 * 4);  // b[0..3) = a[2..5)
+  kernels::residual_add(s, b, a);        // b += a
+  std::vector<float> got_b, got_a, got_half;
+  s.read_back(b, &got_b);
+  s.read_back(a, &got_a);
+  s.read_back(half, &got_half);
+  s.submit();
+  CHECK(got_a == values);
+  CHECK(got_b == std::vector<float>{4, 6, 8, 4, 5, 6});
+  CHECK(got_half == std::vector<float>{0.5f, -2.0f, 3.0f, 65504.0f});
+
+  CHECK_THROWS_AS(s.copy_region(a, 4, b, 0, 6 * 4), Error);
+  std::vector<float> too_big(20000);
+  CHECK_THROWS_AS(s.update(a, too_big.data(), too_big.size() * 4), Error);
+}
+
+TEST_CASE("a tensor views its buffer with a smaller shape but never a larger one", "[core][errors]") {
+  gpu::Tensor t(test::context(), {4, 8}, gpu::DType::F32, "scratch");
+  t.reshape({3, 8});
+  CHECK(t.numel() == 24);
+  CHECK(t.bytes() == 96);
+  t.reshape({2, 16});
+  CHECK(t.dim(1) == 16);
+  CHECK_THROWS_WITH(t.reshape({5, 8}), Catch::Contains("exceed"));
+}

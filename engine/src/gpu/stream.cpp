@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
+
 #include "gpu/context_impl.hpp"
 #include "gpu/vk_check.hpp"
 #include "retnet/error.hpp"
@@ -157,6 +159,48 @@ void Stream::copy(const Tensor& src, Tensor& dst) {
   vkCmdCopyBuffer(cmd_, src.buffer(), dst.buffer(), 1, &region);
 }
 
+void Stream::copy_region(const Tensor& src, size_t src_offset, Tensor& dst, size_t dst_offset, size_t bytes) {
+  if (src_offset + bytes > src.capacity() * dtype_size(src.dtype()) ||
+      dst_offset + bytes > dst.capacity() * dtype_size(dst.dtype()))
+    throw Error(fmt::format("copy of {} bytes from {} (offset {}) to {} (offset {}) is out of range", bytes,
+                            src.describe(), src_offset, dst.describe(), dst_offset));
+  if (bytes == 0) return;
+  begin_if_needed();
+  hazard_barrier({in(src), out(dst)});
+  VkBufferCopy region{src_offset, dst_offset, bytes};
+  vkCmdCopyBuffer(cmd_, src.buffer(), dst.buffer(), 1, &region);
+}
+
+void Stream::update(Tensor& dst, const void* data, size_t bytes) {
+  if (bytes > 65536 || bytes % 4 != 0 || bytes > dst.capacity() * dtype_size(dst.dtype()))
+    throw Error(fmt::format("in-stream update of {} bytes into {}: at most 64 KiB, a multiple of 4, within the tensor",
+                            bytes, dst.describe()));
+  if (bytes == 0) return;
+  begin_if_needed();
+  hazard_barrier({out(dst)});
+  vkCmdUpdateBuffer(cmd_, dst.buffer(), 0, bytes, data);
+}
+
+void Stream::read_back(const Tensor& src, std::vector<float>* out_values) {
+  if (src.dtype() == DType::I32) throw Error(fmt::format("read_back of integer tensor {}", src.describe()));
+  size_t bytes = src.bytes();
+  size_t offset = (readback_used_ + 15) & ~size_t(15);
+  if (!readback_ || offset + bytes > readback_->size) {
+    // Grow; reads already recorded keep the old buffer alive until the submit.
+    if (readback_) retired_.push_back(std::move(readback_));
+    size_t want = std::max<size_t>(2 * (offset + bytes), 1 << 16);
+    readback_ = std::make_unique<StagingBuffer>(*ctx_, want, "read-back");
+  }
+  begin_if_needed();
+  hazard_barrier({in(src)});
+  if (bytes) {
+    VkBufferCopy region{0, offset, bytes};
+    vkCmdCopyBuffer(cmd_, src.buffer(), readback_->buffer, 1, &region);
+  }
+  reads_.push_back({readback_.get(), offset, bytes, src.dtype(), out_values});
+  readback_used_ = offset + bytes;
+}
+
 void Stream::submit() {
   timings_.clear();
   if (!recording_) return;
@@ -178,7 +222,22 @@ void Stream::submit() {
   for (auto pool : pools_) vkResetDescriptorPool(impl.device, pool, 0);
   current_pool_ = 0;
   VK_CHECK(vkResetCommandBuffer(cmd_, 0));
+  auto reads = std::move(reads_);
+  reads_.clear();
+  readback_used_ = 0;
   if (r != VK_SUCCESS) throw_vk_error(r, "vkQueueSubmit/vkWaitForFences", __FILE__, __LINE__);
+  for (const auto& rd : reads) {
+    const char* base = static_cast<const char*>(rd.buffer->mapped) + rd.offset;
+    size_t n = rd.bytes / dtype_size(rd.dtype);
+    rd.out->resize(n);
+    if (rd.dtype == DType::F32) {
+      std::memcpy(rd.out->data(), base, rd.bytes);
+    } else {
+      const auto* h = reinterpret_cast<const uint16_t*>(base);
+      for (size_t i = 0; i < n; ++i) (*rd.out)[i] = half_to_float(h[i]);
+    }
+  }
+  retired_.clear();
 
   if (query_pool_ && !labels_.empty()) {
     std::vector<uint64_t> stamps(2 * labels_.size());

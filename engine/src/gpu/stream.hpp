@@ -2,6 +2,7 @@
 #include <vulkan/vulkan.h>
 
 #include <initializer_list>
+#include <memory>
 #include <string>
 #include <unordered_set>
 #include <vector>
@@ -46,6 +47,14 @@ class Stream {
   }
   void fill_zero(Tensor& t);
   void copy(const Tensor& src, Tensor& dst);
+  // Copies `bytes` from src at src_offset to dst at dst_offset (offsets in bytes, multiples of 4).
+  void copy_region(const Tensor& src, size_t src_offset, Tensor& dst, size_t dst_offset, size_t bytes);
+  // Writes small host data (at most 64 KiB) into the tensor from inside the command buffer,
+  // so per-step inputs (token ids, positions) need no submit of their own.
+  void update(Tensor& dst, const void* data, size_t bytes);
+  // After the next submit(), *out holds the tensor's contents (as floats; f16 converted),
+  // copied back in the same submission.
+  void read_back(const Tensor& src, std::vector<float>* out);
 
   // Submits everything recorded, waits, and makes the stream ready to record again.
   void submit();
@@ -72,6 +81,17 @@ class Stream {
   uint32_t query_capacity_ = 0;
   std::vector<std::string> labels_;
   std::vector<DispatchTime> timings_;
+
+  struct PendingRead {
+    StagingBuffer* buffer;
+    size_t offset, bytes;
+    DType dtype;
+    std::vector<float>* out;
+  };
+  std::unique_ptr<StagingBuffer> readback_;
+  std::vector<std::unique_ptr<StagingBuffer>> retired_;
+  std::vector<PendingRead> reads_;
+  size_t readback_used_ = 0;
 };
 
 // Workgroup counts for `n` items in groups of `size`.

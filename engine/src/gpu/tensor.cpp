@@ -25,42 +25,33 @@ const char* dtype_name(DType t) {
 uint16_t float_to_half(float f) { return glm::packHalf1x16(f); }
 float half_to_float(uint16_t h) { return glm::unpackHalf1x16(h); }
 
-namespace {
-
-// A host-visible buffer for one transfer.
-struct Staging {
-  ContextImpl& ctx;
-  VkBuffer buffer = VK_NULL_HANDLE;
-  VkDeviceMemory memory = VK_NULL_HANDLE;
-  VkDeviceSize size = 0;
-  void* mapped = nullptr;
-
-  Staging(ContextImpl& c, size_t bytes, const std::string& what) : ctx(c) {
-    VkBufferCreateInfo bi{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
-    bi.size = std::max<size_t>(bytes, 16);
-    bi.usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
-    VK_CHECK(vkCreateBuffer(ctx.device, &bi, nullptr, &buffer));
-    VkMemoryRequirements req;
-    vkGetBufferMemoryRequirements(ctx.device, buffer, &req);
-    try {
-      memory = ctx.allocate(req, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
-                            "staging for " + what);
-    } catch (...) {
-      vkDestroyBuffer(ctx.device, buffer, nullptr);
-      throw;
-    }
-    size = req.size;
-    VK_CHECK(vkBindBufferMemory(ctx.device, buffer, memory, 0));
-    VK_CHECK(vkMapMemory(ctx.device, memory, 0, VK_WHOLE_SIZE, 0, &mapped));
+StagingBuffer::StagingBuffer(Context& c, size_t bytes, const std::string& what) : ctx(c) {
+  auto& impl = ctx.impl();
+  VkBufferCreateInfo bi{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
+  bi.size = std::max<size_t>(bytes, 16);
+  bi.usage = VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
+  VK_CHECK(vkCreateBuffer(impl.device, &bi, nullptr, &buffer));
+  VkMemoryRequirements req;
+  vkGetBufferMemoryRequirements(impl.device, buffer, &req);
+  try {
+    memory = impl.allocate(req, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
+                           "staging for " + what);
+  } catch (...) {
+    vkDestroyBuffer(impl.device, buffer, nullptr);
+    throw;
   }
-  ~Staging() {
-    vkUnmapMemory(ctx.device, memory);
-    vkDestroyBuffer(ctx.device, buffer, nullptr);
-    ctx.release(memory, size);
-  }
-};
+  allocation_bytes_ = req.size;
+  size = bytes;
+  VK_CHECK(vkBindBufferMemory(impl.device, buffer, memory, 0));
+  VK_CHECK(vkMapMemory(impl.device, memory, 0, VK_WHOLE_SIZE, 0, &mapped));
+}
 
-}  // namespace
+StagingBuffer::~StagingBuffer() {
+  auto& impl = ctx.impl();
+  vkUnmapMemory(impl.device, memory);
+  vkDestroyBuffer(impl.device, buffer, nullptr);
+  impl.release(memory, allocation_bytes_);
+}
 
 Tensor::Tensor(Context& ctx, std::vector<int64_t> shape, DType dtype, std::string name)
     : ctx_(&ctx), shape_(std::move(shape)), dtype_(dtype), name_(std::move(name)) {
@@ -85,7 +76,20 @@ Tensor::Tensor(Context& ctx, std::vector<int64_t> shape, DType dtype, std::strin
     throw;
   }
   allocation_bytes_ = req.size;
+  capacity_ = numel();
   VK_CHECK(vkBindBufferMemory(impl.device, buffer_, memory_, 0));
+}
+
+void Tensor::reshape(std::vector<int64_t> shape) {
+  int64_t n = 1;
+  for (int64_t d : shape) {
+    if (d < 0) throw Error(fmt::format("reshape of tensor {} to a negative dimension", describe()));
+    n *= d;
+  }
+  if (n > capacity_)
+    throw Error(fmt::format("reshape of tensor {} to [{}]: {} elements exceed its {}", describe(),
+                            fmt::join(shape, ", "), n, capacity_));
+  shape_ = std::move(shape);
 }
 
 Tensor::~Tensor() { release(); }
@@ -111,6 +115,7 @@ Tensor& Tensor::operator=(Tensor&& o) noexcept {
     buffer_ = o.buffer_;
     memory_ = o.memory_;
     allocation_bytes_ = o.allocation_bytes_;
+    capacity_ = o.capacity_;
     o.buffer_ = VK_NULL_HANDLE;
     o.memory_ = VK_NULL_HANDLE;
   }
@@ -132,7 +137,7 @@ void Tensor::upload_bytes(const void* data, size_t n) {
     throw Error(fmt::format("upload of {} bytes into tensor {} of {} bytes", n, describe(), bytes()));
   if (n == 0) return;
   auto& impl = ctx_->impl();
-  Staging staging(impl, n, describe());
+  StagingBuffer staging(*ctx_, n, describe());
   std::memcpy(staging.mapped, data, n);
   VkCommandBuffer cmd = impl.begin_commands();
   VkBufferCopy region{0, 0, n};
@@ -145,7 +150,7 @@ void Tensor::download_bytes(void* data, size_t n) const {
     throw Error(fmt::format("download of {} bytes from tensor {} of {} bytes", n, describe(), bytes()));
   if (n == 0) return;
   auto& impl = ctx_->impl();
-  Staging staging(impl, n, describe());
+  StagingBuffer staging(*ctx_, n, describe());
   VkCommandBuffer cmd = impl.begin_commands();
   VkBufferCopy region{0, 0, n};
   vkCmdCopyBuffer(cmd, buffer_, staging.buffer, 1, &region);

@@ -35,6 +35,11 @@ class Tensor {
   VkBuffer buffer() const { return buffer_; }
   Context& context() const { return *ctx_; }
 
+  // Views the same buffer with another shape of at most the allocated element count, so one
+  // scratch buffer serves batches of any size up to the one it was made for.
+  void reshape(std::vector<int64_t> shape);
+  int64_t capacity() const { return capacity_; }
+
   // Host <-> device through a staging buffer; floats are converted to/from the dtype.
   void upload(const std::vector<float>& values);
   void upload(const std::vector<int32_t>& values);
@@ -51,6 +56,23 @@ class Tensor {
   std::string name_;
   VkBuffer buffer_ = VK_NULL_HANDLE;
   VkDeviceMemory memory_ = VK_NULL_HANDLE;
+  VkDeviceSize allocation_bytes_ = 0;
+  int64_t capacity_ = 0;
+};
+
+// A host-visible buffer for transfers between host and device.
+struct StagingBuffer {
+  StagingBuffer(Context& ctx, size_t bytes, const std::string& what);
+  ~StagingBuffer();
+  StagingBuffer(const StagingBuffer&) = delete;
+  StagingBuffer& operator=(const StagingBuffer&) = delete;
+  Context& ctx;
+  VkBuffer buffer = VK_NULL_HANDLE;
+  VkDeviceMemory memory = VK_NULL_HANDLE;
+  VkDeviceSize size = 0;  // usable bytes
+  void* mapped = nullptr;
+
+ private:
   VkDeviceSize allocation_bytes_ = 0;
 };
 
