@@ -1,0 +1,5 @@
+#pragma once
+// Everything an application needs to embed retnet-vk.
+#include "retnet/device.hpp"
+#include "retnet/error.hpp"
+#include "retnet/model.hpp"
