@@ -9,6 +9,7 @@ packages=(
   libvulkan-dev glslang-tools spirv-tools      # Vulkan loader/headers, GLSL -> SPIR-V, validation of SPIR-V
   mesa-vulkan-drivers vulkan-validationlayers  # lavapipe (Vulkan on the CPU) and the Khronos validation layer
   libglm-dev catch2 nlohmann-json3-dev libfmt-dev libcli11-dev
+  libsentencepiece-dev                         # optional: tokenizer.model support (the build works without it)
 )
 missing=()
 for p in "${packages[@]}"; do
