@@ -1,0 +1,19 @@
+#pragma once
+#include <cstdint>
+#include <vector>
+
+#include "gpu/stream.hpp"
+
+namespace retnet::kernels {
+
+// out[t, :] = table[tokens[t], :]. tokens i32 [T], table f32 or f16 [V, D], out f32 [T, D].
+// Callers validate token ids on the host (check_token_ids); the shader still never reads out
+// of bounds: a token id outside [0, V) produces a row of zeros.
+// An f16 table must have an even number of elements (V * D): the shader reads it as 32-bit
+// words and a tensor's buffer holds exactly its bytes.
+void embedding(gpu::Stream& s, const gpu::Tensor& tokens, const gpu::Tensor& table, gpu::Tensor& out);
+
+// Throws retnet::Error naming the first id outside [0, vocab_size) and its position.
+void check_token_ids(const std::vector<int32_t>& ids, int64_t vocab_size);
+
+}  // namespace retnet::kernels

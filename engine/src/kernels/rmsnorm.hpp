@@ -1,0 +1,23 @@
+#pragma once
+#include "gpu/stream.hpp"
+
+namespace retnet::kernels {
+
+// How the per-row sum of squares is reduced. Auto takes the subgroup variant when the
+// subgroup fast path is in effect (ctx.active_paths().subgroups), shared memory otherwise;
+// the explicit choices exist so tests can run both (Subgroup throws when that path is off).
+enum class ReductionPath { Auto, Subgroup, Shared };
+
+// y = x / sqrt(mean(x^2) + eps) * weight over the last dimension.
+// x f32 [..., n] (rows = numel / n), weight f32 [n], y f32 with x's shape (y may be x).
+void rmsnorm(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& weight, gpu::Tensor& y, float eps,
+             ReductionPath path = ReductionPath::Auto);
+
+// RetNet's per-head output norm fused with the output gate:
+//   y = RMSNorm(o_head; weight) * swish(gate),  swish(z) = z * sigmoid(z).
+// o, gate, y f32 of one shape [..., H * dv] (normally [N*T, H*dv]); each head's dv values
+// (dv = weight.numel(), shared by all heads) are normalised on their own. y may be o or gate.
+void rmsnorm_swish_gate(gpu::Stream& s, const gpu::Tensor& o, const gpu::Tensor& gate, const gpu::Tensor& weight,
+                        gpu::Tensor& y, float eps, ReductionPath path = ReductionPath::Auto);
+
+}  // namespace retnet::kernels

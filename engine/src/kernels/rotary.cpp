@@ -1,0 +1,64 @@
+#include "kernels/rotary.hpp"
+
+#include <fmt/format.h>
+
+#include <cmath>
+
+#include "kernels/checks.hpp"
+#include "kernels/elementwise.hpp"
+#include "retnet/error.hpp"
+
+namespace retnet::kernels {
+
+namespace {
+
+constexpr double kPi = 3.14159265358979323846;
+constexpr int kRatioPowers = 10;  // the shader builds 10000^(-2i/d) from these: i < 2^10
+
+struct Vec2 {
+  float hi, lo;
+};
+
+// v as an unevaluated sum of two floats (about 48 significant bits).
+Vec2 split_double(double v) {
+  const float hi = static_cast<float>(v);
+  return {hi, static_cast<float>(v - hi)};
+}
+
+struct Push {
+  uint32_t pairs;
+  uint32_t half_dim;
+  uint32_t heads;
+  uint32_t row_stride;
+  Vec2 turns_per_radian;
+  Vec2 ratio_powers[kRatioPowers];
+};
+static_assert(sizeof(Push) == 104, "matches the shader's push-constant layout");
+
+}  // namespace
+
+void rotary(gpu::Stream& s, gpu::Tensor& x, const gpu::Tensor& positions) {
+  const char* kernel = "rotary";
+  require_dtype(x, gpu::DType::F32, kernel);
+  require_dtype(positions, gpu::DType::I32, kernel);
+  require_rank(x, 3, kernel);
+  const int64_t rows = x.dim(0), heads = x.dim(1), d = x.dim(2);
+  require_shape(positions, {rows}, kernel);
+  if (d % 2 != 0) throw Error(fmt::format("{}: head dimension of {} must be even", kernel, x.describe()));
+  if (d > 2 * (int64_t(1) << kRatioPowers))
+    throw Error(fmt::format("{}: head dimension of {} exceeds {}", kernel, x.describe(), 2 << kRatioPowers));
+  require_u32_index(x.numel(), "x elements", kernel);
+  if (x.numel() == 0) return;
+
+  Push push{};
+  push.pairs = static_cast<uint32_t>(rows * (d / 2));
+  push.half_dim = static_cast<uint32_t>(d / 2);
+  push.heads = static_cast<uint32_t>(heads);
+  push.row_stride = static_cast<uint32_t>(heads * d);
+  push.turns_per_radian = split_double(1.0 / (2.0 * kPi));
+  for (int k = 0; k < kRatioPowers; ++k)
+    push.ratio_powers[k] = split_double(std::pow(10000.0, -2.0 * double(int64_t(1) << k) / double(d)));
+  s.dispatch("rotary", {gpu::out(x), gpu::in(positions)}, push, grid_stride_groups(push.pairs));
+}
+
+}  // namespace retnet::kernels

@@ -1,0 +1,77 @@
+// Shared body of the RMSNorm shaders (rmsnorm*.comp, rmsnorm_swish_gate*.comp).
+//   y = x / sqrt(mean(x^2) + eps) * w                       (plain)
+//   y = x / sqrt(mean(x^2) + eps) * w * swish(gate)         (SWISH_GATE: RetNet's per-head norm)
+// One workgroup per row (grid-stride over rows, so any row count fits in 65535 groups);
+// each thread strides over the row, so any row length works. The sum of squares is reduced
+// with subgroupAdd (USE_SUBGROUPS) or a shared-memory tree (WG_SIZE must be a power of two).
+// Rows are row-major and contiguous: element i of row r is at r * n + i, weight index i.
+
+layout(constant_id = 0) const uint WG_SIZE = 256;
+layout(local_size_x_id = 0) in;
+
+layout(std430, set = 0, binding = 0) writeonly buffer Y { float y[]; };
+layout(std430, set = 0, binding = 1) readonly buffer X { float x[]; };
+layout(std430, set = 0, binding = 2) readonly buffer W { float w[]; };
+#ifdef SWISH_GATE
+layout(std430, set = 0, binding = 3) readonly buffer Gate { float gate[]; };
+#endif
+layout(push_constant) uniform Push {
+  uint n;     // row length
+  uint rows;
+  float eps;
+} pc;
+
+shared float partial[WG_SIZE];
+shared float row_total;
+
+// Sum of v over the workgroup, returned to every thread. Ends with a barrier so the shared
+// scratch can be reused for the next row.
+float workgroup_sum(float v) {
+  const uint lid = gl_LocalInvocationID.x;
+#ifdef USE_SUBGROUPS
+  v = subgroupAdd(v);
+  if (subgroupElect()) partial[gl_SubgroupID] = v;
+  barrier();
+  if (gl_SubgroupID == 0) {
+    // gl_NumSubgroups may exceed the subgroup size (e.g. 32 subgroups of 8 lanes).
+    float t = 0.0;
+    for (uint i = gl_SubgroupInvocationID; i < gl_NumSubgroups; i += gl_SubgroupSize) t += partial[i];
+    t = subgroupAdd(t);
+    if (subgroupElect()) row_total = t;
+  }
+  barrier();
+#else
+  partial[lid] = v;
+  barrier();
+  for (uint stride = WG_SIZE / 2; stride > 0; stride >>= 1) {
+    if (lid < stride) partial[lid] += partial[lid + stride];
+    barrier();
+  }
+  if (lid == 0) row_total = partial[0];
+  barrier();
+#endif
+  const float total = row_total;
+  barrier();
+  return total;
+}
+
+void main() {
+  const uint lid = gl_LocalInvocationID.x;
+  // The row loop bound is uniform across the workgroup, so the barriers inside are legal.
+  for (uint row = gl_WorkGroupID.x; row < pc.rows; row += gl_NumWorkGroups.x) {
+    const uint base = row * pc.n;
+    float sum_sq = 0.0;
+    for (uint i = lid; i < pc.n; i += WG_SIZE) {
+      const float v = x[base + i];
+      sum_sq += v * v;
+    }
+    const float scale = inversesqrt(workgroup_sum(sum_sq) / float(pc.n) + pc.eps);
+    for (uint i = lid; i < pc.n; i += WG_SIZE) {
+      float v = x[base + i] * scale * w[i];
+#ifdef SWISH_GATE
+      v *= swish(gate[base + i]);
+#endif
+      y[base + i] = v;
+    }
+  }
+}
