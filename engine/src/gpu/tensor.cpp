@@ -63,7 +63,8 @@ Tensor::Tensor(Context& ctx, std::vector<int64_t> shape, DType dtype, std::strin
         "tensor {} needs {:.1f} MiB, more than the largest storage buffer device '{}' can bind ({:.1f} MiB)",
         describe(), bytes() / 1048576.0, impl.info.name, impl.info.max_buffer_bytes / 1048576.0));
   VkBufferCreateInfo bi{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
-  bi.size = std::max<size_t>(bytes(), 16);  // Vulkan buffers cannot be empty
+  // Never empty (Vulkan forbids it), and whole 32-bit words, so shaders may read f16 data as words.
+  bi.size = std::max<size_t>((bytes() + 3) & ~size_t(3), 16);
   bi.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
   VK_CHECK(vkCreateBuffer(impl.device, &bi, nullptr, &buffer_));
   VkMemoryRequirements req;
