@@ -1,0 +1,7 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#define WEIGHT_F16
+#define USE_SUBGROUPS
+#extension GL_KHR_shader_subgroup_arithmetic : require
+#include "common.glsl"
+#include "matmul_rows.glsl"
