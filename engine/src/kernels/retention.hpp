@@ -1,0 +1,36 @@
+#pragma once
+// Retention, the token mixer of RetNet, in its three equivalent forms.
+//
+// Per (sequence, head h): gamma = 1 - 2^(-5-h), scale = dk^-0.5, q_n, k_n rows of dk, v_n of dv.
+//   parallel:   o_n = sum_{m<=n} gamma^(n-m) scale (q_n . k_m) v_m
+//   recurrent:  S_n = gamma S_(n-1) + k_n^T v_n (S is dk x dv),  o_n = scale q_n S_n
+//   chunkwise:  chunks of B positions; in chunk c with j = n - cB,
+//               o_n = scale q_n (gamma^(j+1) S_prev) + sum_{m in chunk, m<=n} gamma^(n-m) scale (q_n . k_m) v_m
+//               S_next = gamma^B S_prev + sum_j gamma^(B-1-j) k_j^T v_j   (last chunk: its length L for B)
+// Why they agree: unrolling the recurrence gives S_n = gamma^(n+1) S_(-1) + sum_{m<=n} gamma^(n-m) k_m^T v_m,
+// so scale q_n S_n = sum_{m<=n} gamma^(n-m) scale (q_n . k_m) v_m (the parallel form, from S_(-1) = 0)
+// since (q_n k_m^T) v_m = (q_n . k_m) v_m. Chunkwise splits that sum at the chunk start cB:
+// the terms m < cB are gamma^(j+1) times the unrolled S at position cB - 1, which is exactly
+// S_prev as the chunk update builds it (the same unrolling over one chunk); the terms
+// cB <= m <= n are computed directly. Parallel costs O(T^2) but is all parallel; recurrent is
+// O(T) but sequential (it is the decode step); chunkwise is O(T B) with T/B sequential steps.
+//
+// Layouts (f32): q, k [N, T, H, dk]; v, o [N, T, H, dv]; state [N, H, dk, dv]; h is the head
+// index within the layer. The forms with a state start from it and leave the final state in it
+// (so a chunkwise prefill can be continued by recurrent decode, T = 1). o is overwritten.
+// Wrong shapes or dtypes throw retnet::Error.
+#include <cstdint>
+
+#include "gpu/stream.hpp"
+
+namespace retnet::kernels {
+
+void retention_parallel(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
+                        gpu::Tensor& o);
+// chunk_size >= 1 (any T; the last chunk may be partial).
+void retention_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
+                         gpu::Tensor& state, gpu::Tensor& o, int64_t chunk_size);
+void retention_recurrent(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
+                         gpu::Tensor& state, gpu::Tensor& o);
+
+}  // namespace retnet::kernels

@@ -1,0 +1,35 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+// Recurrent retention, token by token from `state` (left holding the final state):
+//   S_t = gamma S_(t-1) + k_t^T v_t ;  o_t = scale * q_t S_t
+// gamma S is computed as S - x S with x = 1 - gamma = 2^-(5+h): x S is exact, so every step
+// rounds once and gamma carries no representation error that would compound over T steps.
+#include "common.glsl"
+#include "retention_common.glsl"
+#include "retention_state.glsl"
+
+void main() {
+  const uint n = sequence(), h = head(), c = column();
+  const float x = retention_one_minus_gamma(h);
+  float s[DPT];
+  load_state(s);
+
+  for (uint t0 = 0; t0 < pc.T; t0 += TB) {
+    for (uint slot = 0; slot < TB; ++slot) {
+      const uint t = t0 + slot;
+      float p = 0.0;
+      if (t < pc.T) {
+        const float vt = c < pc.dv ? v[retention_vo_index(n, t, h, c, pc.T, pc.H, pc.dv)] : 0.0;
+        [[unroll]] for (uint i = 0; i < DPT; ++i) {
+          const uint d = state_row(i);
+          const float kt = d < pc.dk ? k[retention_qk_index(n, t, h, d, pc.T, pc.H, pc.dk)] : 0.0;
+          s[i] = (s[i] - x * s[i]) + kt * vt;
+        }
+        p = partial_dot(t, s);
+      }
+      emit(slot, t, p, pc.scale, t < pc.T, false);
+    }
+    reduce_batch(t0, pc.T, 0.0, 0, false);
+  }
+  store_state(s);
+}

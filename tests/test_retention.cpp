@@ -1,0 +1,257 @@
+#include <catch2/catch.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+
+#include "kernels/retention.hpp"
+#include "reference/retention.hpp"
+#include "retnet/error.hpp"
+#include "test_support.hpp"
+
+using namespace retnet;
+using reference::RetentionShape;
+
+namespace {
+
+// fp32 kernels against the double-precision reference, and the fp32 forms against each other.
+constexpr double kTolerance = 1e-5;
+
+struct Inputs {
+  std::vector<float> q, k, v;
+};
+
+size_t qk_size(const RetentionShape& s) { return size_t(s.n * s.t * s.h * s.dk); }
+size_t vo_size(const RetentionShape& s) { return size_t(s.n * s.t * s.h * s.dv); }
+size_t state_size(const RetentionShape& s) { return size_t(s.n * s.h * s.dk * s.dv); }
+
+Inputs random_inputs(const RetentionShape& s, uint32_t seed) {
+  return {test::random_vector(qk_size(s), seed), test::random_vector(qk_size(s), seed + 1),
+          test::random_vector(vo_size(s), seed + 2)};
+}
+
+std::vector<int64_t> qk_shape(const RetentionShape& s) { return {s.n, s.t, s.h, s.dk}; }
+std::vector<int64_t> vo_shape(const RetentionShape& s) { return {s.n, s.t, s.h, s.dv}; }
+std::vector<int64_t> state_shape(const RetentionShape& s) { return {s.n, s.h, s.dk, s.dv}; }
+
+// Checks max_rel_error(actual, expected) < tolerance, reporting the error on failure (and
+// always with RETNET_TEST_VERBOSE=1, to see the margins).
+#define CHECK_CLOSE(actual, expected, tolerance)                                      \
+  do {                                                                                \
+    const double error_ = test::max_rel_error(actual, expected);                     \
+    if (std::getenv("RETNET_TEST_VERBOSE")) std::fprintf(stderr, "%s:%d error %.3g\n", __FILE__, __LINE__, error_); \
+    INFO("max_rel_error " << error_);                                                 \
+    CHECK(error_ < (tolerance));                                                      \
+  } while (0)
+
+enum class Form { Parallel, Chunkwise, Recurrent };
+
+// Runs one GPU form; `state` (ignored by the parallel form) goes in and comes back updated.
+std::vector<float> run_gpu(Form form, const RetentionShape& s, const Inputs& in, std::vector<float>& state,
+                           int64_t chunk = 0) {
+  auto q = test::tensor(qk_shape(s), in.q, gpu::DType::F32, "q");
+  auto k = test::tensor(qk_shape(s), in.k, gpu::DType::F32, "k");
+  auto v = test::tensor(vo_shape(s), in.v, gpu::DType::F32, "v");
+  auto st = test::tensor(state_shape(s), state, gpu::DType::F32, "state");
+  // o starts as garbage: every form must overwrite all of it.
+  auto o = test::tensor(vo_shape(s), test::random_vector(vo_size(s), 99, 1e3f), gpu::DType::F32, "o");
+  gpu::Stream stream(test::context());
+  if (form == Form::Parallel) kernels::retention_parallel(stream, q, k, v, o);
+  if (form == Form::Chunkwise) kernels::retention_chunkwise(stream, q, k, v, st, o, chunk);
+  if (form == Form::Recurrent) kernels::retention_recurrent(stream, q, k, v, st, o);
+  auto t0_ = std::chrono::steady_clock::now();
+  stream.submit();
+  if (std::getenv("RETNET_TEST_TIME")) std::fprintf(stderr, "form %d T=%ld chunk %ld: %.1f ms\n", int(form), long(s.t), long(chunk), std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0_).count());
+  state = st.download();
+  return o.download();
+}
+
+// Tokens [t0, t1) of a [N, T, H, width] array.
+std::vector<float> token_slice(const std::vector<float>& x, const RetentionShape& s, int64_t width, int64_t t0,
+                               int64_t t1) {
+  std::vector<float> out;
+  for (int64_t n = 0; n < s.n; ++n) {
+    auto begin = x.begin() + (n * s.t + t0) * s.h * width;
+    out.insert(out.end(), begin, begin + (t1 - t0) * s.h * width);
+  }
+  return out;
+}
+
+// Writes `part` ([N, t1 - t0, H, width]) into tokens [t0, t1) of `x`.
+void put_tokens(std::vector<float>& x, const std::vector<float>& part, const RetentionShape& s, int64_t width,
+                int64_t t0, int64_t t1) {
+  const int64_t rows = (t1 - t0) * s.h * width;
+  for (int64_t n = 0; n < s.n; ++n)
+    std::copy_n(part.begin() + n * rows, rows, x.begin() + (n * s.t + t0) * s.h * width);
+}
+
+RetentionShape with_tokens(RetentionShape s, int64_t t) {
+  s.t = t;
+  return s;
+}
+
+std::string describe(const RetentionShape& s) {
+  return "N=" + std::to_string(s.n) + " T=" + std::to_string(s.t) + " H=" + std::to_string(s.h) +
+         " dk=" + std::to_string(s.dk) + " dv=" + std::to_string(s.dv);
+}
+
+}  // namespace
+
+TEST_CASE("retention reference: the three forms agree and match a hand-computed case", "[reference][retention]") {
+  // T = 2, one head, dk = dv = 1 (scale 1), gamma = 1 - 1/32:
+  // o_0 = q0 k0 v0, o_1 = q1 (k1 v1 + gamma k0 v0); S = gamma k0 v0 + k1 v1.
+  {
+    const RetentionShape s{1, 2, 1, 1, 1};
+    const std::vector<float> q{2, 3}, k{5, 7}, v{11, 13};
+    const double gamma = 1 - 1.0 / 32;
+    const std::vector<float> expected{float(2 * 5 * 11), float(3 * (7 * 13 + gamma * 5 * 11))};
+    CHECK_CLOSE(reference::retention_parallel(q, k, v, s), expected, 1e-7);
+    std::vector<float> state{0};
+    CHECK_CLOSE(reference::retention_recurrent(q, k, v, state, s), expected, 1e-7);
+    CHECK(state[0] == Approx(gamma * 5 * 11 + 7 * 13).epsilon(1e-7));
+  }
+  CHECK(reference::retention_gamma(3) == 1 - 1.0 / 256);
+
+  const RetentionShape s{2, 37, 3, 12, 10};
+  const Inputs in = random_inputs(s, 1);
+  const auto parallel = reference::retention_parallel(in.q, in.k, in.v, s);
+  std::vector<float> recurrent_state(state_size(s), 0.0f);
+  const auto recurrent = reference::retention_recurrent(in.q, in.k, in.v, recurrent_state, s);
+  CHECK_CLOSE(recurrent, parallel, 1e-6);
+  for (int64_t chunk : {1, 5, 16, 64}) {
+    INFO("chunk " << chunk);
+    std::vector<float> state(state_size(s), 0.0f);
+    CHECK_CLOSE(reference::retention_chunkwise(in.q, in.k, in.v, state, s, chunk), parallel, 1e-6);
+    CHECK_CLOSE(state, recurrent_state, 1e-6);
+    // From a non-zero state, chunkwise and recurrent still agree.
+    std::vector<float> a = test::random_vector(state_size(s), 7), b = a;
+    const auto oa = reference::retention_chunkwise(in.q, in.k, in.v, a, s, chunk);
+    const auto ob = reference::retention_recurrent(in.q, in.k, in.v, b, s);
+    CHECK_CLOSE(oa, ob, 1e-6);
+    CHECK_CLOSE(a, b, 1e-6);
+  }
+}
+
+TEST_CASE("retention forms on the GPU match the CPU reference", "[kernel][retention]") {
+  const RetentionShape shapes[] = {
+      {1, 1, 1, 8, 8}, {2, 7, 3, 32, 100}, {1, 63, 8, 256, 32}, {2, 129, 3, 8, 256},
+      {1, 129, 1, 256, 256}, {2, 63, 2, 100, 8},
+  };
+  uint32_t seed = 10;
+  for (const RetentionShape& s : shapes) {
+    INFO(describe(s));
+    const Inputs in = random_inputs(s, seed += 3);
+    const auto expected = reference::retention_parallel(in.q, in.k, in.v, s);
+    std::vector<float> expected_state(state_size(s), 0.0f);
+    reference::retention_recurrent(in.q, in.k, in.v, expected_state, s);
+
+    std::vector<float> unused(state_size(s), 0.0f);
+    CHECK_CLOSE(run_gpu(Form::Parallel, s, in, unused), expected, kTolerance);
+
+    std::vector<float> state(state_size(s), 0.0f);
+    CHECK_CLOSE(run_gpu(Form::Recurrent, s, in, state), expected, kTolerance);
+    CHECK_CLOSE(state, expected_state, kTolerance);
+
+    for (int64_t chunk : {16, 64}) {
+      INFO("chunk " << chunk);
+      std::fill(state.begin(), state.end(), 0.0f);
+      CHECK_CLOSE(run_gpu(Form::Chunkwise, s, in, state, chunk), expected, kTolerance);
+      CHECK_CLOSE(state, expected_state, kTolerance);
+    }
+
+    // Continuing from a non-zero state (a session that already saw some tokens).
+    const auto initial = test::random_vector(state_size(s), seed + 100);
+    std::vector<float> ref_state = initial, gpu_state = initial;
+    const auto ref_o = reference::retention_recurrent(in.q, in.k, in.v, ref_state, s);
+    CHECK_CLOSE(run_gpu(Form::Recurrent, s, in, gpu_state), ref_o, kTolerance);
+    CHECK_CLOSE(gpu_state, ref_state, kTolerance);
+    ref_state = initial, gpu_state = initial;
+    const auto ref_chunk_o = reference::retention_chunkwise(in.q, in.k, in.v, ref_state, s, 32);
+    CHECK_CLOSE(run_gpu(Form::Chunkwise, s, in, gpu_state, 32), ref_chunk_o, kTolerance);
+    CHECK_CLOSE(gpu_state, ref_state, kTolerance);
+  }
+}
+
+TEST_CASE("retention GPU forms agree with each other on long sequences", "[kernel][retention]") {
+  // H = 8 includes slowly decaying heads (gamma_7 = 1 - 2^-12: gamma^4096 = 0.37), so the
+  // whole sequence matters. Small head dims keep the O(T^2) parallel form fast.
+  const RetentionShape shapes[] = {{1, 4096, 8, 16, 16}, {1, 1000, 8, 16, 16}, {2, 600, 3, 256, 40}};
+  uint32_t seed = 50;
+  for (const RetentionShape& s : shapes) {
+    INFO(describe(s));
+    const Inputs in = random_inputs(s, seed += 3);
+    std::vector<float> unused(state_size(s), 0.0f);
+    const auto parallel = run_gpu(Form::Parallel, s, in, unused);
+    std::vector<float> recurrent_state(state_size(s), 0.0f);
+    const auto recurrent = run_gpu(Form::Recurrent, s, in, recurrent_state);
+    CHECK_CLOSE(recurrent, parallel, kTolerance);
+    for (int64_t chunk : {16, 32, 64, 128}) {
+      INFO("chunk " << chunk);
+      std::vector<float> state(state_size(s), 0.0f);
+      CHECK_CLOSE(run_gpu(Form::Chunkwise, s, in, state, chunk), parallel, kTolerance);
+      CHECK_CLOSE(state, recurrent_state, kTolerance);
+    }
+  }
+}
+
+TEST_CASE("retention chunkwise prefill then recurrent decode equals the parallel form", "[kernel][retention]") {
+  const RetentionShape s{2, 100, 4, 32, 48};
+  const Inputs in = random_inputs(s, 80);
+  std::vector<float> unused(state_size(s), 0.0f);
+  const auto parallel = run_gpu(Form::Parallel, s, in, unused);
+  CHECK_CLOSE(parallel, reference::retention_parallel(in.q, in.k, in.v, s), kTolerance);
+  std::vector<float> expected_state(state_size(s), 0.0f);
+  reference::retention_recurrent(in.q, in.k, in.v, expected_state, s);
+
+  for (auto [prefill, chunk] : {std::pair<int64_t, int64_t>{57, 16}, {64, 32}, {1, 128}}) {
+    INFO("prefill " << prefill << " chunk " << chunk);
+    std::vector<float> state(state_size(s), 0.0f), o(vo_size(s));
+    const RetentionShape head = with_tokens(s, prefill);
+    const Inputs head_in{token_slice(in.q, s, s.dk, 0, prefill), token_slice(in.k, s, s.dk, 0, prefill),
+                         token_slice(in.v, s, s.dv, 0, prefill)};
+    put_tokens(o, run_gpu(Form::Chunkwise, head, head_in, state, chunk), s, s.dv, 0, prefill);
+    // Decode one token per call, each call continuing from the state the last one left.
+    const RetentionShape one = with_tokens(s, 1);
+    for (int64_t t = prefill; t < s.t; ++t) {
+      const Inputs tok{token_slice(in.q, s, s.dk, t, t + 1), token_slice(in.k, s, s.dk, t, t + 1),
+                       token_slice(in.v, s, s.dv, t, t + 1)};
+      put_tokens(o, run_gpu(Form::Recurrent, one, tok, state), s, s.dv, t, t + 1);
+    }
+    CHECK_CLOSE(o, parallel, kTolerance);
+    CHECK_CLOSE(state, expected_state, kTolerance);
+  }
+}
+
+TEST_CASE("retention rejects inconsistent shapes", "[kernel][retention][errors]") {
+  auto f32 = [](std::vector<int64_t> shape) {
+    int64_t n = 1;
+    for (int64_t d : shape) n *= d;
+    return test::tensor(shape, std::vector<float>(size_t(n), 0.0f));
+  };
+  gpu::Stream s(test::context());
+  auto q = f32({1, 5, 2, 8}), k = f32({1, 5, 2, 8}), v = f32({1, 5, 2, 12}), o = f32({1, 5, 2, 12});
+  auto state = f32({1, 2, 8, 12});
+  // Consistent arguments are accepted (and recorded).
+  CHECK_NOTHROW(kernels::retention_chunkwise(s, q, k, v, state, o, 16));
+
+  auto k_dim = f32({1, 5, 2, 4});           // q/k head dims differ
+  auto v_tokens = f32({1, 6, 2, 12});       // v has other tokens
+  auto o_wrong = f32({1, 5, 2, 8});         // o must have dv columns
+  auto state_wrong = f32({1, 2, 12, 8});    // transposed state
+  auto q_rank3 = f32({5, 2, 8});
+  auto q_f16 = test::tensor({1, 5, 2, 8}, std::vector<float>(80, 0.0f), gpu::DType::F16);
+  CHECK_THROWS_AS(kernels::retention_parallel(s, q, k_dim, v, o), Error);
+  CHECK_THROWS_AS(kernels::retention_parallel(s, q, k, v_tokens, o), Error);
+  CHECK_THROWS_AS(kernels::retention_parallel(s, q, k, v, o_wrong), Error);
+  CHECK_THROWS_AS(kernels::retention_parallel(s, q_rank3, k, v, o), Error);
+  CHECK_THROWS_AS(kernels::retention_parallel(s, q_f16, k, v, o), Error);
+  CHECK_THROWS_AS(kernels::retention_recurrent(s, q, k, v, state_wrong, o), Error);
+  CHECK_THROWS_AS(kernels::retention_recurrent(s, q, k_dim, v, state, o), Error);
+  CHECK_THROWS_AS(kernels::retention_chunkwise(s, q, k, v, state_wrong, o, 16), Error);
+  CHECK_THROWS_AS(kernels::retention_chunkwise(s, q, k, v_tokens, state, o, 16), Error);
+  CHECK_THROWS_AS(kernels::retention_chunkwise(s, q, k, v, state, o, 0), Error);
+  CHECK_THROWS_AS(kernels::retention_chunkwise(s, q, k, v, state, o, -4), Error);
+  s.submit();
+}
