@@ -1,5 +1,28 @@
 #pragma once
-// The subcommands of the `retnet` program, one file each.
+// The subcommands of the `retnet` program, one file each. The demo uses only the public API.
+#include <CLI/CLI.hpp>
+#include <cstdint>
+#include <string>
+
+#include "retnet/model.hpp"
+
 namespace demo {
+
 int run_devices();
+int run_selftest(const std::string& device);
+
+struct GenerateArgs {
+  std::string model;  // empty: the default model
+  std::string prompt;
+  int64_t max_new_tokens = 200;
+  retnet::SamplingSettings sampling;
+  std::string device;
+};
+// Adds -m/--model, sampling and device options shared by generate and chat.
+void add_generation_options(CLI::App* cmd, GenerateArgs& args);
+// The model folder to load: --model, else $RETNET_MODEL, else the project's default model.
+std::string resolve_model_folder(const std::string& requested);
+int run_generate(const GenerateArgs& args);
+int run_chat(const GenerateArgs& args);
+
 }  // namespace demo

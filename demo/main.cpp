@@ -9,9 +9,26 @@ int main(int argc, char** argv) {
   CLI::App app{"retnet: run and train RetNet models on any Vulkan GPU"};
   app.require_subcommand(1);
   auto* devices = app.add_subcommand("devices", "List Vulkan devices and the features retnet uses");
+
+  std::string selftest_device;
+  auto* selftest = app.add_subcommand("selftest", "Run retention in its three forms on a device and check they agree");
+  selftest->add_option("--device", selftest_device, "Device index or part of its name");
+
+  demo::GenerateArgs gen;
+  auto* generate = app.add_subcommand("generate", "Generate text from a prompt, streaming tokens as they come");
+  generate->add_option("-p,--prompt", gen.prompt, "The prompt")->required();
+  demo::add_generation_options(generate, gen);
+
+  demo::GenerateArgs chat;
+  auto* chat_cmd = app.add_subcommand("chat", "Interactive generation that keeps the session between turns");
+  demo::add_generation_options(chat_cmd, chat);
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (devices->parsed()) return demo::run_devices();
+    if (selftest->parsed()) return demo::run_selftest(selftest_device);
+    if (generate->parsed()) return demo::run_generate(gen);
+    if (chat_cmd->parsed()) return demo::run_chat(chat);
   } catch (const retnet::Error& e) {
     fmt::print(stderr, "error: {}\n", e.what());
     return 1;

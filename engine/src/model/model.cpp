@@ -1,0 +1,212 @@
+// The public Model and Session: loading, whole-sequence forward passes, chunkwise prefill,
+// recurrent (and batched) decode, and state snapshots.
+#include <fmt/format.h>
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "model/model_impl.hpp"
+#include "model/session_impl.hpp"
+#include "retnet/error.hpp"
+#include "retnet/model.hpp"
+
+namespace retnet {
+
+std::shared_ptr<Model> Model::load(Context& ctx, const std::string& folder, const LoadOptions& options) {
+  if (!std::filesystem::is_directory(folder))
+    throw Error(fmt::format("model folder '{}' does not exist (a model folder holds config.json and "
+                            "model.safetensors)", folder));
+  return std::shared_ptr<Model>(new Model(std::make_unique<model::ModelImpl>(ctx, folder, options)));
+}
+
+Model::Model(std::unique_ptr<model::ModelImpl> impl) : impl_(std::move(impl)) {}
+Model::~Model() = default;
+const ModelInfo& Model::info() const { return impl_->info; }
+Context& Model::context() const { return impl_->ctx; }
+std::vector<int32_t> Model::encode(const std::string& text) const { return impl_->tokenizer->encode(text); }
+std::string Model::decode(const std::vector<int32_t>& ids) const { return impl_->tokenizer->decode(ids); }
+int32_t Model::eos_id() const { return impl_->tokenizer->eos_id().value_or(-1); }
+void Model::save(const std::string& folder) const { impl_->save(folder); }
+
+std::vector<float> Model::forward(const std::vector<int32_t>& tokens, RetentionForm form) const {
+  if (tokens.empty()) throw Error("forward of an empty token sequence");
+  std::lock_guard<std::mutex> lock(impl_->step_mutex);
+  std::vector<gpu::Tensor> states;
+  if (form != RetentionForm::Parallel) states = impl_->new_states(1, "forward");
+  std::vector<int32_t> positions(tokens.size());
+  for (size_t i = 0; i < tokens.size(); ++i) positions[i] = static_cast<int32_t>(i);
+  gpu::Stream s(impl_->ctx);
+  impl_->record_step(s, tokens, positions, 1, static_cast<int64_t>(tokens.size()), form, &states, true);
+  std::vector<float> logits;
+  s.read_back(impl_->logits(), &logits);
+  s.submit();
+  return logits;
+}
+
+namespace model {
+SessionImpl::SessionImpl(std::shared_ptr<Model> m) : model(std::move(m)) {
+  if (!model) throw Error("a session needs a model");
+  states = model->impl().new_states(1, "session");
+}
+}  // namespace model
+
+Session::Session(std::shared_ptr<Model> model) : impl_(std::make_unique<model::SessionImpl>(std::move(model))) {}
+Session::~Session() = default;
+Session::Session(Session&&) noexcept = default;
+Session& Session::operator=(Session&&) noexcept = default;
+Model& Session::model() const { return *impl_->model; }
+int64_t Session::position() const { return impl_->position; }
+
+void Session::reset() {
+  auto& m = impl_->model->impl();
+  gpu::Stream s(m.ctx);
+  for (auto& st : impl_->states) s.fill_zero(st);
+  s.submit();
+  impl_->position = 0;
+  impl_->history.clear();
+}
+
+std::vector<float> Session::prefill(const std::vector<int32_t>& tokens) {
+  if (tokens.empty()) throw Error("prefill of an empty prompt: give at least one token");
+  auto& m = impl_->model->impl();
+  m.check_tokens(tokens);
+  std::lock_guard<std::mutex> lock(m.step_mutex);
+  std::vector<float> logits;
+  // Long prompts go in pieces: the scratch activations stay bounded, the state carries over.
+  const int64_t piece = m.options.max_prefill_tokens;
+  for (size_t begin = 0; begin < tokens.size(); begin += piece) {
+    size_t end = std::min(tokens.size(), begin + static_cast<size_t>(piece));
+    std::vector<int32_t> chunk(tokens.begin() + begin, tokens.begin() + end), positions(end - begin);
+    for (size_t i = 0; i < positions.size(); ++i) positions[i] = static_cast<int32_t>(impl_->position + i);
+    gpu::Stream s(m.ctx);
+    m.record_step(s, chunk, positions, 1, static_cast<int64_t>(chunk.size()), RetentionForm::Chunkwise,
+                  &impl_->states, false);
+    if (end == tokens.size()) s.read_back(m.logits(), &logits);
+    s.submit();
+    impl_->position += static_cast<int64_t>(chunk.size());
+  }
+  impl_->history.insert(impl_->history.end(), tokens.begin(), tokens.end());
+  return logits;
+}
+
+std::vector<float> Session::decode(int32_t token) {
+  auto& m = impl_->model->impl();
+  std::lock_guard<std::mutex> lock(m.step_mutex);
+  gpu::Stream s(m.ctx);
+  m.record_step(s, {token}, {static_cast<int32_t>(impl_->position)}, 1, 1, RetentionForm::Recurrent,
+                &impl_->states, false);
+  std::vector<float> logits;
+  s.read_back(m.logits(), &logits);
+  s.submit();  // the whole step: one submission
+  impl_->position += 1;
+  impl_->history.push_back(token);
+  return logits;
+}
+
+std::vector<std::vector<float>> Session::decode_batch(const std::vector<Session*>& sessions,
+                                                      const std::vector<int32_t>& tokens) {
+  if (sessions.empty()) return {};
+  if (sessions.size() != tokens.size())
+    throw Error(fmt::format("decode_batch: {} sessions but {} tokens", sessions.size(), tokens.size()));
+  Model* model = &sessions[0]->model();
+  for (size_t i = 0; i < sessions.size(); ++i) {
+    if (!sessions[i]) throw Error("decode_batch: a null session");
+    if (&sessions[i]->model() != model) throw Error("decode_batch: all sessions must share one model");
+    for (size_t j = 0; j < i; ++j)
+      if (sessions[j] == sessions[i]) throw Error("decode_batch: a session appears twice");
+  }
+  auto& m = model->impl();
+  std::lock_guard<std::mutex> lock(m.step_mutex);
+  const int64_t N = static_cast<int64_t>(sessions.size());
+  // Gather each session's state into one batch, run one step, scatter the states back.
+  auto batch = m.new_states(N, "batch");
+  const size_t state_bytes = batch[0].bytes() / N;
+  gpu::Stream s(m.ctx);
+  std::vector<int32_t> positions(N);
+  for (int64_t n = 0; n < N; ++n) {
+    positions[n] = static_cast<int32_t>(sessions[n]->impl_->position);
+    for (size_t l = 0; l < batch.size(); ++l)
+      s.copy_region(sessions[n]->impl_->states[l], 0, batch[l], n * state_bytes, state_bytes);
+  }
+  m.record_step(s, tokens, positions, N, 1, RetentionForm::Recurrent, &batch, false);
+  for (int64_t n = 0; n < N; ++n)
+    for (size_t l = 0; l < batch.size(); ++l)
+      s.copy_region(batch[l], n * state_bytes, sessions[n]->impl_->states[l], 0, state_bytes);
+  std::vector<float> logits;
+  s.read_back(m.logits(), &logits);
+  s.submit();
+  const int64_t V = m.config.vocab_size;
+  std::vector<std::vector<float>> out(N);
+  for (int64_t n = 0; n < N; ++n) {
+    out[n].assign(logits.begin() + n * V, logits.begin() + (n + 1) * V);
+    sessions[n]->impl_->position += 1;
+    sessions[n]->impl_->history.push_back(tokens[n]);
+  }
+  return out;
+}
+
+namespace {
+constexpr char kStateMagic[8] = {'R', 'E', 'T', 'N', 'S', 'T', 'A', '1'};
+struct StateHeader {
+  char magic[8];
+  int64_t layers, heads, head_k_dim, head_v_dim, position, history_length;
+};
+}  // namespace
+
+void Session::save_state(const std::string& path) const {
+  auto& m = impl_->model->impl();
+  StateHeader h{};
+  std::memcpy(h.magic, kStateMagic, 8);
+  h.layers = m.config.num_layers;
+  h.heads = m.config.num_heads;
+  h.head_k_dim = m.config.head_k_dim;
+  h.head_v_dim = m.config.head_v_dim;
+  h.position = impl_->position;
+  h.history_length = static_cast<int64_t>(impl_->history.size());
+  std::string tmp = path + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) throw Error(fmt::format("cannot write session state to '{}'", path));
+    out.write(reinterpret_cast<const char*>(&h), sizeof h);
+    for (const auto& st : impl_->states) {
+      auto values = st.download();
+      out.write(reinterpret_cast<const char*>(values.data()), values.size() * 4);
+    }
+    out.write(reinterpret_cast<const char*>(impl_->history.data()), impl_->history.size() * 4);
+    out.flush();
+    if (!out) throw Error(fmt::format("writing session state to '{}' failed (disk full?)", path));
+  }
+  std::filesystem::rename(tmp, path);
+}
+
+void Session::load_state(const std::string& path) {
+  auto& m = impl_->model->impl();
+  std::ifstream in(path, std::ios::binary);
+  if (!in) throw Error(fmt::format("cannot open session state '{}'", path));
+  StateHeader h{};
+  in.read(reinterpret_cast<char*>(&h), sizeof h);
+  if (!in || std::memcmp(h.magic, kStateMagic, 8) != 0)
+    throw Error(fmt::format("'{}' is not a retnet session state", path));
+  if (h.layers != m.config.num_layers || h.heads != m.config.num_heads || h.head_k_dim != m.config.head_k_dim ||
+      h.head_v_dim != m.config.head_v_dim)
+    throw Error(fmt::format("session state '{}' is for a model with {} layers, {} heads, head dims {}x{}; this "
+                            "model has {} layers, {} heads, head dims {}x{}", path, h.layers, h.heads, h.head_k_dim,
+                            h.head_v_dim, m.config.num_layers, m.config.num_heads, m.config.head_k_dim,
+                            m.config.head_v_dim));
+  if (h.position < 0 || h.history_length < 0 || h.history_length > h.position)
+    throw Error(fmt::format("session state '{}' is corrupt (position {})", path, h.position));
+  std::vector<std::vector<float>> values(h.layers);
+  for (auto& v : values) {
+    v.resize(impl_->states[0].numel());
+    in.read(reinterpret_cast<char*>(v.data()), v.size() * 4);
+  }
+  std::vector<int32_t> history(h.history_length);
+  in.read(reinterpret_cast<char*>(history.data()), history.size() * 4);
+  if (!in) throw Error(fmt::format("session state '{}' is truncated", path));
+  for (int64_t l = 0; l < h.layers; ++l) impl_->states[l].upload(values[l]);
+  impl_->position = h.position;
+  impl_->history = std::move(history);
+}
+
+}  // namespace retnet

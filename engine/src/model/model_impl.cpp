@@ -1,0 +1,259 @@
+#include "model/model_impl.hpp"
+
+#include <fmt/format.h>
+
+#include <filesystem>
+
+#include "kernels/elementwise.hpp"
+#include "kernels/embedding.hpp"
+#include "kernels/matmul.hpp"
+#include "kernels/retention.hpp"
+#include "kernels/rmsnorm.hpp"
+#include "kernels/rotary.hpp"
+#include "kernels/swiglu.hpp"
+#include "model/parameter_names.hpp"
+#include "model/safetensors.hpp"
+#include "retnet/error.hpp"
+
+namespace retnet::model {
+
+namespace {
+
+// fla's parameter names inside model.layers.{i}., and where each lives.
+const std::pair<const char*, gpu::Tensor LayerWeights::*> kLayerParameters[] = {
+    {"attn_norm.weight", &LayerWeights::attn_norm},
+    {"attn.q_proj.weight", &LayerWeights::q_proj},
+    {"attn.k_proj.weight", &LayerWeights::k_proj},
+    {"attn.v_proj.weight", &LayerWeights::v_proj},
+    {"attn.g_proj.weight", &LayerWeights::g_proj},
+    {"attn.g_norm_swish_gate.weight", &LayerWeights::g_norm},
+    {"attn.o_proj.weight", &LayerWeights::o_proj},
+    {"mlp_norm.weight", &LayerWeights::mlp_norm},
+    {"mlp.gate_proj.weight", &LayerWeights::gate_proj},
+    {"mlp.up_proj.weight", &LayerWeights::up_proj},
+    {"mlp.down_proj.weight", &LayerWeights::down_proj},
+};
+
+gpu::Tensor load_parameter(Context& ctx, const CheckpointReader& reader, const ParameterSpec& spec,
+                           gpu::DType dtype) {
+  gpu::Tensor t(ctx, spec.shape, dtype, spec.name);
+  if (dtype == gpu::DType::F16) {
+    auto values = reader.read_f16(spec.name);
+    t.upload_bytes(values.data(), values.size() * 2);
+  } else {
+    t.upload(reader.read_f32(spec.name));
+  }
+  return t;
+}
+
+}  // namespace
+
+ModelImpl::ModelImpl(Context& c, const std::string& folder, const LoadOptions& opts)
+    : ctx(c), config(ModelConfig::load(folder)), options(opts) {
+  if (options.chunk_size < 1) throw Error("LoadOptions.chunk_size must be at least 1");
+  if (options.max_prefill_tokens < 1) throw Error("LoadOptions.max_prefill_tokens must be at least 1");
+  CheckpointReader reader(folder);
+  check_checkpoint(reader, config);
+  weight_dtype = (options.prefer_f16 && ctx.active_paths().fp16) ? gpu::DType::F16 : gpu::DType::F32;
+
+  uint64_t bytes_before = ctx.allocated_bytes();
+  for (const ParameterSpec& spec : expected_parameters(config)) {
+    info.parameter_count += [&] {
+      int64_t n = 1;
+      for (auto d : spec.shape) n *= d;
+      return n;
+    }();
+  }
+  // Matrices in the chosen dtype; norm weights always f32 (they are tiny and precision-critical).
+  auto load = [&](const std::string& name) {
+    for (const ParameterSpec& spec : expected_parameters(config))
+      if (spec.name == name)
+        return load_parameter(ctx, reader, spec, spec.is_norm_weight ? gpu::DType::F32 : weight_dtype);
+    throw Error(fmt::format("internal error: no parameter named {}", name));
+  };
+  embeddings = load("model.embeddings.weight");
+  final_norm = load("model.norm.weight");
+  if (config.tie_word_embeddings) {
+    lm_head = &embeddings;
+  } else {
+    lm_head_untied = load("lm_head.weight");
+    lm_head = &lm_head_untied;
+  }
+  for (int64_t i = 0; i < config.num_layers; ++i) {
+    LayerWeights w;
+    for (const auto& [name, member] : kLayerParameters) w.*member = load(fmt::format("model.layers.{}.{}", i, name));
+    layers.push_back(std::move(w));
+  }
+  tokenizer = text::load_tokenizer(folder, config.vocab_size);
+
+  info.hidden_size = config.hidden_size;
+  info.num_layers = config.num_layers;
+  info.num_heads = config.num_heads;
+  info.vocab_size = config.vocab_size;
+  info.head_k_dim = config.head_k_dim;
+  info.head_v_dim = config.head_v_dim;
+  info.intermediate_size = config.intermediate_size;
+  info.weight_bytes = ctx.allocated_bytes() - bytes_before;
+  info.weight_dtype = gpu::dtype_name(weight_dtype);
+  info.state_bytes_per_session =
+      uint64_t(config.num_layers * config.num_heads * config.head_k_dim * config.head_v_dim) * 4;
+}
+
+std::vector<gpu::Tensor> ModelImpl::new_states(int64_t batch, const std::string& name) const {
+  std::vector<gpu::Tensor> states;
+  gpu::Stream s(ctx);
+  for (int64_t i = 0; i < config.num_layers; ++i) {
+    states.emplace_back(ctx, std::vector<int64_t>{batch, config.num_heads, config.head_k_dim, config.head_v_dim},
+                        gpu::DType::F32, fmt::format("{} state layer {}", name, i));
+    s.fill_zero(states.back());
+  }
+  s.submit();
+  return states;
+}
+
+void ModelImpl::check_tokens(const std::vector<int32_t>& tokens) const {
+  kernels::check_token_ids(tokens, config.vocab_size);
+}
+
+void ModelImpl::ensure_activations(int64_t rows, int64_t logit_rows) const {
+  const auto& c = config;
+  auto make = [&](gpu::Tensor& t, int64_t n_rows, int64_t cols, gpu::DType dtype, const char* name) {
+    t = gpu::Tensor(ctx, {n_rows, cols}, dtype, name);
+  };
+  if (rows > act_.rows) {
+    act_.rows = rows;
+    act_.tokens = gpu::Tensor(ctx, {rows}, gpu::DType::I32, "tokens");
+    act_.positions = gpu::Tensor(ctx, {rows}, gpu::DType::I32, "positions");
+    make(act_.h, rows, c.hidden_size, gpu::DType::F32, "hidden");
+    make(act_.a, rows, c.hidden_size, gpu::DType::F32, "normed");
+    make(act_.q, rows, c.key_dim, gpu::DType::F32, "q");
+    make(act_.k, rows, c.key_dim, gpu::DType::F32, "k");
+    make(act_.v, rows, c.value_dim, gpu::DType::F32, "v");
+    make(act_.g, rows, c.value_dim, gpu::DType::F32, "g");
+    make(act_.o, rows, c.value_dim, gpu::DType::F32, "o");
+    make(act_.gated, rows, c.value_dim, gpu::DType::F32, "gated");
+    make(act_.x, rows, c.hidden_size, gpu::DType::F32, "block_out");
+    make(act_.gate, rows, c.intermediate_size, gpu::DType::F32, "mlp_gate");
+    make(act_.up, rows, c.intermediate_size, gpu::DType::F32, "mlp_up");
+    make(act_.ffn, rows, c.intermediate_size, gpu::DType::F32, "mlp_act");
+  }
+  if (logit_rows > act_.logit_rows) {
+    act_.logit_rows = logit_rows;
+    make(act_.last, logit_rows, c.hidden_size, gpu::DType::F32, "last_hidden");
+    make(act_.logits, logit_rows, c.vocab_size, gpu::DType::F32, "logits");
+  }
+}
+
+void ModelImpl::record_step(gpu::Stream& s, const std::vector<int32_t>& tokens,
+                            const std::vector<int32_t>& positions, int64_t N, int64_t T, RetentionForm form,
+                            std::vector<gpu::Tensor>* states, bool all_logits) const {
+  const auto& c = config;
+  const int64_t rows = N * T;
+  if (static_cast<int64_t>(tokens.size()) != rows || static_cast<int64_t>(positions.size()) != rows)
+    throw Error(fmt::format("forward step of {}x{} tokens was given {} tokens and {} positions", N, T,
+                            tokens.size(), positions.size()));
+  if (rows == 0) throw Error("forward step with no tokens");
+  if (form != RetentionForm::Parallel && (!states || static_cast<int64_t>(states->size()) != c.num_layers))
+    throw Error("the chunkwise and recurrent forms need one state per layer");
+  check_tokens(tokens);
+  const int64_t logit_rows = all_logits ? rows : N;
+  ensure_activations(rows, logit_rows);
+  auto& a = act_;
+
+  auto view2 = [&](gpu::Tensor& t, int64_t cols) { t.reshape({rows, cols}); };
+  for (gpu::Tensor* t : {&a.h, &a.a, &a.x}) view2(*t, c.hidden_size);
+  for (gpu::Tensor* t : {&a.q, &a.k}) view2(*t, c.key_dim);
+  for (gpu::Tensor* t : {&a.v, &a.g, &a.o, &a.gated}) view2(*t, c.value_dim);
+  for (gpu::Tensor* t : {&a.gate, &a.up, &a.ffn}) view2(*t, c.intermediate_size);
+  a.tokens.reshape({rows});
+  a.positions.reshape({rows});
+
+  // Small inputs travel inside the command buffer; a long prompt takes a separate upload.
+  if (rows * 4 <= 65536) {
+    s.update(a.tokens, tokens.data(), rows * 4);
+    s.update(a.positions, positions.data(), rows * 4);
+  } else {
+    a.tokens.upload(tokens);
+    a.positions.upload(positions);
+  }
+
+  kernels::embedding(s, a.tokens, embeddings, a.h);
+  for (int64_t l = 0; l < c.num_layers; ++l) {
+    const LayerWeights& w = layers[l];
+    kernels::rmsnorm(s, a.h, w.attn_norm, a.a, static_cast<float>(c.norm_eps));
+    kernels::matmul(s, a.a, w.q_proj, a.q);
+    kernels::matmul(s, a.a, w.k_proj, a.k);
+    kernels::matmul(s, a.a, w.v_proj, a.v);
+    kernels::matmul(s, a.a, w.g_proj, a.g);
+    a.q.reshape({rows, c.num_heads, c.head_k_dim});
+    a.k.reshape({rows, c.num_heads, c.head_k_dim});
+    kernels::rotary(s, a.q, a.positions);
+    kernels::rotary(s, a.k, a.positions);
+    a.q.reshape({N, T, c.num_heads, c.head_k_dim});
+    a.k.reshape({N, T, c.num_heads, c.head_k_dim});
+    a.v.reshape({N, T, c.num_heads, c.head_v_dim});
+    a.o.reshape({N, T, c.num_heads, c.head_v_dim});
+    switch (form) {
+      case RetentionForm::Parallel: kernels::retention_parallel(s, a.q, a.k, a.v, a.o); break;
+      case RetentionForm::Chunkwise:
+        kernels::retention_chunkwise(s, a.q, a.k, a.v, (*states)[l], a.o, options.chunk_size);
+        break;
+      case RetentionForm::Recurrent: kernels::retention_recurrent(s, a.q, a.k, a.v, (*states)[l], a.o); break;
+    }
+    view2(a.q, c.key_dim);
+    view2(a.k, c.key_dim);
+    view2(a.v, c.value_dim);
+    view2(a.o, c.value_dim);
+    kernels::rmsnorm_swish_gate(s, a.o, a.g, w.g_norm, a.gated, static_cast<float>(c.norm_eps));
+    kernels::matmul(s, a.gated, w.o_proj, a.x);
+    kernels::residual_add(s, a.h, a.x);
+
+    kernels::rmsnorm(s, a.h, w.mlp_norm, a.a, static_cast<float>(c.norm_eps));
+    kernels::matmul(s, a.a, w.gate_proj, a.gate);
+    kernels::matmul(s, a.a, w.up_proj, a.up);
+    kernels::swiglu(s, a.gate, a.up, a.ffn);
+    kernels::matmul(s, a.ffn, w.down_proj, a.x);
+    kernels::residual_add(s, a.h, a.x);
+  }
+  kernels::rmsnorm(s, a.h, final_norm, a.a, static_cast<float>(c.norm_eps));
+  a.logits.reshape({logit_rows, c.vocab_size});
+  if (all_logits) {
+    kernels::matmul(s, a.a, *lm_head, a.logits);
+  } else {
+    // Only the last position of each sequence is sampled from: skip the other rows' lm_head.
+    a.last.reshape({N, c.hidden_size});
+    const size_t row_bytes = c.hidden_size * 4;
+    for (int64_t n = 0; n < N; ++n)
+      s.copy_region(a.a, ((n + 1) * T - 1) * row_bytes, a.last, n * row_bytes, row_bytes);
+    kernels::matmul(s, a.last, *lm_head, a.logits);
+  }
+}
+
+std::vector<std::pair<std::string, const gpu::Tensor*>> ModelImpl::named_parameters() const {
+  std::vector<std::pair<std::string, const gpu::Tensor*>> out;
+  out.emplace_back("model.embeddings.weight", &embeddings);
+  for (int64_t i = 0; i < config.num_layers; ++i)
+    for (const auto& [name, member] : kLayerParameters)
+      out.emplace_back(fmt::format("model.layers.{}.{}", i, name), &(layers[i].*member));
+  out.emplace_back("model.norm.weight", &final_norm);
+  if (!config.tie_word_embeddings) out.emplace_back("lm_head.weight", lm_head);
+  return out;
+}
+
+void ModelImpl::save(const std::string& folder) const {
+  std::filesystem::create_directories(folder);
+  std::vector<NamedTensor> tensors;
+  for (const auto& [name, t] : named_parameters()) {
+    NamedTensor nt;
+    nt.name = name;
+    nt.shape = t->shape();
+    nt.dtype = t->dtype() == gpu::DType::F16 ? TensorDType::F16 : TensorDType::F32;
+    nt.data.resize(t->bytes());
+    t->download_bytes(nt.data.data(), nt.data.size());
+    tensors.push_back(std::move(nt));
+  }
+  write_safetensors(folder + "/model.safetensors", tensors, {{"format", "pt"}});
+  config.save(folder);
+}
+
+}  // namespace retnet::model

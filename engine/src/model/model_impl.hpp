@@ -1,0 +1,67 @@
+#pragma once
+// The GPU side of a loaded model: its weights, the scratch activations of a forward step,
+// and the recording of one step (N sequences x T tokens) into a command stream.
+#include <memory>
+#include <mutex>
+#include <string>
+#include <vector>
+
+#include "gpu/stream.hpp"
+#include "model/config.hpp"
+#include "retnet/model.hpp"
+#include "text/tokenizer.hpp"
+
+namespace retnet::model {
+
+struct LayerWeights {
+  gpu::Tensor attn_norm, q_proj, k_proj, v_proj, g_proj, g_norm, o_proj;
+  gpu::Tensor mlp_norm, gate_proj, up_proj, down_proj;
+};
+
+// Scratch tensors for up to `rows` token rows; grown when a larger step comes.
+struct Activations {
+  int64_t rows = 0, logit_rows = 0;
+  gpu::Tensor tokens, positions, h, a, q, k, v, g, o, gated, x, gate, up, ffn, last, logits;
+};
+
+class ModelImpl {
+ public:
+  ModelImpl(Context& ctx, const std::string& folder, const LoadOptions& options);
+
+  // Fresh zero recurrent states, one tensor [batch, H, dk, dv] per layer.
+  std::vector<gpu::Tensor> new_states(int64_t batch, const std::string& name) const;
+
+  // Records one forward step of N sequences of T tokens each (tokens and positions are
+  // N*T row-major). `states` (one per layer, [N, H, dk, dv]) are read and updated by the
+  // chunkwise and recurrent forms and ignored by the parallel form. Logits land in
+  // `logits()`: all N*T rows when `all_logits`, else the last row of each sequence.
+  void record_step(gpu::Stream& s, const std::vector<int32_t>& tokens, const std::vector<int32_t>& positions,
+                   int64_t N, int64_t T, RetentionForm form, std::vector<gpu::Tensor>* states,
+                   bool all_logits) const;
+  const gpu::Tensor& logits() const { return act_.logits; }
+
+  // Token ids outside the vocabulary are a clear error before anything reaches the GPU.
+  void check_tokens(const std::vector<int32_t>& tokens) const;
+
+  void save(const std::string& folder) const;
+  // Every parameter under its fla name, in checkpoint order.
+  std::vector<std::pair<std::string, const gpu::Tensor*>> named_parameters() const;
+
+  Context& ctx;
+  ModelConfig config;
+  ModelInfo info;
+  LoadOptions options;
+  gpu::DType weight_dtype;
+  gpu::Tensor embeddings, final_norm, lm_head_untied;
+  const gpu::Tensor* lm_head = nullptr;  // embeddings when tied
+  std::vector<LayerWeights> layers;
+  std::unique_ptr<text::Tokenizer> tokenizer;
+  // One step records at a time: steps share the scratch activations.
+  mutable std::mutex step_mutex;
+
+ private:
+  void ensure_activations(int64_t rows, int64_t logit_rows) const;
+  mutable Activations act_;
+};
+
+}  // namespace retnet::model

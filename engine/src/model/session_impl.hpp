@@ -1,0 +1,19 @@
+#pragma once
+#include <memory>
+#include <vector>
+
+#include "gpu/tensor.hpp"
+#include "retnet/model.hpp"
+
+namespace retnet::model {
+
+class SessionImpl {
+ public:
+  explicit SessionImpl(std::shared_ptr<Model> model);
+  std::shared_ptr<Model> model;
+  std::vector<gpu::Tensor> states;  // per layer [1, H, dk, dv], fp32
+  int64_t position = 0;
+  std::vector<int32_t> history;     // tokens seen, for the repetition penalty
+};
+
+}  // namespace retnet::model

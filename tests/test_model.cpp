@@ -1,0 +1,175 @@
+// The whole model on the GPU: logits against the CPU reference model, the three retention
+// forms against each other, prefill + decode against one parallel pass, batched decode,
+// state snapshots, checkpoint round trips, and clear errors for malformed input.
+#include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "model/config.hpp"
+#include "model/safetensors.hpp"
+#include "reference/model.hpp"
+#include "retnet/error.hpp"
+#include "retnet/model.hpp"
+#include "test_support.hpp"
+#include "tiny_model.hpp"
+
+using namespace retnet;
+
+namespace {
+
+const double kModelTolerance = 2e-4;  // fp32 GPU vs double CPU over 2 layers (f32 weights)
+
+std::vector<float> last_row(const std::vector<float>& logits, int64_t V) {
+  return std::vector<float>(logits.end() - V, logits.end());
+}
+
+std::vector<float> row(const std::vector<float>& logits, int64_t V, int64_t r) {
+  return std::vector<float>(logits.begin() + r * V, logits.begin() + (r + 1) * V);
+}
+
+LoadOptions f32_weights() {
+  LoadOptions o;
+  o.prefer_f16 = false;
+  o.chunk_size = 16;
+  return o;
+}
+
+}  // namespace
+
+TEST_CASE("model logits match the CPU reference model in all three forms", "[model]") {
+  auto folder = test::tiny_model_folder("ref");
+  auto model = Model::load(test::context(), folder, f32_weights());
+  auto tokens = test::random_tokens(37, static_cast<int32_t>(model->info().vocab_size), 5);
+  auto cpu = reference::model_forward(test::tiny_model_config(), test::tiny_model_weights(), tokens);
+  for (auto form : {RetentionForm::Parallel, RetentionForm::Chunkwise, RetentionForm::Recurrent}) {
+    INFO("form " << static_cast<int>(form));
+    CHECK(test::max_rel_error(model->forward(tokens, form), cpu) < kModelTolerance);
+  }
+}
+
+TEST_CASE("f16 weights stay close to the f32 model", "[model]") {
+  auto folder = test::tiny_model_folder("f16");
+  LoadOptions o = f32_weights();
+  o.prefer_f16 = true;
+  auto model = Model::load(test::context(), folder, o);
+  auto tokens = test::random_tokens(20, static_cast<int32_t>(model->info().vocab_size), 6);
+  auto cpu = reference::model_forward(test::tiny_model_config(), test::tiny_model_weights(), tokens);
+  CHECK(model->info().weight_dtype == (test::context().active_paths().fp16 ? "f16" : "f32"));
+  CHECK(test::max_rel_error(model->forward(tokens), cpu) < 5e-3);  // f16 rounding of the weights
+}
+
+TEST_CASE("prefill of N tokens then M decode steps equals the parallel forward of N+M", "[model]") {
+  auto model = Model::load(test::context(), test::tiny_model_folder("decode"), f32_weights());
+  const int64_t V = model->info().vocab_size;
+  auto tokens = test::random_tokens(45, static_cast<int32_t>(V), 7);
+  auto full = model->forward(tokens, RetentionForm::Parallel);
+  const size_t N = 29;  // not a multiple of the chunk size (16)
+  Session session(model);
+  auto logits = session.prefill(std::vector<int32_t>(tokens.begin(), tokens.begin() + N));
+  CHECK(test::max_rel_error(logits, row(full, V, N - 1)) < kModelTolerance);
+  for (size_t t = N; t < tokens.size(); ++t) {
+    logits = session.decode(tokens[t]);
+    INFO("position " << t);
+    CHECK(test::max_rel_error(logits, row(full, V, t)) < kModelTolerance);
+  }
+  CHECK(session.position() == static_cast<int64_t>(tokens.size()));
+}
+
+TEST_CASE("a long prompt prefilled in pieces equals one pass", "[model]") {
+  auto folder = test::tiny_model_folder("pieces");
+  LoadOptions o = f32_weights();
+  o.max_prefill_tokens = 10;
+  auto model = Model::load(test::context(), folder, o);
+  const int64_t V = model->info().vocab_size;
+  auto tokens = test::random_tokens(33, static_cast<int32_t>(V), 8);
+  Session session(model);
+  auto logits = session.prefill(tokens);
+  CHECK(test::max_rel_error(logits, last_row(model->forward(tokens, RetentionForm::Parallel), V)) < kModelTolerance);
+}
+
+TEST_CASE("batched decode equals separate decodes", "[model]") {
+  auto model = Model::load(test::context(), test::tiny_model_folder("batch"), f32_weights());
+  const int32_t V = static_cast<int32_t>(model->info().vocab_size);
+  std::vector<std::vector<int32_t>> prompts = {test::random_tokens(5, V, 1), test::random_tokens(12, V, 2),
+                                               test::random_tokens(1, V, 3)};
+  std::vector<Session> batched, single;
+  for (auto& p : prompts) {
+    batched.emplace_back(model);
+    single.emplace_back(model);
+    batched.back().prefill(p);
+    single.back().prefill(p);
+  }
+  for (int step = 0; step < 3; ++step) {
+    std::vector<int32_t> next = test::random_tokens(3, V, 100 + step);
+    auto out = Session::decode_batch({&batched[0], &batched[1], &batched[2]}, next);
+    REQUIRE(out.size() == 3);
+    for (int i = 0; i < 3; ++i) CHECK(test::max_rel_error(out[i], single[i].decode(next[i])) < 1e-5);
+  }
+  CHECK(batched[1].position() == 15);
+  CHECK_THROWS_AS(Session::decode_batch({&batched[0], &batched[0]}, {1, 2}), Error);
+  CHECK_THROWS_AS(Session::decode_batch({&batched[0]}, {1, 2}), Error);
+}
+
+TEST_CASE("a session state saved to a file resumes exactly", "[model]") {
+  auto model = Model::load(test::context(), test::tiny_model_folder("state"), f32_weights());
+  const int32_t V = static_cast<int32_t>(model->info().vocab_size);
+  auto path = std::filesystem::temp_directory_path() / ("retnet-test-session-" + std::to_string(::getpid()) + ".state");
+  Session a(model);
+  a.prefill(test::random_tokens(21, V, 9));
+  a.save_state(path.string());
+  auto expected = a.decode(3);
+  Session b(model);
+  b.load_state(path.string());
+  CHECK(b.position() == 21);
+  CHECK(test::max_rel_error(b.decode(3), expected) == 0.0);
+  // A truncated snapshot is refused, never half-loaded.
+  std::filesystem::resize_file(path, std::filesystem::file_size(path) - 8);
+  CHECK_THROWS_WITH(b.load_state(path.string()), Catch::Contains("truncated"));
+  std::filesystem::remove(path);
+}
+
+TEST_CASE("a saved model loads back with the same logits", "[model]") {
+  auto model = Model::load(test::context(), test::tiny_model_folder("save"), f32_weights());
+  auto out = std::filesystem::temp_directory_path() / ("retnet-test-saved-model-" + std::to_string(::getpid()));
+  std::filesystem::remove_all(out);
+  model->save(out.string());
+  auto again = Model::load(test::context(), out.string(), f32_weights());
+  auto tokens = test::random_tokens(9, static_cast<int32_t>(model->info().vocab_size), 10);
+  CHECK(test::max_rel_error(again->forward(tokens), model->forward(tokens)) == 0.0);
+  std::filesystem::remove_all(out);
+}
+
+TEST_CASE("bad model input gives a clear error", "[model][errors]") {
+  auto folder = test::tiny_model_folder("bad");
+  auto model = Model::load(test::context(), folder, f32_weights());
+  Session session(model);
+  const int32_t V = static_cast<int32_t>(model->info().vocab_size);
+  CHECK_THROWS_WITH(session.prefill({}), Catch::Contains("empty prompt"));
+  CHECK_THROWS_WITH(session.prefill({1, V}), Catch::Contains(std::to_string(V)));
+  CHECK_THROWS_AS(session.decode(-1), Error);
+  CHECK(session.position() == 0);  // nothing half-done
+
+  SECTION("missing folder") {
+    CHECK_THROWS_WITH(Model::load(test::context(), folder + "-nope"), Catch::Contains("does not exist"));
+  }
+  SECTION("truncated safetensors") {
+    auto copy = test::tiny_model_folder("truncated");
+    auto file = std::filesystem::path(copy) / "model.safetensors";
+    std::filesystem::resize_file(file, std::filesystem::file_size(file) / 2);
+    CHECK_THROWS_AS(Model::load(test::context(), copy), Error);
+  }
+  SECTION("a missing tensor") {
+    auto copy = test::tiny_model_folder("missing", /*drop=*/"model.layers.1.mlp.up_proj.weight");
+    CHECK_THROWS_WITH(Model::load(test::context(), copy), Catch::Contains("model.layers.1.mlp.up_proj.weight"));
+  }
+  SECTION("a config that does not match the weights") {
+    auto copy = test::tiny_model_folder("shape");
+    auto config = nlohmann::json::parse(std::ifstream(std::filesystem::path(copy) / "config.json"));
+    config["hidden_size"] = 40;
+    std::ofstream(std::filesystem::path(copy) / "config.json") << config.dump();
+    CHECK_THROWS_WITH(Model::load(test::context(), copy), Catch::Contains("shape"));
+  }
+}
