@@ -80,6 +80,7 @@ TEST_CASE("unsupported config options are refused by name", "[checkpoint][errors
   refused({{"hidden_act", "gelu"}}, "hidden_act");
   refused({{"attn", {{"layers", {1}}, {"num_heads", 4}}}}, "attn");
   refused({{"model_type", "llama"}}, "model_type");
+  refused({{"attnres_block_size", 2}}, "attnres_block_size");
   refused({{"expand_k", 20.0}}, "head_k_dim");
   refused({{"num_heads", 3}}, "divisible");
   refused({{"vocab_size", 0}}, "vocab_size");
@@ -185,6 +186,10 @@ TEST_CASE("check_checkpoint lists every missing and misshaped tensor", "[checkpo
   auto dir = fresh_dir("check");
   write_safetensors((dir / "model.safetensors").string(), tensors);
   CHECK_NOTHROW(check_checkpoint(CheckpointReader(dir.string()), config));
+  // Unfused norms (fuse_norm false) keep the same math under fla's other name.
+  auto unfused = ModelConfig::from_json({{"hidden_size", 8}, {"num_heads", 2}, {"num_hidden_layers", 1},
+                                         {"vocab_size", 10}, {"intermediate_size", 16}, {"fuse_norm", false}});
+  CHECK_THROWS_WITH(check_checkpoint(CheckpointReader(dir.string()), unfused), Catch::Contains("attn.g_norm.weight"));
 
   tensors.erase(tensors.begin() + 2);  // q_proj
   tensors[5] = f32_tensor(tensors[5].name, {3}, {1, 2, 3});

@@ -62,6 +62,8 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   std::string act = get_or<std::string>(j, "hidden_act", "swish");
   if (act != "swish" && act != "silu") refuse(fmt::format("hidden_act = '{}' (only swish)", act));
   if (is_set(j, "attn")) refuse("attn (hybrid softmax-attention layers)");
+  if (is_set(j, "attnres_block_size")) refuse("attnres_block_size (attention residuals)");
+  c.fuse_norm = get_or<bool>(j, "fuse_norm", true);
   if (!get_or<bool>(j, "elementwise_affine", true)) refuse("elementwise_affine = false (norms without weights)");
 
   for (auto [name, v] : {std::pair{"hidden_size", c.hidden_size}, {"num_hidden_layers", c.num_layers},
@@ -122,6 +124,7 @@ nlohmann::json ModelConfig::to_json() const {
   j["intermediate_size"] = intermediate_size;
   j["norm_eps"] = norm_eps;
   j["tie_word_embeddings"] = tie_word_embeddings;
+  j["fuse_norm"] = fuse_norm;
   j["bos_token_id"] = bos_token_id >= 0 ? nlohmann::json(bos_token_id) : nlohmann::json(nullptr);
   j["eos_token_id"] = eos_token_id >= 0 ? nlohmann::json(eos_token_id) : nlohmann::json(nullptr);
   if (!j.contains("hidden_act")) j["hidden_act"] = "swish";

@@ -13,6 +13,8 @@ struct ModelConfig {
   int64_t key_dim = 0, value_dim = 0, head_k_dim = 0, head_v_dim = 0, intermediate_size = 0;
   double norm_eps = 1e-6;
   bool tie_word_embeddings = false;
+  // fla names the per-head output norm g_norm_swish_gate when fused, g_norm when not: same math.
+  bool fuse_norm = true;
   int64_t bos_token_id = 1, eos_token_id = 2;  // fla's defaults; -1 when null
   nlohmann::json original;  // the file as read, so a save keeps keys this engine does not use
 

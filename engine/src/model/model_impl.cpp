@@ -81,7 +81,7 @@ ModelImpl::ModelImpl(Context& c, const std::string& folder, const LoadOptions& o
   }
   for (int64_t i = 0; i < config.num_layers; ++i) {
     LayerWeights w;
-    for (const auto& [name, member] : kLayerParameters) w.*member = load(fmt::format("model.layers.{}.{}", i, name));
+    for (const auto& [name, member] : kLayerParameters) w.*member = load(layer_parameter_name(i, name));
     layers.push_back(std::move(w));
   }
   tokenizer = text::load_tokenizer(folder, config.vocab_size);
@@ -229,12 +229,17 @@ void ModelImpl::record_step(gpu::Stream& s, const std::vector<int32_t>& tokens,
   }
 }
 
+std::string ModelImpl::layer_parameter_name(int64_t layer, const std::string& name) const {
+  const std::string& suffix = name == "attn.g_norm_swish_gate.weight" ? gate_norm_parameter(config) : name;
+  return fmt::format("model.layers.{}.{}", layer, suffix);
+}
+
 std::vector<std::pair<std::string, const gpu::Tensor*>> ModelImpl::named_parameters() const {
   std::vector<std::pair<std::string, const gpu::Tensor*>> out;
   out.emplace_back("model.embeddings.weight", &embeddings);
   for (int64_t i = 0; i < config.num_layers; ++i)
     for (const auto& [name, member] : kLayerParameters)
-      out.emplace_back(fmt::format("model.layers.{}.{}", i, name), &(layers[i].*member));
+      out.emplace_back(layer_parameter_name(i, name), &(layers[i].*member));
   out.emplace_back("model.norm.weight", &final_norm);
   if (!config.tie_word_embeddings) out.emplace_back("lm_head.weight", lm_head);
   return out;

@@ -46,6 +46,8 @@ class ModelImpl {
   void save(const std::string& folder) const;
   // Every parameter under its fla name, in checkpoint order.
   std::vector<std::pair<std::string, const gpu::Tensor*>> named_parameters() const;
+  // fla's name of a layer parameter (the output norm's name depends on config.fuse_norm).
+  std::string layer_parameter_name(int64_t layer, const std::string& name) const;
 
   Context& ctx;
   ModelConfig config;

@@ -7,6 +7,10 @@
 
 namespace retnet::model {
 
+const char* gate_norm_parameter(const ModelConfig& c) {
+  return c.fuse_norm ? "attn.g_norm_swish_gate.weight" : "attn.g_norm.weight";
+}
+
 std::vector<ParameterSpec> expected_parameters(const ModelConfig& c) {
   const int64_t D = c.hidden_size, I = c.intermediate_size;
   std::vector<ParameterSpec> p;
@@ -18,7 +22,7 @@ std::vector<ParameterSpec> expected_parameters(const ModelConfig& c) {
     p.push_back({n("attn.k_proj.weight"), {c.key_dim, D}, false});
     p.push_back({n("attn.v_proj.weight"), {c.value_dim, D}, false});
     p.push_back({n("attn.g_proj.weight"), {c.value_dim, D}, false});
-    p.push_back({n("attn.g_norm_swish_gate.weight"), {c.head_v_dim}, true});
+    p.push_back({n(gate_norm_parameter(c)), {c.head_v_dim}, true});
     p.push_back({n("attn.o_proj.weight"), {D, c.value_dim}, false});
     p.push_back({n("mlp_norm.weight"), {D}, true});
     p.push_back({n("mlp.gate_proj.weight"), {I, D}, false});

@@ -17,6 +17,9 @@ struct ParameterSpec {
 
 std::vector<ParameterSpec> expected_parameters(const ModelConfig& config);
 
+// The name, inside model.layers.{i}., that fla gives the per-head output norm's weight.
+const char* gate_norm_parameter(const ModelConfig& config);
+
 // Lists every missing tensor and every wrong shape in one Error; extra tensors are ignored.
 void check_checkpoint(const CheckpointReader& reader, const ModelConfig& config);
 

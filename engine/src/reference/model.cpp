@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include "model/parameter_names.hpp"
 #include "reference/elementwise.hpp"
 #include "reference/embedding.hpp"
 #include "reference/matmul.hpp"
@@ -37,7 +38,7 @@ std::vector<float> model_forward(const model::ModelConfig& c, const Weights& wei
     rotary(k, positions, c.num_heads, c.head_k_dim);
     RetentionShape shape{1, T, c.num_heads, c.head_k_dim, c.head_v_dim};
     auto o = retention_parallel(q, k, v, shape);
-    auto gated = rmsnorm_swish_gate(o, g, w(p("attn.g_norm_swish_gate.weight")), eps);
+    auto gated = rmsnorm_swish_gate(o, g, w(p(model::gate_norm_parameter(c))), eps);
     residual_add(h, matmul(gated, w(p("attn.o_proj.weight")), T, D, c.value_dim));
     auto m = rmsnorm(h, w(p("mlp_norm.weight")), eps);
     residual_add(h, feed_forward(m, w(p("mlp.gate_proj.weight")), w(p("mlp.up_proj.weight")),
