@@ -24,7 +24,8 @@ Dims check_arguments(const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tens
     require_rank(*t, 4, kernel);
   }
   const Dims d{q.dim(0), q.dim(1), q.dim(2), q.dim(3), v.dim(3)};
-  if (d.dk < 1 || d.dv < 1) throw Error(fmt::format("{}: head dimensions of {} and {} must be positive", kernel, q.describe(), v.describe()));
+  if (d.dk < 1 || d.dv < 1)
+    throw Error(fmt::format("{}: head dimensions of {} and {} must be positive", kernel, q.describe(), v.describe()));
   require_shape(k, {d.n, d.t, d.h, d.dk}, kernel);
   require_shape(v, {d.n, d.t, d.h, d.dv}, kernel);
   require_shape(o, {d.n, d.t, d.h, d.dv}, kernel);
