@@ -22,5 +22,9 @@ float retention_log2_gamma(uint head) {
 }
 
 // Flat indices into the per-head layouts.
-uint retention_qk_index(uint n, uint t, uint h, uint d, uint T, uint H, uint dk) { return ((n * T + t) * H + h) * dk + d; }
-uint retention_vo_index(uint n, uint t, uint h, uint c, uint T, uint H, uint dv) { return ((n * T + t) * H + h) * dv + c; }
+uint retention_qk_index(uint n, uint t, uint h, uint d, uint T, uint H, uint dk) {
+  return ((n * T + t) * H + h) * dk + d;
+}
+uint retention_vo_index(uint n, uint t, uint h, uint c, uint T, uint H, uint dv) {
+  return ((n * T + t) * H + h) * dv + c;
+}

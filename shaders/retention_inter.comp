@@ -10,9 +10,8 @@
 #include "retention_state.glsl"
 
 void main() {
-  const uint n = sequence(), h = head(), c = column();
-  const float log2_gamma = retention_log2_gamma(h);
-  float s[DPT];
+  const float log2_gamma = retention_log2_gamma(head());
+  vec4 s[DPT];
   load_state(s);
 
   for (uint c0 = 0; c0 < pc.T; c0 += pc.chunk) {
@@ -21,7 +20,7 @@ void main() {
     for (uint j0 = 0; j0 < len; j0 += TB) {
       for (uint slot = 0; slot < TB; ++slot) {
         const uint j = j0 + slot;
-        const float p = j < len ? partial_dot(c0 + j, s) : 0.0;
+        const vec4 p = j < len ? partial_dot(c0 + j, s) : vec4(0.0);
         emit(slot, c0 + j, p, pc.scale * decay_pow(log2_gamma, float(j + 1)), j < len, true);
       }
       reduce_batch(c0 + j0, c0 + len, log2_gamma, j0 + 1, true);
@@ -29,14 +28,9 @@ void main() {
     // The state after the chunk.
     const float chunk_decay = decay_pow(log2_gamma, float(len));
     [[unroll]] for (uint i = 0; i < DPT; ++i) s[i] *= chunk_decay;
-    if (c < pc.dv) {
-      for (uint j = 0; j < len; ++j) {
-        const float w = decay_pow(log2_gamma, float(len - 1 - j)) * v[retention_vo_index(n, c0 + j, h, c, pc.T, pc.H, pc.dv)];
-        [[unroll]] for (uint i = 0; i < DPT; ++i) {
-          const uint d = state_row(i);
-          if (d < pc.dk) s[i] += k[retention_qk_index(n, c0 + j, h, d, pc.T, pc.H, pc.dk)] * w;
-        }
-      }
+    for (uint j = 0; j < len; ++j) {
+      const vec4 w = decay_pow(log2_gamma, float(len - 1 - j)) * load_v(c0 + j);
+      [[unroll]] for (uint i = 0; i < DPT; ++i) s[i] += load_k(c0 + j, i) * w;
     }
   }
   store_state(s);

@@ -9,22 +9,17 @@
 #include "retention_state.glsl"
 
 void main() {
-  const uint n = sequence(), h = head(), c = column();
-  const float x = retention_one_minus_gamma(h);
-  float s[DPT];
+  const float x = retention_one_minus_gamma(head());
+  vec4 s[DPT];
   load_state(s);
 
   for (uint t0 = 0; t0 < pc.T; t0 += TB) {
     for (uint slot = 0; slot < TB; ++slot) {
       const uint t = t0 + slot;
-      float p = 0.0;
+      vec4 p = vec4(0.0);
       if (t < pc.T) {
-        const float vt = c < pc.dv ? v[retention_vo_index(n, t, h, c, pc.T, pc.H, pc.dv)] : 0.0;
-        [[unroll]] for (uint i = 0; i < DPT; ++i) {
-          const uint d = state_row(i);
-          const float kt = d < pc.dk ? k[retention_qk_index(n, t, h, d, pc.T, pc.H, pc.dk)] : 0.0;
-          s[i] = (s[i] - x * s[i]) + kt * vt;
-        }
+        const vec4 vt = load_v(t);
+        [[unroll]] for (uint i = 0; i < DPT; ++i) s[i] = (s[i] - x * s[i]) + load_k(t, i) * vt;
         p = partial_dot(t, s);
       }
       emit(slot, t, p, pc.scale, t < pc.T, false);

@@ -24,7 +24,8 @@ Dims check_arguments(const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tens
     require_rank(*t, 4, kernel);
   }
   const Dims d{q.dim(0), q.dim(1), q.dim(2), q.dim(3), v.dim(3)};
-  if (d.dk < 1 || d.dv < 1) throw Error(fmt::format("{}: head dimensions of {} and {} must be positive", kernel, q.describe(), v.describe()));
+  if (d.dk < 1 || d.dv < 1)
+    throw Error(fmt::format("{}: head dimensions of {} and {} must be positive", kernel, q.describe(), v.describe()));
   require_shape(k, {d.n, d.t, d.h, d.dk}, kernel);
   require_shape(v, {d.n, d.t, d.h, d.dv}, kernel);
   require_shape(o, {d.n, d.t, d.h, d.dv}, kernel);
@@ -71,7 +72,7 @@ void dispatch_intra(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, 
   };
   IntraConfig candidates[2];  // by preference
   int count = 1;
-  if (d.dv <= 8) candidates[0] = {2, 32, 4, 16, 4};
+  if (d.dv <= 8) candidates[0] = {4, 16, 8, 8, 2};
   else if (d.dv <= 16) candidates[0] = {4, 16, 8, 8, 4};
   else if (d.dv <= 32) candidates[0] = {8, 8, 8, 4, 4};
   else if (d.dv <= 64) candidates[0] = {8, 8, 8, 4, 8};
@@ -94,19 +95,23 @@ void dispatch_intra(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, 
              {c.tx, c.ty, c.rq, c.rk, c.rv, slice});
 }
 
-// retention_inter / retention_recurrent: the state of each (sequence, head) in registers,
-// BVS columns per workgroup, split over R row groups of ceil(dk / R) <= 32 rows per thread.
+// retention_inter / retention_recurrent: the state of each (sequence, head) in registers.
+// R row groups of DPT = ceil(dk / R) rows (<= 16, i.e. 64 state registers per thread, while
+// dk <= 16 * 256) times BVS column lanes of 4 columns each, at most 256 threads; TB positions
+// per reduction batch over the row groups (TB * R * BVS vec4 of shared memory, <= 16 KiB).
 void dispatch_state_pass(const char* shader, gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k,
                          const gpu::Tensor& v, gpu::Tensor& state, gpu::Tensor& o, const Dims& d, int64_t chunk) {
-  const uint32_t cols = d.dv <= 8 ? 8 : d.dv <= 16 ? 16 : 32;
+  const uint32_t max_threads = std::min<uint32_t>(256, s.context().device().max_workgroup_invocations);
   uint32_t groups = 1;
-  while (groups * 32 < d.dk && groups * cols < 256) groups *= 2;
+  while (groups * 16 < d.dk && groups * 2 <= max_threads) groups *= 2;
   const uint32_t rows_per_thread = static_cast<uint32_t>((d.dk + groups - 1) / groups);
   if (rows_per_thread > 64) throw Error(fmt::format("{}: head dimension dk = {} is too large", shader, d.dk));
-  constexpr uint32_t kBatch = 8;
+  const uint32_t lanes = static_cast<uint32_t>(std::min<int64_t>((d.dv + 3) / 4, max_threads / groups));
+  const uint32_t threads = groups * lanes;
+  const uint32_t batch = std::clamp<uint32_t>(1024 / threads, 1, 8);
   s.dispatch(shader, {gpu::out(o), gpu::out(state), gpu::in(q), gpu::in(k), gpu::in(v)}, make_push(d, chunk),
-             gpu::div_up(d.dv, cols), static_cast<uint32_t>(d.n * d.h), 1,
-             {groups * cols, cols, groups, rows_per_thread, kBatch});
+             gpu::div_up(d.dv, 4 * lanes), static_cast<uint32_t>(d.n * d.h), 1,
+             {threads, lanes, groups, rows_per_thread, batch});
 }
 
 }  // namespace
