@@ -105,6 +105,9 @@ TEST_CASE("safetensors round-trip f32 f16 and bf16 bit for bit", "[checkpoint]")
   write_safetensors((dir / "model.safetensors").string(), {a, h, b});
   SafetensorsFile f((dir / "model.safetensors").string());
   CHECK(f.names() == std::vector<std::string>{"a.weight", "b", "h"});
+  CHECK(f.info("a.weight").begin == 0);  // the f32 tensor first: aligned
+  auto silu = ModelConfig::from_json({{"hidden_size", 8}, {"num_heads", 2}, {"hidden_act", "silu"}});
+  CHECK(std::string(gate_norm_parameter(silu)) == "attn.g_norm.weight");  // fla does not fuse for "silu"
   CHECK(f.info("a.weight").shape == std::vector<int64_t>{3, 5});
   CHECK(f.read_f32("a.weight") == values);
   CHECK(f.read_raw("h") == h.data);

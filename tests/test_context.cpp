@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <unistd.h>
 
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 
@@ -203,4 +204,25 @@ TEST_CASE("a tensor views its buffer with a smaller shape but never a larger one
   t.reshape({2, 16});
   CHECK(t.dim(1) == 16);
   CHECK_THROWS_WITH(t.reshape({5, 8}), Catch::Contains("exceed"));
+}
+
+TEST_CASE("f32 to f16 conversion rounds to nearest even", "[core]") {
+  // Independent reference: the exactly representable halves around each value, nearest wins,
+  // ties go to the even one; checked over every f16 value and the midpoints between them.
+  for (uint32_t h = 0; h < 0x7c00; ++h) {
+    float v = gpu::half_to_float(static_cast<uint16_t>(h));
+    CHECK(gpu::float_to_half(v) == h);
+    CHECK(gpu::float_to_half(-v) == (h | 0x8000));
+    if (h + 1 == 0x7c00) continue;  // the largest finite half: its upper neighbour is infinity
+    float next = gpu::half_to_float(static_cast<uint16_t>(h + 1));
+    float mid = (v + next) / 2;  // exact in f32
+    uint16_t even = (h & 1) ? static_cast<uint16_t>(h + 1) : static_cast<uint16_t>(h);
+    CHECK(gpu::float_to_half(mid) == even);
+    CHECK(gpu::float_to_half(std::nextafter(mid, 0.0f)) == h);
+    CHECK(gpu::float_to_half(std::nextafter(mid, 1e9f)) == h + 1);
+  }
+  CHECK(gpu::float_to_half(65519.0f) == 0x7bff);
+  CHECK(gpu::float_to_half(65520.0f) == 0x7c00);  // the midpoint to 2^16 rounds to infinity
+  CHECK(gpu::float_to_half(70000.0f) == 0x7c00);
+  CHECK(gpu::float_to_half(1e-9f) == 0);
 }

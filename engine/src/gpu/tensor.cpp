@@ -22,7 +22,30 @@ const char* dtype_name(DType t) {
   return "?";
 }
 
-uint16_t float_to_half(float f) { return glm::packHalf1x16(f); }
+// Round to nearest even, as PyTorch's .half() does (glm's packHalf1x16 rounds ties away).
+uint16_t float_to_half(float f) {
+  uint32_t x;
+  std::memcpy(&x, &f, 4);
+  const uint32_t sign = (x >> 16) & 0x8000u;
+  const uint32_t abs = x & 0x7fffffffu;
+  if (abs > 0x7f800000u) return static_cast<uint16_t>(sign | 0x7e00u);  // NaN
+  if (abs >= 0x477ff000u) return static_cast<uint16_t>(sign | 0x7c00u);  // rounds to infinity
+  if (abs < 0x38800000u) {
+    // Subnormal half (or zero): scale into an integer of 2^-24 units and round once, to even.
+    if (abs < 0x33000000u) return static_cast<uint16_t>(sign);  // below half the smallest subnormal
+    const uint32_t mantissa = (abs & 0x7fffffu) | 0x800000u;
+    const uint32_t shift = 126u - (abs >> 23);  // 14..24
+    uint32_t h = mantissa >> shift;
+    const uint32_t rest = mantissa & ((1u << shift) - 1), halfway = 1u << (shift - 1);
+    if (rest > halfway || (rest == halfway && (h & 1u))) ++h;
+    return static_cast<uint16_t>(sign | h);
+  }
+  uint32_t h = ((abs - 0x38000000u) >> 13);  // rebias exponent 127 -> 15
+  const uint32_t rest = abs & 0x1fffu;
+  if (rest > 0x1000u || (rest == 0x1000u && (h & 1u))) ++h;  // may carry into the exponent: correct
+  return static_cast<uint16_t>(sign | h);
+}
+
 float half_to_float(uint16_t h) { return glm::unpackHalf1x16(h); }
 
 StagingBuffer::StagingBuffer(Context& c, size_t bytes, const std::string& what) : ctx(c) {

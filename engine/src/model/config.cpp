@@ -61,6 +61,7 @@ ModelConfig ModelConfig::from_json(const nlohmann::json& j) {
   if (!get_or<bool>(j, "use_output_gate", true)) refuse("use_output_gate = false");
   std::string act = get_or<std::string>(j, "hidden_act", "swish");
   if (act != "swish" && act != "silu") refuse(fmt::format("hidden_act = '{}' (only swish)", act));
+  c.hidden_act = act;
   if (is_set(j, "attn")) refuse("attn (hybrid softmax-attention layers)");
   if (is_set(j, "attnres_block_size")) refuse("attnres_block_size (attention residuals)");
   c.fuse_norm = get_or<bool>(j, "fuse_norm", true);
@@ -127,7 +128,7 @@ nlohmann::json ModelConfig::to_json() const {
   j["fuse_norm"] = fuse_norm;
   j["bos_token_id"] = bos_token_id >= 0 ? nlohmann::json(bos_token_id) : nlohmann::json(nullptr);
   j["eos_token_id"] = eos_token_id >= 0 ? nlohmann::json(eos_token_id) : nlohmann::json(nullptr);
-  if (!j.contains("hidden_act")) j["hidden_act"] = "swish";
+  j["hidden_act"] = hidden_act;
   return j;
 }
 

@@ -15,6 +15,7 @@ struct ModelConfig {
   bool tie_word_embeddings = false;
   // fla names the per-head output norm g_norm_swish_gate when fused, g_norm when not: same math.
   bool fuse_norm = true;
+  std::string hidden_act = "swish";  // swish or silu: the same function, but fla names norms by it
   int64_t bos_token_id = 1, eos_token_id = 2;  // fla's defaults; -1 when null
   nlohmann::json original;  // the file as read, so a save keeps keys this engine does not use
 

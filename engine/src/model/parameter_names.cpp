@@ -8,7 +8,8 @@
 namespace retnet::model {
 
 const char* gate_norm_parameter(const ModelConfig& c) {
-  return c.fuse_norm ? "attn.g_norm_swish_gate.weight" : "attn.g_norm.weight";
+  // fla fuses the norm with the gate only for fuse_norm and the exact name "swish".
+  return c.fuse_norm && c.hidden_act == "swish" ? "attn.g_norm_swish_gate.weight" : "attn.g_norm.weight";
 }
 
 std::vector<ParameterSpec> expected_parameters(const ModelConfig& c) {

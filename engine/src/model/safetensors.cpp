@@ -233,7 +233,12 @@ void write_safetensors(const std::string& path, const std::vector<NamedTensor>& 
                        const std::map<std::string, std::string>& metadata) {
   std::vector<const NamedTensor*> sorted;
   for (auto& t : tensors) sorted.push_back(&t);
-  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) { return a->name < b->name; });
+  // Wider elements first (then by name), so every tensor's data stays aligned to its element
+  // size without gaps, which the reference implementation refuses.
+  std::sort(sorted.begin(), sorted.end(), [](auto* a, auto* b) {
+    size_t sa = tensor_dtype_size(a->dtype), sb = tensor_dtype_size(b->dtype);
+    return sa != sb ? sa > sb : a->name < b->name;
+  });
   nlohmann::json header = nlohmann::json::object();
   if (!metadata.empty()) header["__metadata__"] = metadata;
   uint64_t offset = 0;

@@ -64,7 +64,7 @@ struct NamedTensor {
   std::vector<uint8_t> data;  // little-endian values
 };
 
-// Writes a safetensors file atomically; tensors sorted by name, data 8-byte aligned.
+// Writes a safetensors file atomically; data 8-byte aligned, wider dtypes first.
 void write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {{"format", "pt"}});
 
