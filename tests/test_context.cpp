@@ -74,6 +74,13 @@ TEST_CASE("fast paths forced off are not used", "[core]") {
 }
 
 TEST_CASE("the validation layer's messages are collected", "[core]") {
+  if (!validation_layer_available()) {
+    // scripts/setup.sh installs it; a machine without it can still run everything else.
+    WARN("the Khronos validation layer is not installed: nothing to check");
+    CHECK_THROWS_WITH(Context([] { auto o = quiet_options(); o.validation = true; return o; }()),
+                      Catch::Contains("validation layer is not installed"));
+    return;
+  }
   auto options = quiet_options();
   options.validation = true;
   Context ctx(options);

@@ -5,6 +5,7 @@
 
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -16,7 +17,9 @@ using namespace retnet;
 
 namespace {
 
-const std::string kFolder = std::string(RETNET_TEST_DATA_DIR) + "/fla_tiny";
+// RETNET_TEST_DATA_DIR in the environment overrides the source tree's (for a build run elsewhere).
+const std::string kFolder = std::string(std::getenv("RETNET_TEST_DATA_DIR") ? std::getenv("RETNET_TEST_DATA_DIR")
+                                                                             : RETNET_TEST_DATA_DIR) + "/fla_tiny";
 
 std::vector<float> flatten(const nlohmann::json& rows) {
   std::vector<float> out;

@@ -53,6 +53,9 @@ struct ContextOptions {
 // Every Vulkan device on this machine, in enumeration order.
 std::vector<DeviceInfo> list_devices();
 
+// Whether the Khronos validation layer is installed (RETNET_VALIDATION needs it).
+bool validation_layer_available();
+
 namespace gpu { struct ContextImpl; }
 
 // One Vulkan device opened for compute. Everything on the GPU belongs to a Context.

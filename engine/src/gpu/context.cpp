@@ -121,6 +121,8 @@ ContextOptions ContextOptions::from_environment() {
   return o;
 }
 
+bool validation_layer_available() { return layer_available("VK_LAYER_KHRONOS_validation"); }
+
 std::vector<DeviceInfo> list_devices() {
   EnumerationInstance inst;
   std::vector<DeviceInfo> out;
