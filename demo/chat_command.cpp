@@ -47,7 +47,7 @@ int run_chat(const GenerateArgs& a) {
     }
   }
   fmt::print("\n");
-  return 0;
+  return report_validation(ctx);
 }
 
 }  // namespace demo

@@ -9,6 +9,8 @@
 namespace demo {
 
 int run_devices();
+// With RETNET_VALIDATION=1: prints what the validation layer said; non-zero if anything.
+int report_validation(const retnet::Context& ctx);
 int run_selftest(const std::string& device);
 
 struct GenerateArgs {

@@ -29,4 +29,10 @@ int run_devices() {
   return 0;
 }
 
+int report_validation(const retnet::Context& ctx) {
+  auto messages = ctx.validation_messages();
+  for (const auto& m : messages) fmt::print(stderr, "{}\n", m);
+  return messages.empty() ? 0 : 1;
+}
+
 }  // namespace demo

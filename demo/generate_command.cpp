@@ -38,7 +38,7 @@ int run_generate(const GenerateArgs& a) {
   retnet::generate(session, a.prompt, go, &stats);
   fmt::print("\n");
   print_summary(stats);
-  return 0;
+  return report_validation(ctx);
 }
 
 }  // namespace demo

@@ -173,3 +173,34 @@ TEST_CASE("bad model input gives a clear error", "[model][errors]") {
     CHECK_THROWS_WITH(Model::load(test::context(), copy), Catch::Contains("shape"));
   }
 }
+
+TEST_CASE("generation streams text and the same seed gives the same text", "[model]") {
+  auto model = Model::load(test::context(), test::tiny_model_folder("generate"), f32_weights());
+  auto run = [&](uint64_t seed, std::string* streamed) {
+    Session session(model);
+    GenerateOptions go;
+    go.max_new_tokens = 24;
+    go.sampling.seed = seed;
+    go.sampling.temperature = 1.0f;
+    go.on_text = [&](const std::string& piece) {
+      *streamed += piece;
+      return true;
+    };
+    GenerationStats stats;
+    std::string text = generate(session, "Hello", go, &stats);
+    CHECK(stats.prompt_tokens == 5);
+    CHECK(stats.generated_tokens <= 24);
+    CHECK(session.position() == 5 + stats.generated_tokens);  // every emitted token went through the model
+    return text;
+  };
+  std::string s1, s2, s3;
+  auto a = run(7, &s1), b = run(7, &s2), c = run(8, &s3);
+  CHECK(a == s1);  // what was streamed is what was returned
+  CHECK(a == b);
+  CHECK(a != c);
+  Session session(model);
+  CHECK_THROWS_WITH(generate(session, "", GenerateOptions{}), Catch::Contains("empty prompt"));
+  GenerateOptions bad;
+  bad.sampling.top_p = 0.0f;
+  CHECK_THROWS_AS(generate(session, "x", bad), Error);
+}
