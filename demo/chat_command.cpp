@@ -8,23 +8,13 @@
 
 namespace demo {
 
-void print_summary(const retnet::GenerationStats& st);
-retnet::ContextOptions context_options(const GenerateArgs& a);
-
 // Interactive: each line you type continues the same session, so the model keeps the whole
 // conversation in its recurrent state (constant memory, however long the chat).
 int run_chat(const GenerateArgs& a) {
   retnet::Context ctx(context_options(a));
   auto model = retnet::Model::load(ctx, resolve_model_folder(a.model));
   retnet::Session session(model);
-  retnet::GenerateOptions go;
-  go.max_new_tokens = a.max_new_tokens;
-  go.sampling = a.sampling;
-  go.on_text = [](const std::string& piece) {
-    std::fwrite(piece.data(), 1, piece.size(), stdout);
-    std::fflush(stdout);
-    return true;
-  };
+  retnet::GenerateOptions go = streaming_options(a);
   fmt::print("retnet chat on {} — type a line and press Enter; /reset clears the session; Ctrl-D quits.\n",
              ctx.device().name);
   std::string line;

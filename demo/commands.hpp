@@ -24,6 +24,11 @@ struct GenerateArgs {
 void add_generation_options(CLI::App* cmd, GenerateArgs& args);
 // The model folder to load: --model, else $RETNET_MODEL, else the project's default model.
 std::string resolve_model_folder(const std::string& requested);
+retnet::ContextOptions context_options(const GenerateArgs& args);
+// Generation settings from the arguments, streaming the text to stdout as it forms.
+retnet::GenerateOptions streaming_options(const GenerateArgs& args);
+// The line after each run: prompt tokens, prefill and decode speed, ms/token, GPU memory.
+void print_summary(const retnet::GenerationStats& stats);
 int run_generate(const GenerateArgs& args);
 int run_chat(const GenerateArgs& args);
 

@@ -1,5 +1,6 @@
 #include <fmt/format.h>
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 
@@ -35,6 +36,32 @@ std::string resolve_model_folder(const std::string& requested) {
   throw retnet::Error(
       "no model given and the default model (models/default) was not found. Pass -m FOLDER with a RetNet "
       "checkpoint (config.json + model.safetensors, e.g. one saved by flash-linear-attention), or set RETNET_MODEL");
+}
+
+retnet::ContextOptions context_options(const GenerateArgs& a) {
+  auto options = retnet::ContextOptions::from_environment();
+  if (!a.device.empty()) options.device = a.device;
+  return options;
+}
+
+retnet::GenerateOptions streaming_options(const GenerateArgs& a) {
+  retnet::GenerateOptions go;
+  go.max_new_tokens = a.max_new_tokens;
+  go.sampling = a.sampling;
+  go.on_text = [](const std::string& piece) {
+    std::fwrite(piece.data(), 1, piece.size(), stdout);
+    std::fflush(stdout);
+    return true;
+  };
+  return go;
+}
+
+void print_summary(const retnet::GenerationStats& st) {
+  fmt::print(stderr,
+             "\n[{} prompt tokens, prefill {:.1f} tok/s | {} generated, decode {:.1f} tok/s, {:.2f} ms/token | "
+             "GPU memory {:.1f} MiB]\n",
+             st.prompt_tokens, st.prefill_tokens_per_s(), st.generated_tokens, st.decode_tokens_per_s(),
+             st.ms_per_token(), st.gpu_memory_bytes / 1048576.0);
 }
 
 }  // namespace demo
