@@ -8,6 +8,7 @@
 #include "retnet/error.hpp"
 #include "text/tokenizer.hpp"
 #include "train/dataset.hpp"
+#include "train/loss_log.hpp"
 #include "train/schedule.hpp"
 
 using namespace retnet;
@@ -76,4 +77,27 @@ TEST_CASE("the learning rate warms up linearly then decays along a cosine", "[tr
   CHECK(train::learning_rate(60, 10, 110, 1e-3, 0.1) == Approx(1e-3 * (0.1 + 0.9 * 0.5)));
   CHECK(train::learning_rate(110, 10, 110, 1e-3, 0.1) == Approx(1e-4));
   CHECK(train::learning_rate(500, 10, 110, 1e-3, 0.1) == Approx(1e-4));
+}
+
+TEST_CASE("the loss log is written as CSV and as an SVG chart", "[train]") {
+  std::vector<train::LossPoint> points;
+  for (int s = 1; s <= 20; ++s)
+    points.push_back({s, 5.0 / s, s % 10 == 0 ? std::optional<double>(6.0 / s) : std::nullopt, 1e-3, 1000.0});
+  auto dir = fresh("loss");
+  train::write_loss_csv((dir / "loss.csv").string(), points);
+  train::write_loss_svg((dir / "loss.svg").string(), points, "test run");
+  std::ifstream csv(dir / "loss.csv");
+  std::string header, first, tenth;
+  std::getline(csv, header);
+  std::getline(csv, first);
+  for (int i = 2; i <= 10; ++i) std::getline(csv, tenth);
+  CHECK(header == "step,train_loss,validation_loss,learning_rate,tokens_per_s");
+  CHECK(first == "1,5.000000,,0.001,1000.0");
+  CHECK(tenth == "10,0.500000,0.600000,0.001,1000.0");
+  std::ifstream svg(dir / "loss.svg");
+  std::string text((std::istreambuf_iterator<char>(svg)), {});
+  CHECK_THAT(text, Catch::StartsWith("<svg"));
+  CHECK_THAT(text, Catch::Contains("M92.0,"));  // step 1 of 20: 60 + 640 / 20 pixels from the left
+  CHECK_THAT(text, Catch::Contains("test run"));
+  fs::remove_all(dir);
 }
