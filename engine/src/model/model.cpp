@@ -120,7 +120,7 @@ std::vector<std::vector<float>> Session::decode_batch(const std::vector<Session*
   std::lock_guard<std::mutex> lock(m.step_mutex);
   const int64_t N = static_cast<int64_t>(sessions.size());
   // Gather each session's state into one batch, run one step, scatter the states back.
-  auto batch = m.new_states(N, "batch");
+  auto& batch = m.batch_states(N);  // every slot is overwritten below
   const size_t state_bytes = batch[0].bytes() / N;
   gpu::Stream s(m.ctx);
   std::vector<int32_t> positions(N);

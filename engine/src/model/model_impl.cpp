@@ -111,6 +111,13 @@ std::vector<gpu::Tensor> ModelImpl::new_states(int64_t batch, const std::string&
   return states;
 }
 
+std::vector<gpu::Tensor>& ModelImpl::batch_states(int64_t N) const {
+  if (batch_states_.empty() || batch_states_[0].capacity() < N * config.num_heads * config.head_k_dim * config.head_v_dim)
+    batch_states_ = new_states(N, "batch");
+  for (auto& t : batch_states_) t.reshape({N, config.num_heads, config.head_k_dim, config.head_v_dim});
+  return batch_states_;
+}
+
 void ModelImpl::check_tokens(const std::vector<int32_t>& tokens) const {
   kernels::check_token_ids(tokens, config.vocab_size);
 }

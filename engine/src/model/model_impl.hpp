@@ -40,6 +40,9 @@ class ModelImpl {
                    bool all_logits) const;
   const gpu::Tensor& logits() const { return act_.logits; }
 
+  // Scratch states for a batched decode of N sessions (grown on demand; caller holds step_mutex).
+  std::vector<gpu::Tensor>& batch_states(int64_t N) const;
+
   // Token ids outside the vocabulary are a clear error before anything reaches the GPU.
   void check_tokens(const std::vector<int32_t>& tokens) const;
 
@@ -64,6 +67,7 @@ class ModelImpl {
  private:
   void ensure_activations(int64_t rows, int64_t logit_rows) const;
   mutable Activations act_;
+  mutable std::vector<gpu::Tensor> batch_states_;
 };
 
 }  // namespace retnet::model
