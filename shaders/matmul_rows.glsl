@@ -1,60 +1,137 @@
-// y[M,N] = x[M,K] w[N,K]^T for few rows (M <= MAX_ROWS: decode). Bandwidth-bound: each
-// workgroup reads COLS weight rows once, the threads split K, and the partial sums of all
-// M x COLS outputs are reduced across the workgroup (subgroupAdd, or shared memory).
-layout(local_size_x_id = 0) in;
-layout(constant_id = 0) const uint THREADS = 128;
-layout(std430, set = 0, binding = 0) readonly buffer X { float x[]; };
-#include "matmul_weights.glsl"
-layout(std430, set = 0, binding = 2) writeonly buffer Y { float y[]; };
-layout(push_constant) uniform Push { uint M, N, K; } pc;
+// Body of the matmul_rows_* shaders: y[M,N] (+)= x[M,K] w[N,K]^T for few rows (decode).
+// Decode is bound by reading the weights, so a workgroup takes 4 output columns (one vec4
+// of sums per row) of up to ROWS rows, its threads split K into chunks of one wide load
+// (a vec4 of f32 or a uvec4 of 8 halves), every weight chunk is read once for all ROWS
+// rows, and every x chunk serves all 4 columns. The threads' partial sums are then reduced
+// over the workgroup.
+// Defines: W_F16 (weights are f16 read as words, else f32), USE_SUBGROUPS (subgroupAdd).
+// Bindings: 0 y f32 [M,N], 1 x f32 [M,K], 2 w [N,K].
 
-const uint MAX_ROWS = 8, COLS = 4, OUTS = MAX_ROWS * COLS;
-#ifdef USE_SUBGROUPS
-shared float partial[OUTS][32];  // one slot per subgroup (at most 32 of them)
+#define WG 64
+#define COLS 4
+#define MAX_ROWS 8
+
+layout(local_size_x = WG) in;
+layout(constant_id = 0) const uint ROWS = 1;         // rows per workgroup, 1..MAX_ROWS
+layout(constant_id = 1) const bool ALIGNED = false;  // K % CHUNK == 0: only wide loads
+
+layout(push_constant) uniform Push {
+  uint M, N, K;
+  uint accumulate;  // 1: y += x w^T, 0: y = x w^T
+} pc;
+
+// x and w are declared twice on the same binding: scalar access for any K, vector access
+// for the aligned fast path.
+layout(std430, set = 0, binding = 0) buffer Y { float y[]; };
+layout(std430, set = 0, binding = 1) readonly buffer X { float x[]; };
+layout(std430, set = 0, binding = 1) readonly buffer X4 { vec4 x4[]; };
+#ifdef W_F16
+#define CHUNK 8
+layout(std430, set = 0, binding = 2) readonly buffer W { uint w[]; };
+layout(std430, set = 0, binding = 2) readonly buffer W4 { uvec4 w4[]; };
 #else
-shared float partial[OUTS][THREADS];
+#define CHUNK 4
+layout(std430, set = 0, binding = 2) readonly buffer W { float w[]; };
+layout(std430, set = 0, binding = 2) readonly buffer W4 { vec4 w4[]; };
 #endif
+#define VECS (CHUNK / 4)  // vec4s per chunk
+
+#ifdef USE_SUBGROUPS
+#define MAX_SUBGROUPS (WG / 4)  // the launcher uses this variant only for subgroups of >= 4
+shared vec4 partial[MAX_SUBGROUPS * ROWS];  // [subgroup][row]
+#else
+shared vec4 partial[WG * ROWS];  // [thread][row]
+#endif
+
+float weight_at(uint i) {
+#ifdef W_F16
+  return unpackHalf2x16(w[i >> 1])[i & 1];
+#else
+  return w[i];
+#endif
+}
+
+// Chunk [k, k + CHUNK) of weight row n as VECS vec4s; zero past K.
+void load_weights(uint n, uint k, out vec4 v[VECS]) {
+  uint base = n * pc.K + k;
+  if (ALIGNED) {
+#ifdef W_F16
+    uvec4 q = w4[base / 8];
+    v[0] = vec4(unpackHalf2x16(q.x), unpackHalf2x16(q.y));
+    v[1] = vec4(unpackHalf2x16(q.z), unpackHalf2x16(q.w));
+#else
+    v[0] = w4[base / 4];
+#endif
+  } else {
+    [[unroll]] for (uint i = 0; i < CHUNK; ++i) v[i / 4][i % 4] = k + i < pc.K ? weight_at(base + i) : 0.0;
+  }
+}
+
+// Chunk [k, k + CHUNK) of x row m; zero past K.
+void load_x(uint m, uint k, out vec4 v[VECS]) {
+  uint base = m * pc.K + k;
+  if (ALIGNED) {
+    [[unroll]] for (uint i = 0; i < VECS; ++i) v[i] = x4[base / 4 + i];
+  } else {
+    [[unroll]] for (uint i = 0; i < CHUNK; ++i) v[i / 4][i % 4] = k + i < pc.K ? x[base + i] : 0.0;
+  }
+}
 
 void main() {
-  const uint tid = gl_LocalInvocationID.x;
-  const uint col0 = gl_WorkGroupID.x * COLS;
-  float acc[MAX_ROWS][COLS];
-  [[unroll]] for (uint m = 0; m < MAX_ROWS; ++m) [[unroll]] for (uint c = 0; c < COLS; ++c) acc[m][c] = 0.0;
+  uint t = gl_LocalInvocationID.x;
+  uint col_blocks = (pc.N + COLS - 1) / COLS;
+  uint row_blocks = (pc.M + ROWS - 1) / ROWS;
+  uint chunks = (pc.K + CHUNK - 1) / CHUNK;
+  // Grid-stride over blocks: the launcher caps each grid dimension at 65535 workgroups.
+  for (uint rb = gl_WorkGroupID.y; rb < row_blocks; rb += gl_NumWorkGroups.y) {
+    for (uint cb = gl_WorkGroupID.x; cb < col_blocks; cb += gl_NumWorkGroups.x) {
+      uint m0 = rb * ROWS, n0 = cb * COLS;
+      vec4 acc[MAX_ROWS];  // acc[r][j]: row m0 + r, column n0 + j
+      [[unroll]] for (uint r = 0; r < ROWS; ++r) acc[r] = vec4(0.0);
 
-  for (uint k = tid; k < pc.K; k += THREADS) {
-    float w[COLS];
-    [[unroll]] for (uint c = 0; c < COLS; ++c) w[c] = (col0 + c < pc.N) ? weight_at((col0 + c) * pc.K + k) : 0.0;
-    [[unroll]] for (uint m = 0; m < MAX_ROWS; ++m) {
-      if (m >= pc.M) break;
-      float xv = x[m * pc.K + k];
-      [[unroll]] for (uint c = 0; c < COLS; ++c) acc[m][c] += xv * w[c];
+      for (uint c = t; c < chunks; c += WG) {
+        uint k = c * CHUNK;
+        vec4 wv[COLS][VECS];
+        // Past the last row or column, read a valid one again (its result is not stored):
+        // this keeps bounds checks out of the loop.
+        [[unroll]] for (uint j = 0; j < COLS; ++j) load_weights(min(n0 + j, pc.N - 1), k, wv[j]);
+        [[unroll]] for (uint r = 0; r < ROWS; ++r) {
+          vec4 xv[VECS];
+          load_x(min(m0 + r, pc.M - 1), k, xv);
+          [[unroll]] for (uint j = 0; j < COLS; ++j)
+            [[unroll]] for (uint v = 0; v < VECS; ++v) acc[r][j] += dot(xv[v], wv[j][v]);
+        }
+      }
+
+      vec4 sum;
+#ifdef USE_SUBGROUPS
+      [[unroll]] for (uint r = 0; r < ROWS; ++r) {
+        vec4 s = subgroupAdd(acc[r]);
+        if (subgroupElect()) partial[gl_SubgroupID * ROWS + r] = s;
+      }
+      barrier();
+      if (t < ROWS) {
+        sum = vec4(0.0);
+        for (uint g = 0; g < gl_NumSubgroups; ++g) sum += partial[g * ROWS + t];
+      }
+#else
+      [[unroll]] for (uint r = 0; r < ROWS; ++r) partial[t * ROWS + r] = acc[r];
+      [[unroll]] for (uint half_width = WG / 2; half_width > 0; half_width /= 2) {
+        barrier();
+        if (t < half_width)
+          [[unroll]] for (uint r = 0; r < ROWS; ++r) partial[t * ROWS + r] += partial[(t + half_width) * ROWS + r];
+      }
+      barrier();
+      if (t < ROWS) sum = partial[t];
+#endif
+      uint m = m0 + t;
+      if (t < ROWS && m < pc.M) {
+        [[unroll]] for (uint j = 0; j < COLS; ++j) {
+          uint n = n0 + j, o = m * pc.N + n;
+          if (n < pc.N) y[o] = (pc.accumulate != 0 ? y[o] : 0.0) + sum[j];
+        }
+      }
+      barrier();  // `partial` is reused by the next block
     }
   }
-
-#ifdef USE_SUBGROUPS
-  const uint subgroups = (THREADS + gl_SubgroupSize - 1) / gl_SubgroupSize;
-  [[unroll]] for (uint m = 0; m < MAX_ROWS; ++m) [[unroll]] for (uint c = 0; c < COLS; ++c) {
-    float s = subgroupAdd(acc[m][c]);
-    if (subgroupElect()) partial[m * COLS + c][gl_SubgroupID] = s;
-  }
-  barrier();
-  if (tid < OUTS) {
-    uint m = tid / COLS, c = tid % COLS;
-    float s = 0.0;
-    for (uint i = 0; i < subgroups; ++i) s += partial[tid][i];
-    if (m < pc.M && col0 + c < pc.N) y[m * pc.N + col0 + c] = s;
-  }
-#else
-  [[unroll]] for (uint m = 0; m < MAX_ROWS; ++m) [[unroll]] for (uint c = 0; c < COLS; ++c) partial[m * COLS + c][tid] = acc[m][c];
-  barrier();
-  for (uint stride = THREADS / 2; stride > 0; stride /= 2) {
-    if (tid < stride)
-      for (uint o = 0; o < OUTS; ++o) partial[o][tid] += partial[o][tid + stride];
-    barrier();
-  }
-  if (tid < OUTS) {
-    uint m = tid / COLS, c = tid % COLS;
-    if (m < pc.M && col0 + c < pc.N) y[m * pc.N + col0 + c] = partial[tid][0];
-  }
-#endif
 }

@@ -1,5 +1,6 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-#define WEIGHT_F16
 #include "common.glsl"
+// y = x w^T for many rows (prefill), f16 weights (read as words), shared-memory tiles.
+#define W_F16
 #include "matmul_tiled.glsl"

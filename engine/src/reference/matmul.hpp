@@ -2,9 +2,10 @@
 #include <cstdint>
 #include <vector>
 
+// Plain C++ reference for the matmul kernels (the ground truth of the GPU tests).
 namespace retnet::reference {
 
-// y[M,N] = x[M,K] w[N,K]^T, accumulated in double.
+// y[M,N] = x[M,K] w[N,K]^T (the nn.Linear layout), row-major, accumulated in double.
 std::vector<float> matmul(const std::vector<float>& x, const std::vector<float>& w, int64_t M, int64_t N, int64_t K);
 
 }  // namespace retnet::reference
