@@ -1,0 +1,178 @@
+// retnet-bench: measures, on one device, decode ms/token after long contexts, batched decode
+// tokens/s, prefill tokens/s, peak GPU memory, the device's copy bandwidth, and each decode
+// figure as a fraction of the bandwidth roofline (weight bytes read per step / bandwidth).
+#include <CLI/CLI.hpp>
+#include <fmt/format.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "bench/random_model.hpp"
+#include "gpu/stream.hpp"
+#include "model/model_impl.hpp"
+#include "retnet/error.hpp"
+#include "retnet/model.hpp"
+
+using clock_type = std::chrono::steady_clock;
+
+namespace {
+
+double ms_since(clock_type::time_point t) {
+  return std::chrono::duration<double, std::milli>(clock_type::now() - t).count();
+}
+
+std::vector<int32_t> tokens(int64_t n, int64_t vocab, uint64_t seed) {
+  std::vector<int32_t> out(n);
+  for (auto& t : out) {
+    seed = seed * 6364136223846793005ull + 1442695040888963407ull;
+    t = static_cast<int32_t>((seed >> 33) % static_cast<uint64_t>(std::min<int64_t>(vocab, 256)));
+  }
+  return out;
+}
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  return v.empty() ? 0 : v[v.size() / 2];
+}
+
+// Device-to-device copy bandwidth, counting bytes read plus bytes written.
+double copy_bandwidth_gbs(retnet::Context& ctx) {
+  using namespace retnet::gpu;
+  int64_t n = std::min<int64_t>(int64_t(1) << 28, ctx.device().max_buffer_bytes / 4 / 2);  // up to 1 GiB each
+  Tensor a(ctx, {n}, DType::F32, "copy source"), b(ctx, {n}, DType::F32, "copy destination");
+  Stream s(ctx);
+  s.fill_zero(a);
+  s.copy(a, b);
+  s.submit();
+  std::vector<double> times;
+  for (int i = 0; i < 5; ++i) {
+    auto t0 = clock_type::now();
+    for (int r = 0; r < 4; ++r) s.copy(i % 2 ? b : a, i % 2 ? a : b);
+    s.submit();
+    times.push_back(ms_since(t0) / 4);
+  }
+  return 2.0 * n * 4 / (median(times) * 1e-3) / 1e9;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  CLI::App app{"retnet-bench: decode, prefill and memory of a RetNet on one Vulkan device"};
+  std::string config_name = "tiny", model_dir, json_path, device;
+  std::vector<int64_t> contexts{1024, 8192, 32768, 131072}, prefills{512, 2048, 8192, 32768}, batches{1, 4, 16, 64};
+  int decode_steps = 32;
+  app.add_option("--config", config_name, "Named configuration with random f16 weights: tiny, 1.3b");
+  app.add_option("-m,--model", model_dir, "A model folder instead of --config");
+  app.add_option("--contexts", contexts, "Context lengths before timing decode")->delimiter(',');
+  app.add_option("--prefill", prefills, "Prompt lengths for prefill speed")->delimiter(',');
+  app.add_option("--batches", batches, "Batch sizes for batched decode")->delimiter(',');
+  app.add_option("--decode-steps", decode_steps, "Decode steps timed per measurement")->check(CLI::Range(1, 100000));
+  app.add_option("--json", json_path, "Write the results here");
+  app.add_option("--device", device, "Device index or part of its name");
+  CLI11_PARSE(app, argc, argv);
+
+  try {
+    auto options = retnet::ContextOptions::from_environment();
+    if (!device.empty()) options.device = device;
+    retnet::Context ctx(options);
+    nlohmann::json out;
+    out["device"] = ctx.device().name;
+    out["driver"] = ctx.device().driver;
+    out["fast_paths"] = {{"fp16", ctx.active_paths().fp16}, {"subgroups", ctx.active_paths().subgroups},
+                         {"coopmat", ctx.active_paths().coopmat}};
+    std::string folder = model_dir;
+    if (folder.empty()) {
+      folder = (std::filesystem::temp_directory_path() / fmt::format("retnet-bench-{}-{}", config_name, ::getpid())).string();
+      auto t0 = clock_type::now();
+      bench::write_random_model(bench::named_config(config_name), folder, 1);
+      fmt::print("wrote random {} model in {:.1f} s\n", config_name, ms_since(t0) / 1000);
+      out["config"] = config_name;
+    } else {
+      out["model"] = model_dir;
+    }
+    const double bandwidth = copy_bandwidth_gbs(ctx);
+    out["copy_bandwidth_gb_s"] = bandwidth;
+    fmt::print("device {}: copy bandwidth {:.0f} GB/s (read + write)\n", ctx.device().name, bandwidth);
+
+    auto model = retnet::Model::load(ctx, folder);
+    if (model_dir.empty()) std::filesystem::remove_all(folder);
+    const auto& info = model->info();
+    const int64_t V = info.vocab_size;
+    // A decode step reads every weight once except the embedding table, of which it reads one row.
+    const auto& m = model->impl();
+    uint64_t step_bytes = info.weight_bytes - (m.config.tie_word_embeddings ? 0 : m.embeddings.bytes());
+    const double roofline_ms = step_bytes / (bandwidth * 1e9) * 1e3;
+    out["parameters"] = info.parameter_count;
+    out["weight_dtype"] = info.weight_dtype;
+    out["weight_bytes_per_decode_step"] = step_bytes;
+    out["decode_roofline_ms"] = roofline_ms;
+    out["state_bytes_per_session"] = info.state_bytes_per_session;
+    fmt::print("model: {} parameters ({} weights), {:.1f} MiB read per decode step: roofline {:.3f} ms/token\n",
+               info.parameter_count, info.weight_dtype, step_bytes / 1048576.0, roofline_ms);
+
+    {  // warm-up: pipelines are created on first use
+      retnet::Session warm(model);
+      warm.prefill(tokens(70, V, 9));
+      warm.decode(1);
+      retnet::Session::decode_batch({&warm}, {2});
+    }
+
+    fmt::print("\n{:>10} {:>12} {:>14} {:>12} {:>12}\n", "context", "prefill s", "decode ms/tok", "of roofline", "peak MiB");
+    for (int64_t c : contexts) {
+      retnet::Session s(model);
+      auto t0 = clock_type::now();
+      s.prefill(tokens(c, V, c));
+      double prefill_s = ms_since(t0) / 1000;
+      std::vector<double> steps;
+      int32_t next = 1;
+      for (int i = 0; i < decode_steps; ++i) {
+        auto t1 = clock_type::now();
+        auto logits = s.decode(next);
+        steps.push_back(ms_since(t1));
+        next = static_cast<int32_t>(std::max_element(logits.begin(), logits.end()) - logits.begin());
+      }
+      double ms = median(steps);
+      out["decode"].push_back({{"context", c}, {"prefill_s", prefill_s}, {"ms_per_token", ms},
+                               {"fraction_of_roofline", roofline_ms / ms}, {"peak_bytes", ctx.peak_allocated_bytes()}});
+      fmt::print("{:>10} {:>12.2f} {:>14.3f} {:>11.1f}% {:>12.0f}\n", c, prefill_s, ms, 100 * roofline_ms / ms,
+                 ctx.peak_allocated_bytes() / 1048576.0);
+    }
+
+    fmt::print("\n{:>10} {:>14} {:>14}\n", "batch", "decode tok/s", "ms/step");
+    for (int64_t b : batches) {
+      std::vector<retnet::Session> sessions;
+      std::vector<retnet::Session*> ptrs;
+      for (int64_t i = 0; i < b; ++i) sessions.emplace_back(model);
+      for (auto& s : sessions) {
+        s.prefill(tokens(16, V, ptrs.size()));
+        ptrs.push_back(&s);
+      }
+      std::vector<int32_t> next(b, 1);
+      retnet::Session::decode_batch(ptrs, next);
+      auto t0 = clock_type::now();
+      for (int i = 0; i < decode_steps; ++i) retnet::Session::decode_batch(ptrs, next);
+      double ms = ms_since(t0) / decode_steps;
+      out["batched_decode"].push_back({{"batch", b}, {"tokens_per_s", b * 1000.0 / ms}, {"ms_per_step", ms}});
+      fmt::print("{:>10} {:>14.1f} {:>14.3f}\n", b, b * 1000.0 / ms, ms);
+    }
+
+    fmt::print("\n{:>10} {:>14} {:>12}\n", "prompt", "prefill tok/s", "peak MiB");
+    for (int64_t p : prefills) {
+      retnet::Session s(model);
+      auto t0 = clock_type::now();
+      s.prefill(tokens(p, V, p + 1));
+      double ms = ms_since(t0);
+      out["prefill"].push_back({{"tokens", p}, {"tokens_per_s", p * 1000.0 / ms}, {"peak_bytes", ctx.peak_allocated_bytes()}});
+      fmt::print("{:>10} {:>14.0f} {:>12.0f}\n", p, p * 1000.0 / ms, ctx.peak_allocated_bytes() / 1048576.0);
+    }
+    if (!json_path.empty()) std::ofstream(json_path) << out.dump(2) << "\n";
+    return 0;
+  } catch (const retnet::Error& e) {
+    fmt::print(stderr, "error: {}\n", e.what());
+    return 1;
+  }
+}
