@@ -15,24 +15,11 @@ layout(local_size_x = WG) in;
 layout(constant_id = 0) const uint ROWS = 1;         // rows per workgroup, 1..MAX_ROWS
 layout(constant_id = 1) const bool ALIGNED = false;  // K % CHUNK == 0: only wide loads
 
-layout(push_constant) uniform Push {
-  uint M, N, K;
-  uint accumulate;  // 1: y += x w^T, 0: y = x w^T
-} pc;
-
-// x and w are declared twice on the same binding: scalar access for any K, vector access
-// for the aligned fast path.
-layout(std430, set = 0, binding = 0) buffer Y { float y[]; };
-layout(std430, set = 0, binding = 1) readonly buffer X { float x[]; };
-layout(std430, set = 0, binding = 1) readonly buffer X4 { vec4 x4[]; };
+#include "matmul_interface.glsl"
 #ifdef W_F16
 #define CHUNK 8
-layout(std430, set = 0, binding = 2) readonly buffer W { uint w[]; };
-layout(std430, set = 0, binding = 2) readonly buffer W4 { uvec4 w4[]; };
 #else
 #define CHUNK 4
-layout(std430, set = 0, binding = 2) readonly buffer W { float w[]; };
-layout(std430, set = 0, binding = 2) readonly buffer W4 { vec4 w4[]; };
 #endif
 #define VECS (CHUNK / 4)  // vec4s per chunk
 
@@ -43,13 +30,6 @@ shared vec4 partial[MAX_SUBGROUPS * ROWS];  // [subgroup][row]
 shared vec4 partial[WG * ROWS];  // [thread][row]
 #endif
 
-float weight_at(uint i) {
-#ifdef W_F16
-  return unpackHalf2x16(w[i >> 1])[i & 1];
-#else
-  return w[i];
-#endif
-}
 
 // Chunk [k, k + CHUNK) of weight row n as VECS vec4s; zero past K.
 void load_weights(uint n, uint k, out vec4 v[VECS]) {

@@ -19,36 +19,13 @@ layout(local_size_x = THREADS) in;
 // K % 4 == 0 (and K % 8 == 0 for f16 weights): slices are read with vector loads.
 layout(constant_id = 0) const bool ALIGNED = false;
 
-layout(push_constant) uniform Push {
-  uint M, N, K;
-  uint accumulate;  // 1: y += x w^T, 0: y = x w^T
-} pc;
-
-// x and w are declared twice on the same binding: scalar access for any K, vector access
-// for the aligned fast path.
-layout(std430, set = 0, binding = 0) buffer Y { float y[]; };
-layout(std430, set = 0, binding = 1) readonly buffer X { float x[]; };
-layout(std430, set = 0, binding = 1) readonly buffer X4 { vec4 x4[]; };
-#ifdef W_F16
-layout(std430, set = 0, binding = 2) readonly buffer W { uint w[]; };
-layout(std430, set = 0, binding = 2) readonly buffer W4 { uvec4 w4[]; };
-#else
-layout(std430, set = 0, binding = 2) readonly buffer W { float w[]; };
-layout(std430, set = 0, binding = 2) readonly buffer W4 { vec4 w4[]; };
-#endif
+#include "matmul_interface.glsl"
 
 // xs[m][q] = x[m0 + m, k0 + 4q .. 4q + 3], ws[n][q] likewise for w; one vec4 of padding
 // per row (a row is then 20 words, so 8 consecutive rows start in 8 distinct bank quads).
 shared vec4 xs[BM][BK / 4 + 1];
 shared vec4 ws[BN][BK / 4 + 1];
 
-float weight_at(uint i) {
-#ifdef W_F16
-  return unpackHalf2x16(w[i >> 1])[i & 1];
-#else
-  return w[i];
-#endif
-}
 
 // Stages x[m0.., k0..k0 + BK) and w[n0.., k0..k0 + BK), zero outside the matrices.
 void load_tiles(uint t, uint m0, uint n0, uint k0) {
