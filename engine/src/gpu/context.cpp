@@ -8,6 +8,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <unistd.h>
 
 #include "gpu/context_impl.hpp"
 #include "gpu/embedded_shaders.hpp"
@@ -329,7 +330,7 @@ void ContextImpl::save_pipeline_cache() {
   std::filesystem::path path(pipeline_cache_path);
   std::filesystem::create_directories(path.parent_path(), ec);
   std::filesystem::path tmp = path;
-  tmp += fmt::format(".tmp{}", static_cast<long>(reinterpret_cast<uintptr_t>(this) & 0xffffff));
+  tmp += fmt::format(".tmp{}", static_cast<long>(::getpid()));  // parallel processes never share a temp file
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     if (!out) return;
