@@ -1,0 +1,97 @@
+#!/usr/bin/env python3
+"""PyTorch peers of retnet-bench, same shapes, random f16 weights, on one CUDA GPU:
+fla's RetNet (its Triton kernels) and a Llama of the same size from transformers with its KV
+cache. Measures decode ms/token at batch 1 after each context (median of timed steps,
+including the per-step host work each framework needs), prefill tokens/s, and peak memory.
+
+    PYTHONPATH=/path/to/flash-linear-attention python3 tools/bench/peers.py --out peers.json
+"""
+import argparse
+import json
+import time
+
+import torch
+
+
+def timed_decode(model, ctx_len, steps, vocab):
+    torch.manual_seed(0)
+    ids = torch.randint(0, vocab, (1, ctx_len), device='cuda')
+    torch.cuda.reset_peak_memory_stats()
+    with torch.no_grad():
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        out = model(ids, use_cache=True)
+        torch.cuda.synchronize()
+        prefill_s = time.perf_counter() - t0
+        cache = out.past_key_values
+        tok = out.logits[:, -1:].argmax(-1)
+        times = []
+        for _ in range(steps):
+            torch.cuda.synchronize()
+            t1 = time.perf_counter()
+            out = model(tok, past_key_values=cache, use_cache=True)
+            cache = out.past_key_values
+            tok = out.logits[:, -1:].argmax(-1)
+            torch.cuda.synchronize()
+            times.append((time.perf_counter() - t1) * 1e3)
+    times.sort()
+    return {'context': ctx_len, 'prefill_s': prefill_s, 'ms_per_token': times[len(times) // 2],
+            'peak_bytes': torch.cuda.max_memory_allocated()}
+
+
+def timed_prefill(model, n, vocab):
+    ids = torch.randint(0, vocab, (1, n), device='cuda')
+    torch.cuda.reset_peak_memory_stats()
+    with torch.no_grad():
+        model(ids, use_cache=False)
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        model(ids, use_cache=False)
+        torch.cuda.synchronize()
+    return {'tokens': n, 'tokens_per_s': n / (time.perf_counter() - t0), 'peak_bytes': torch.cuda.max_memory_allocated()}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument('--out', required=True)
+    ap.add_argument('--contexts', default='1024,8192,32768')
+    ap.add_argument('--prefill', default='512,2048,8192')
+    ap.add_argument('--steps', type=int, default=32)
+    args = ap.parse_args()
+    contexts = [int(c) for c in args.contexts.split(',')]
+    prefills = [int(p) for p in args.prefill.split(',')]
+    import fla  # noqa: F401
+    import transformers
+    from fla.models import RetNetConfig, RetNetForCausalLM
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    results = {'device': torch.cuda.get_device_name(0), 'torch': torch.__version__,
+               'transformers': transformers.__version__}
+    peers = {
+        'fla_retnet_1.3b': lambda: RetNetForCausalLM(RetNetConfig(vocab_size=32000, fuse_cross_entropy=False)),
+        # The Transformer a user would run instead: same width, depth and vocabulary.
+        'llama_1.3b_kv_cache': lambda: LlamaForCausalLM(LlamaConfig(
+            hidden_size=2048, num_hidden_layers=24, num_attention_heads=16, num_key_value_heads=16,
+            intermediate_size=5632, vocab_size=32000, max_position_embeddings=max(contexts) + 1024,
+            attn_implementation='sdpa')),
+    }
+    for name, build in peers.items():
+        torch.manual_seed(0)
+        model = build().to('cuda', torch.float16).eval()
+        params = sum(p.numel() for p in model.parameters())
+        r = {'parameters': params, 'decode': [], 'prefill': []}
+        timed_decode(model, 64, 4, 32000)  # warm-up (Triton compilation, cuBLAS heuristics)
+        for c in contexts:
+            r['decode'].append(timed_decode(model, c, args.steps, 32000))
+            print(name, r['decode'][-1], flush=True)
+        for p in prefills:
+            r['prefill'].append(timed_prefill(model, p, 32000))
+            print(name, r['prefill'][-1], flush=True)
+        results[name] = r
+        del model
+        torch.cuda.empty_cache()
+    json.dump(results, open(args.out, 'w'), indent=1)
+
+
+if __name__ == '__main__':
+    main()
