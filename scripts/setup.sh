@@ -10,6 +10,7 @@ packages=(
   mesa-vulkan-drivers vulkan-validationlayers  # lavapipe (Vulkan on the CPU) and the Khronos validation layer
   libglm-dev catch2 nlohmann-json3-dev libfmt-dev libcli11-dev
   libsentencepiece-dev                         # optional: tokenizer.model support (the build works without it)
+  fortunes                                     # the text the default demo model was trained on (retnet train --data)
 )
 missing=()
 for p in "${packages[@]}"; do

@@ -53,7 +53,7 @@ TEST_CASE("swiglu rejects bad arguments", "[kernel][swiglu][errors]") {
 
 TEST_CASE("feed_forward reference is the gated MLP", "[reference][swiglu]") {
   // One value by hand: D = I = 1, m = 2, gate 1, up 3, down 0.5 -> swish(2) * 6 * 0.5.
-  const auto one = reference::feed_forward({2.0f}, {1.0f}, {3.0f}, {0.5f}, 1, 1, 1);
+  const auto one = reference::feed_forward<float>({2.0f}, {1.0f}, {3.0f}, {0.5f}, 1, 1, 1);
   CHECK(std::abs(one[0] - 3.0 * 2.0 / (1.0 + std::exp(-2.0))) < 1e-6);
 
   // A larger case against the composition written out with the elementwise reference.

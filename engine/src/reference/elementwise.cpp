@@ -5,11 +5,20 @@
 
 namespace retnet::reference {
 
-void residual_add(std::vector<float>& h, const std::vector<float>& x) {
+template <typename Real>
+void residual_add(std::vector<Real>& h, const std::vector<Real>& x) {
   if (h.size() != x.size()) throw std::invalid_argument("residual_add: sizes differ");
   for (size_t i = 0; i < h.size(); ++i) h[i] += x[i];
 }
 
-float swish(float z) { return static_cast<float>(z / (1.0 + std::exp(-static_cast<double>(z)))); }
+template void residual_add(std::vector<float>&, const std::vector<float>&);
+template void residual_add(std::vector<double>&, const std::vector<double>&);
+
+double swish(double z) { return z / (1.0 + std::exp(-z)); }
+
+double swish_derivative(double z) {
+  const double sigmoid = 1.0 / (1.0 + std::exp(-z));
+  return sigmoid * (1.0 + z * (1.0 - sigmoid));
+}
 
 }  // namespace retnet::reference

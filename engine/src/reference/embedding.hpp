@@ -7,7 +7,8 @@ namespace retnet::reference {
 
 // out [T, dim] = rows tokens[t] of table [vocab, dim]; an id outside [0, vocab) gives zeros
 // (the same rule as the GPU kernel).
-std::vector<float> embedding(const std::vector<int32_t>& tokens, const std::vector<float>& table, int64_t vocab,
-                             int64_t dim);
+template <typename Real>
+std::vector<Real> embedding(const std::vector<int32_t>& tokens, const std::vector<Real>& table, int64_t vocab,
+                            int64_t dim);
 
 }  // namespace retnet::reference

@@ -6,6 +6,8 @@
 namespace retnet::reference {
 
 // y[M,N] = x[M,K] w[N,K]^T (the nn.Linear layout), row-major, accumulated in double.
-std::vector<float> matmul(const std::vector<float>& x, const std::vector<float>& w, int64_t M, int64_t N, int64_t K);
+// Real is float or double (double for the finite-difference checks of the backward pass).
+template <typename Real>
+std::vector<Real> matmul(const std::vector<Real>& x, const std::vector<Real>& w, int64_t M, int64_t N, int64_t K);
 
 }  // namespace retnet::reference

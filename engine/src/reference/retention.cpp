@@ -8,8 +8,9 @@ namespace retnet::reference {
 
 namespace {
 
-void check_sizes(const std::vector<float>& q, const std::vector<float>& k, const std::vector<float>& v,
-                 const std::vector<float>* state, const RetentionShape& s) {
+template <typename Real>
+void check_sizes(const std::vector<Real>& q, const std::vector<Real>& k, const std::vector<Real>& v,
+                 const std::vector<Real>* state, const RetentionShape& s) {
   if (s.n < 0 || s.t < 0 || s.h < 0 || s.dk < 1 || s.dv < 1) throw std::invalid_argument("retention: bad shape");
   const size_t rows = static_cast<size_t>(s.n * s.t * s.h);
   if (q.size() != rows * s.dk || k.size() != rows * s.dk || v.size() != rows * s.dv)
@@ -27,7 +28,8 @@ struct Head {
   size_t state() const { return static_cast<size_t>((n * s.h + h) * s.dk * s.dv); }
 };
 
-double dot(const float* a, const float* b, int64_t len) {
+template <typename Real>
+double dot(const Real* a, const Real* b, int64_t len) {
   double sum = 0;
   for (int64_t i = 0; i < len; ++i) sum += double(a[i]) * double(b[i]);
   return sum;
@@ -37,11 +39,12 @@ double dot(const float* a, const float* b, int64_t len) {
 
 double retention_gamma(int64_t head) { return 1.0 - std::ldexp(1.0, static_cast<int>(-5 - head)); }
 
-std::vector<float> retention_parallel(const std::vector<float>& q, const std::vector<float>& k,
-                                      const std::vector<float>& v, const RetentionShape& s) {
-  check_sizes(q, k, v, nullptr, s);
+template <typename Real>
+std::vector<Real> retention_parallel(const std::vector<Real>& q, const std::vector<Real>& k,
+                                      const std::vector<Real>& v, const RetentionShape& s) {
+  check_sizes<Real>(q, k, v, nullptr, s);
   const double scale = 1.0 / std::sqrt(double(s.dk));
-  std::vector<float> o(static_cast<size_t>(s.n * s.t * s.h * s.dv));
+  std::vector<Real> o(static_cast<size_t>(s.n * s.t * s.h * s.dv));
   std::vector<double> acc(static_cast<size_t>(s.dv));
   for (int64_t n = 0; n < s.n; ++n)
     for (int64_t h = 0; h < s.h; ++h) {
@@ -51,20 +54,21 @@ std::vector<float> retention_parallel(const std::vector<float>& q, const std::ve
         std::fill(acc.begin(), acc.end(), 0.0);
         for (int64_t m = 0; m <= t; ++m) {
           const double w = std::pow(gamma, double(t - m)) * scale * dot(&q[hd.qk(t)], &k[hd.qk(m)], s.dk);
-          for (int64_t c = 0; c < s.dv; ++c) acc[c] += w * v[hd.vo(m) + c];
+          for (int64_t c = 0; c < s.dv; ++c) acc[c] += w * double(v[hd.vo(m) + c]);
         }
-        for (int64_t c = 0; c < s.dv; ++c) o[hd.vo(t) + c] = static_cast<float>(acc[c]);
+        for (int64_t c = 0; c < s.dv; ++c) o[hd.vo(t) + c] = static_cast<Real>(acc[c]);
       }
     }
   return o;
 }
 
-std::vector<float> retention_recurrent(const std::vector<float>& q, const std::vector<float>& k,
-                                       const std::vector<float>& v, std::vector<float>& state,
+template <typename Real>
+std::vector<Real> retention_recurrent(const std::vector<Real>& q, const std::vector<Real>& k,
+                                       const std::vector<Real>& v, std::vector<Real>& state,
                                        const RetentionShape& s) {
   check_sizes(q, k, v, &state, s);
   const double scale = 1.0 / std::sqrt(double(s.dk));
-  std::vector<float> o(static_cast<size_t>(s.n * s.t * s.h * s.dv));
+  std::vector<Real> o(static_cast<size_t>(s.n * s.t * s.h * s.dv));
   std::vector<double> S(static_cast<size_t>(s.dk * s.dv));
   for (int64_t n = 0; n < s.n; ++n)
     for (int64_t h = 0; h < s.h; ++h) {
@@ -72,27 +76,28 @@ std::vector<float> retention_recurrent(const std::vector<float>& q, const std::v
       const double gamma = retention_gamma(h);
       std::copy_n(&state[hd.state()], S.size(), S.begin());
       for (int64_t t = 0; t < s.t; ++t) {
-        const float *kt = &k[hd.qk(t)], *vt = &v[hd.vo(t)], *qt = &q[hd.qk(t)];
+        const Real *kt = &k[hd.qk(t)], *vt = &v[hd.vo(t)], *qt = &q[hd.qk(t)];
         for (int64_t d = 0; d < s.dk; ++d)
-          for (int64_t c = 0; c < s.dv; ++c) S[d * s.dv + c] = gamma * S[d * s.dv + c] + double(kt[d]) * vt[c];
+          for (int64_t c = 0; c < s.dv; ++c) S[d * s.dv + c] = gamma * S[d * s.dv + c] + double(kt[d]) * double(vt[c]);
         for (int64_t c = 0; c < s.dv; ++c) {
           double sum = 0;
           for (int64_t d = 0; d < s.dk; ++d) sum += double(qt[d]) * S[d * s.dv + c];
-          o[hd.vo(t) + c] = static_cast<float>(scale * sum);
+          o[hd.vo(t) + c] = static_cast<Real>(scale * sum);
         }
       }
-      for (size_t i = 0; i < S.size(); ++i) state[hd.state() + i] = static_cast<float>(S[i]);
+      for (size_t i = 0; i < S.size(); ++i) state[hd.state() + i] = static_cast<Real>(S[i]);
     }
   return o;
 }
 
-std::vector<float> retention_chunkwise(const std::vector<float>& q, const std::vector<float>& k,
-                                       const std::vector<float>& v, std::vector<float>& state,
+template <typename Real>
+std::vector<Real> retention_chunkwise(const std::vector<Real>& q, const std::vector<Real>& k,
+                                       const std::vector<Real>& v, std::vector<Real>& state,
                                        const RetentionShape& s, int64_t chunk_size) {
   check_sizes(q, k, v, &state, s);
   if (chunk_size < 1) throw std::invalid_argument("retention_chunkwise: chunk size must be positive");
   const double scale = 1.0 / std::sqrt(double(s.dk));
-  std::vector<float> o(static_cast<size_t>(s.n * s.t * s.h * s.dv));
+  std::vector<Real> o(static_cast<size_t>(s.n * s.t * s.h * s.dv));
   std::vector<double> S(static_cast<size_t>(s.dk * s.dv)), next(S.size());
   std::vector<double> weights(static_cast<size_t>(std::min(chunk_size, std::max<int64_t>(s.t, 1))));
   for (int64_t n = 0; n < s.n; ++n)
@@ -103,7 +108,7 @@ std::vector<float> retention_chunkwise(const std::vector<float>& q, const std::v
       for (int64_t c0 = 0; c0 < s.t; c0 += chunk_size) {
         const int64_t len = std::min(chunk_size, s.t - c0);
         for (int64_t j = 0; j < len; ++j) {
-          const float* qn = &q[hd.qk(c0 + j)];
+          const Real* qn = &q[hd.qk(c0 + j)];
           // Within the chunk: the parallel form over positions c0..c0+j.
           for (int64_t i = 0; i <= j; ++i)
             weights[i] = std::pow(gamma, double(j - i)) * scale * dot(qn, &k[hd.qk(c0 + i)], s.dk);
@@ -113,23 +118,36 @@ std::vector<float> retention_chunkwise(const std::vector<float>& q, const std::v
             double sum = 0;
             for (int64_t d = 0; d < s.dk; ++d) sum += double(qn[d]) * S[d * s.dv + c];
             double out = inter * sum;
-            for (int64_t i = 0; i <= j; ++i) out += weights[i] * v[hd.vo(c0 + i) + c];
-            o[hd.vo(c0 + j) + c] = static_cast<float>(out);
+            for (int64_t i = 0; i <= j; ++i) out += weights[i] * double(v[hd.vo(c0 + i) + c]);
+            o[hd.vo(c0 + j) + c] = static_cast<Real>(out);
           }
         }
         const double chunk_decay = std::pow(gamma, double(len));
         for (size_t i = 0; i < S.size(); ++i) next[i] = chunk_decay * S[i];
         for (int64_t j = 0; j < len; ++j) {
           const double w = std::pow(gamma, double(len - 1 - j));
-          const float *kj = &k[hd.qk(c0 + j)], *vj = &v[hd.vo(c0 + j)];
+          const Real *kj = &k[hd.qk(c0 + j)], *vj = &v[hd.vo(c0 + j)];
           for (int64_t d = 0; d < s.dk; ++d)
-            for (int64_t c = 0; c < s.dv; ++c) next[d * s.dv + c] += w * kj[d] * vj[c];
+            for (int64_t c = 0; c < s.dv; ++c) next[d * s.dv + c] += w * double(kj[d]) * double(vj[c]);
         }
         S.swap(next);
       }
-      for (size_t i = 0; i < S.size(); ++i) state[hd.state() + i] = static_cast<float>(S[i]);
+      for (size_t i = 0; i < S.size(); ++i) state[hd.state() + i] = static_cast<Real>(S[i]);
     }
   return o;
 }
+
+#define RETNET_INSTANTIATE(Real)                                                                                \
+  template std::vector<Real> retention_parallel(const std::vector<Real>&, const std::vector<Real>&,            \
+                                                const std::vector<Real>&, const RetentionShape&);               \
+  template std::vector<Real> retention_recurrent(const std::vector<Real>&, const std::vector<Real>&,           \
+                                                 const std::vector<Real>&, std::vector<Real>&,                  \
+                                                 const RetentionShape&);                                        \
+  template std::vector<Real> retention_chunkwise(const std::vector<Real>&, const std::vector<Real>&,           \
+                                                 const std::vector<Real>&, std::vector<Real>&,                  \
+                                                 const RetentionShape&, int64_t);
+RETNET_INSTANTIATE(float)
+RETNET_INSTANTIATE(double)
+#undef RETNET_INSTANTIATE
 
 }  // namespace retnet::reference
