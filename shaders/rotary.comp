@@ -29,6 +29,7 @@ layout(push_constant) uniform Push {
   uint row_stride;        // heads * d
   vec2 turns_per_radian;  // 1 / (2 pi) as hi + lo
   vec2 ratio_powers[10];  // 10000^(-2^(k+1) / d) as hi + lo, k = 0..9 (so i < 1024)
+  float direction;        // 1: rotate by a (forward), -1: by -a (the backward pass, a rotation's transpose)
 } pc;
 
 // a = hi + lo with hi holding the top 12 significant bits and lo the rest (Veltkamp).
@@ -98,7 +99,7 @@ void main() {
     precise float turns = 0.0;
     for (int p = 3; p >= 0; --p)
       for (int q = 0; q < 3; ++q) turns = wrap_turns(turns + wrap_turns(chunks[q] * pieces[p]));
-    const vec2 sc = sin_cos_turns(t < 0 ? -turns : turns);
+    const vec2 sc = sin_cos_turns(t < 0 ? -turns : turns) * vec2(pc.direction, 1.0);
 
     uint base = row * pc.row_stride + i;
     for (uint h = 0; h < pc.heads; ++h, base += 2 * pc.half_dim) {

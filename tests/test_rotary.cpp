@@ -83,3 +83,35 @@ TEST_CASE("rotary rejects bad arguments", "[kernel][rotary][errors]") {
   CHECK_THROWS_AS(kernels::rotary(s, too_wide, p1), Error);
   CHECK(s.dispatch_count() == 0);
 }
+
+TEST_CASE("rotary backward reference matches finite differences", "[reference][rotary]") {
+  const std::vector<int32_t> positions = {0, 3, 17};
+  const int64_t heads = 2, d = 6;
+  const auto x = test::to_double(test::random_vector(3 * heads * d, 1)), r = test::to_double(test::random_vector(x.size(), 2));
+  auto grad = r;
+  reference::rotary_backward(grad, positions, heads, d);
+  const auto numeric = test::numeric_gradient(
+      [&](std::vector<double> v) {
+        reference::rotary(v, positions, heads, d);
+        return test::weighted_sum(v, r);
+      },
+      x);
+  CHECK(test::max_rel_error(grad, numeric) < 1e-8);  // linear in x: central differences are exact up to rounding
+}
+
+TEST_CASE("rotary backward matches the CPU reference", "[kernel][rotary]") {
+  const auto positions = positions_from(100000, 129);
+  for (int64_t d : {8, 64, 130}) {
+    INFO(d);
+    const int64_t heads = 3, rows = positions.size();
+    auto grad = test::random_vector(rows * heads * d, 5);
+    auto tg = test::tensor({rows, heads, d}, grad);
+    gpu::Tensor tp(test::context(), {rows}, gpu::DType::I32, "positions");
+    tp.upload(positions);
+    gpu::Stream s(test::context());
+    kernels::rotary_backward(s, tg, tp);
+    s.submit();
+    reference::rotary_backward(grad, positions, heads, d);
+    CHECK(test::max_rel_error(tg.download(), grad) < kTolerance);
+  }
+}

@@ -48,6 +48,46 @@ double max_rel_error(const std::vector<float>& a, const std::vector<float>& b) {
   return scale > 0 ? diff / scale : diff;
 }
 
+double max_rel_error(const std::vector<double>& a, const std::vector<double>& b) {
+  if (a.size() != b.size()) return INFINITY;
+  double diff = 0, scale = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (!std::isfinite(a[i])) return INFINITY;
+    diff = std::max(diff, std::abs(a[i] - b[i]));
+    scale = std::max(scale, std::abs(b[i]));
+  }
+  return scale > 0 ? diff / scale : diff;
+}
+
+std::vector<double> to_double(const std::vector<float>& v) { return {v.begin(), v.end()}; }
+
+std::vector<float> to_float(const std::vector<double>& v) {
+  std::vector<float> out(v.size());
+  for (size_t i = 0; i < v.size(); ++i) out[i] = static_cast<float>(v[i]);
+  return out;
+}
+
+std::vector<double> numeric_gradient(const std::function<double(const std::vector<double>&)>& loss,
+                                     std::vector<double> x, double h) {
+  std::vector<double> grad(x.size());
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double saved = x[i];
+    x[i] = saved + h;
+    const double up = loss(x);
+    x[i] = saved - h;
+    const double down = loss(x);
+    x[i] = saved;
+    grad[i] = (up - down) / (2 * h);
+  }
+  return grad;
+}
+
+double weighted_sum(const std::vector<double>& y, const std::vector<double>& r) {
+  double sum = 0;
+  for (size_t i = 0; i < y.size(); ++i) sum += y[i] * r[i];
+  return sum;
+}
+
 retnet::gpu::Tensor tensor(const std::vector<int64_t>& shape, const std::vector<float>& values,
                            retnet::gpu::DType dtype, const char* name) {
   retnet::gpu::Tensor t(context(), shape, dtype, name);

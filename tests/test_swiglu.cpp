@@ -77,3 +77,38 @@ TEST_CASE("feed_forward reference is the gated MLP", "[reference][swiglu]") {
   CHECK(test::max_rel_error(reference::feed_forward(m, wg, wu, wd, rows, D, I), expected) < 1e-6);
   CHECK_THROWS(reference::feed_forward(m, wg, wu, wd, rows, D + 1, I));
 }
+
+TEST_CASE("swiglu backward reference matches finite differences", "[reference][swiglu]") {
+  const auto gate = test::to_double(test::random_vector(9, 1, 4.0f)), up = test::to_double(test::random_vector(9, 2)),
+             r = test::to_double(test::random_vector(9, 3));
+  std::vector<double> dgate, dup;
+  reference::swiglu_backward(gate, up, r, dgate, dup);
+  // Central differences, h = 1e-5, in double: ~1e-10 truncation error.
+  CHECK(test::max_rel_error(dgate, test::numeric_gradient([&](auto& g) {
+          return test::weighted_sum(reference::swiglu(g, up), r);
+        }, gate)) < 1e-7);
+  CHECK(test::max_rel_error(dup, test::numeric_gradient([&](auto& u) {
+          return test::weighted_sum(reference::swiglu(gate, u), r);
+        }, up)) < 1e-7);
+}
+
+TEST_CASE("swiglu backward matches the CPU reference and works in place", "[kernel][swiglu]") {
+  for (int64_t n : {1, 7, 1000, 70001}) {
+    INFO(n);
+    const auto gate = test::random_vector(n, 10, 6.0f), up = test::random_vector(n, 11),
+               dout = test::random_vector(n, 12);
+    std::vector<float> expected_dgate, expected_dup;
+    reference::swiglu_backward(gate, up, dout, expected_dgate, expected_dup);
+    auto tg = test::tensor({n}, gate), tu = test::tensor({n}, up), td = test::tensor({n}, dout);
+    gpu::Stream s(test::context());
+    kernels::swiglu_backward(s, tg, tu, td, tg, tu);  // in place: activations become gradients
+    s.submit();
+    CHECK(test::max_rel_error(tg.download(), expected_dgate) < 1e-6);
+    CHECK(test::max_rel_error(tu.download(), expected_dup) < 1e-6);
+  }
+  auto a = test::tensor({4}, test::random_vector(4, 1)), b = test::tensor({4}, test::random_vector(4, 2)),
+       c = test::tensor({5}, test::random_vector(5, 3));
+  gpu::Stream s(test::context());
+  CHECK_THROWS_AS(kernels::swiglu_backward(s, a, b, c, a, b), Error);  // wrong shape
+  CHECK_THROWS_AS(kernels::swiglu_backward(s, a, b, a, a, b), Error);  // dgate aliases dout
+}

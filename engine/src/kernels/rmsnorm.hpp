@@ -20,4 +20,20 @@ void rmsnorm(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& weight, gp
 void rmsnorm_swish_gate(gpu::Stream& s, const gpu::Tensor& o, const gpu::Tensor& gate, const gpu::Tensor& weight,
                         gpu::Tensor& y, float eps, ReductionPath path = ReductionPath::Auto);
 
+// The backward passes. Each writes the input gradient and ADDS the weight gradient into
+// dweight (f32 [n]), so gradients accumulate over micro-batches; `scratch` (f32) holds at
+// least norm_backward_scratch_size(rows, n) elements (the rows' 1/rms and partial sums).
+int64_t norm_backward_scratch_size(int64_t rows, int64_t n);
+
+// dx (= or += with accumulate_dx) for y = rmsnorm(x; weight) given dy (see reference::rmsnorm_backward).
+void rmsnorm_backward(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& weight, const gpu::Tensor& dy,
+                      gpu::Tensor& dx, gpu::Tensor& dweight, float eps, gpu::Tensor& scratch,
+                      bool accumulate_dx = false, ReductionPath path = ReductionPath::Auto);
+
+// d_o and d_gate for y = rmsnorm_swish_gate(o, gate; weight) given dy.
+void rmsnorm_swish_gate_backward(gpu::Stream& s, const gpu::Tensor& o, const gpu::Tensor& gate,
+                                 const gpu::Tensor& weight, const gpu::Tensor& dy, gpu::Tensor& d_o,
+                                 gpu::Tensor& d_gate, gpu::Tensor& dweight, float eps, gpu::Tensor& scratch,
+                                 ReductionPath path = ReductionPath::Auto);
+
 }  // namespace retnet::kernels

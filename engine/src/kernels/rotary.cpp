@@ -32,13 +32,11 @@ struct Push {
   uint32_t row_stride;
   Vec2 turns_per_radian;
   Vec2 ratio_powers[kRatioPowers];
+  float direction;  // 1 forward, -1 backward
 };
-static_assert(sizeof(Push) == 104, "matches the shader's push-constant layout");
+static_assert(sizeof(Push) == 108, "matches the shader's push-constant layout");
 
-}  // namespace
-
-void rotary(gpu::Stream& s, gpu::Tensor& x, const gpu::Tensor& positions) {
-  const char* kernel = "rotary";
+void rotate(gpu::Stream& s, gpu::Tensor& x, const gpu::Tensor& positions, float direction, const char* kernel) {
   require_dtype(x, gpu::DType::F32, kernel);
   require_dtype(positions, gpu::DType::I32, kernel);
   require_rank(x, 3, kernel);
@@ -58,7 +56,16 @@ void rotary(gpu::Stream& s, gpu::Tensor& x, const gpu::Tensor& positions) {
   push.turns_per_radian = split_double(1.0 / (2.0 * kPi));
   for (int k = 0; k < kRatioPowers; ++k)
     push.ratio_powers[k] = split_double(std::pow(10000.0, -2.0 * double(int64_t(1) << k) / double(d)));
+  push.direction = direction;
   s.dispatch("rotary", {gpu::out(x), gpu::in(positions)}, push, grid_stride_groups(push.pairs));
+}
+
+}  // namespace
+
+void rotary(gpu::Stream& s, gpu::Tensor& x, const gpu::Tensor& positions) { rotate(s, x, positions, 1.0f, "rotary"); }
+
+void rotary_backward(gpu::Stream& s, gpu::Tensor& grad, const gpu::Tensor& positions) {
+  rotate(s, grad, positions, -1.0f, "rotary_backward");
 }
 
 }  // namespace retnet::kernels

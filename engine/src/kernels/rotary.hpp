@@ -11,4 +11,7 @@ namespace retnet::kernels {
 // stays ~1e-6 at any position instead of growing like t * 2^-24.
 void rotary(gpu::Stream& s, gpu::Tensor& x, const gpu::Tensor& positions);
 
+// The backward pass, in place on the gradient of the rotated x: every pair is rotated by -a.
+void rotary_backward(gpu::Stream& s, gpu::Tensor& grad, const gpu::Tensor& positions);
+
 }  // namespace retnet::kernels

@@ -7,4 +7,9 @@ namespace retnet::kernels {
 // All f32 of one shape; out may be gate or up.
 void swiglu(gpu::Stream& s, const gpu::Tensor& gate, const gpu::Tensor& up, gpu::Tensor& out);
 
+// Backward: dgate = dout up swish'(gate), dup = dout swish(gate). All f32 of one shape;
+// dgate may be gate and dup may be up (in place saves the activations' memory).
+void swiglu_backward(gpu::Stream& s, const gpu::Tensor& gate, const gpu::Tensor& up, const gpu::Tensor& dout,
+                     gpu::Tensor& dgate, gpu::Tensor& dup);
+
 }  // namespace retnet::kernels
