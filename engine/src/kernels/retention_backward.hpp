@@ -1,0 +1,46 @@
+#pragma once
+// Backward pass of retention in the chunkwise form (training), from a zero initial state.
+//
+// Forward (see kernels/retention.hpp): o_n = scale sum_{m<=n} gamma^(n-m) (q_n . k_m) v_m,
+// gamma_h = 1 - 2^(-5-h), scale = dk^-0.5. Given d_o = dL/do:
+//   dq_n = scale sum_{m<=n} gamma^(n-m) (d_o_n . v_m) k_m
+//   dk_m = scale sum_{n>=m} gamma^(n-m) (d_o_n . v_m) q_n
+//   dv_m = scale sum_{n>=m} gamma^(n-m) (q_n . k_m) d_o_n
+// Chunkwise, with chunk c = positions [c0, c0 + L), j = position within the chunk:
+//   S_c (forward state before the chunk) = sum_{m<c0} gamma^(c0-1-m) k_m^T v_m   (dk x dv)
+//   R_c (reverse state after the chunk)  = sum_{n>=c0+L} gamma^(n-c0-L) scale q_n^T d_o_n
+//   dq_n = [intra-chunk terms] + scale gamma^(j+1) S_c d_o_n
+//   dk_m = [intra-chunk terms] + gamma^(L-j) R_c v_m
+//   dv_m = [intra-chunk terms] + gamma^(L-j) R_c^T k_m
+// (split each sum at the chunk border and factor gamma^(n-m) through it); the states follow
+// S_(c+1) = gamma^L S_c + sum_j gamma^(L-1-j) k_j^T v_j and R_(c-1) = gamma^L R_c + sum_j gamma^j scale q_j^T d_o_j.
+//
+// Pass 1 (retention_backward_states) builds every S_c and R_c (sequential over chunks,
+// parallel over the dk x dv state elements); pass 2 (retention_backward_chunk, three
+// dispatches: dq, dk, dv) has one workgroup per (sequence x head, chunk, tile of 16 rows,
+// tile of output columns). The states are kept in f32 in the scratch.
+//
+// Layouts (f32): q, k, dq, dk [N, T, H, dk]; v, d_o, dv [N, T, H, dv]. q and k are the
+// (rotated) q and k the forward used. dq, dk, dv are overwritten. Wrong shapes or dtypes
+// throw retnet::Error.
+#include <cstdint>
+
+#include "gpu/stream.hpp"
+
+namespace retnet::kernels {
+
+// Per-chunk forward and reverse states of the backward pass, each [N * H, chunks, dk, dv] f32.
+struct RetentionBackwardScratch {
+  gpu::Tensor forward_states;
+  gpu::Tensor reverse_states;
+  // Makes both tensors have that shape, reallocating only when the current buffers are too
+  // small (or absent); otherwise views them with the new shape.
+  void ensure(Context& ctx, int64_t sequences_x_heads, int64_t chunks, int64_t dk, int64_t dv);
+};
+
+// chunk_size >= 1 (any T; the last chunk may be partial; a chunk longer than T is T).
+void retention_chunkwise_backward(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
+                                  const gpu::Tensor& d_o, gpu::Tensor& dq, gpu::Tensor& dk, gpu::Tensor& dv,
+                                  int64_t chunk_size, RetentionBackwardScratch& scratch);
+
+}  // namespace retnet::kernels
