@@ -5,6 +5,7 @@
 #include <string>
 
 #include "retnet/model.hpp"
+#include "retnet/train.hpp"
 
 namespace demo {
 
@@ -31,5 +32,13 @@ retnet::GenerateOptions streaming_options(const GenerateArgs& args);
 void print_summary(const retnet::GenerationStats& stats);
 int run_generate(const GenerateArgs& args);
 int run_chat(const GenerateArgs& args);
+
+struct TrainArgs {
+  retnet::TrainOptions options;
+  bool f32 = false;
+  std::string device;
+};
+void add_train_options(CLI::App* cmd, TrainArgs& args);
+int run_train(TrainArgs& args);
 
 }  // namespace demo

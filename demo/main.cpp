@@ -23,12 +23,17 @@ int main(int argc, char** argv) {
   auto* chat_cmd = app.add_subcommand("chat", "Interactive generation that keeps the session between turns");
   demo::add_generation_options(chat_cmd, chat);
 
+  demo::TrainArgs train;
+  auto* train_cmd = app.add_subcommand("train", "Train a model (or fine-tune one with --init) on text");
+  demo::add_train_options(train_cmd, train);
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (devices->parsed()) return demo::run_devices();
     if (selftest->parsed()) return demo::run_selftest(selftest_device);
     if (generate->parsed()) return demo::run_generate(gen);
     if (chat_cmd->parsed()) return demo::run_chat(chat);
+    if (train_cmd->parsed()) return demo::run_train(train);
   } catch (const retnet::Error& e) {
     fmt::print(stderr, "error: {}\n", e.what());
     return 1;

@@ -1,8 +1,11 @@
 #include "kernels/elementwise.hpp"
 
+#include <fmt/format.h>
+
 #include <algorithm>
 
 #include "kernels/checks.hpp"
+#include "retnet/error.hpp"
 
 namespace retnet::kernels {
 
@@ -14,6 +17,19 @@ void residual_add(gpu::Stream& s, gpu::Tensor& h, const gpu::Tensor& x) {
   require_same_numel(h, x, "residual_add");
   struct { uint32_t n; } push{static_cast<uint32_t>(h.numel())};
   s.dispatch("residual_add", {gpu::out(h), gpu::in(x)}, push, grid_stride_groups(h.numel()));
+}
+
+void cast_to_f16(gpu::Stream& s, const gpu::Tensor& src, gpu::Tensor& dst) {
+  const char* kernel = "cast_to_f16";
+  require_dtype(src, gpu::DType::F32, kernel);
+  require_dtype(dst, gpu::DType::F16, kernel);
+  require_shape(dst, src.shape(), kernel);
+  if (src.numel() % 2 != 0)
+    throw Error(fmt::format("{}: {} must have an even number of elements", kernel, src.describe()));
+  require_u32_index(src.numel(), "elements", kernel);
+  struct { uint32_t words; } push{static_cast<uint32_t>(src.numel() / 2)};
+  if (push.words == 0) return;
+  s.dispatch("cast_f16", {gpu::out(dst), gpu::in(src)}, push, grid_stride_groups(push.words));
 }
 
 }  // namespace retnet::kernels

@@ -1,0 +1,360 @@
+#include "train/trainable_model.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <random>
+
+#include "kernels/cross_entropy.hpp"
+#include "kernels/elementwise.hpp"
+#include "kernels/embedding.hpp"
+#include "kernels/matmul.hpp"
+#include "kernels/retention.hpp"
+#include "kernels/rmsnorm.hpp"
+#include "kernels/rotary.hpp"
+#include "kernels/swiglu.hpp"
+#include "model/parameter_names.hpp"
+#include "retnet/error.hpp"
+
+namespace retnet::train {
+
+namespace {
+
+// The logits of at most this many bytes exist at once: the loss walks the rows in chunks.
+constexpr int64_t kLogitBytes = 64ll << 20;
+
+int64_t numel(const std::vector<int64_t>& shape) {
+  int64_t n = 1;
+  for (auto d : shape) n *= d;
+  return n;
+}
+
+}  // namespace
+
+HostWeights initial_weights(const model::ModelConfig& config, uint64_t seed, double std) {
+  std::mt19937_64 rng(seed);
+  std::normal_distribution<float> normal(0.0f, static_cast<float>(std));
+  HostWeights w;
+  for (const auto& spec : model::expected_parameters(config)) {
+    std::vector<float> values(size_t(numel(spec.shape)), 1.0f);
+    if (!spec.is_norm_weight)
+      for (auto& v : values) v = normal(rng);
+    w[spec.name] = std::move(values);
+  }
+  return w;
+}
+
+// One layer's parameters and the activations its backward pass needs.
+struct TrainableModel::Layer {
+  Parameter *attn_norm, *q_proj, *k_proj, *v_proj, *g_proj, *g_norm, *o_proj;
+  Parameter *mlp_norm, *gate_proj, *up_proj, *down_proj;
+  // Saved by the forward: the layer's input, normed input, rotated q/k, v, g, retention
+  // output, gated output, the residual stream after attention, the MLP's normed input,
+  // gate, up and their SwiGLU.
+  gpu::Tensor h_in, a, q, k, v, g, o, gated, h_mid, m, gate, up, ffn;
+};
+
+// Scratch of one micro-batch shape.
+struct TrainableModel::Activations {
+  int64_t N = 0, T = 0;
+  gpu::Tensor tokens, positions, targets, h_out, normed, state;
+  gpu::Tensor dh, dx, dq, dk, dv, dg, d_o, dgated, dffn, d_normed, norm_scratch;
+  // The loss head's chunk buffers (used when the rows do not fit one chunk of logits).
+  int64_t chunk_rows = 0;
+  gpu::Tensor logits, losses, chunk_x, chunk_dx, chunk_targets, chunk_losses;
+};
+
+TrainableModel::TrainableModel(Context& ctx, model::ModelConfig config, const HostWeights& weights,
+                               bool f16_forward, int64_t chunk_size)
+    : ctx_(ctx), config_(std::move(config)), chunk_size_(chunk_size) {
+  if (chunk_size_ < 1) throw Error("training: the chunk size must be at least 1");
+  const auto specs = model::expected_parameters(config_);
+  params_.reserve(specs.size());
+  for (const auto& spec : specs) {
+    auto it = weights.find(spec.name);
+    if (it == weights.end()) throw Error(fmt::format("training: no initial value for parameter {}", spec.name));
+    if (int64_t(it->second.size()) != numel(spec.shape))
+      throw Error(fmt::format("training: parameter {} has {} values, its shape needs {}", spec.name,
+                              it->second.size(), numel(spec.shape)));
+    Parameter p;
+    p.name = spec.name;
+    p.decay = !spec.is_norm_weight;
+    p.value = gpu::Tensor(ctx, spec.shape, gpu::DType::F32, spec.name);
+    p.value.upload(it->second);
+    for (auto* t : {&p.grad, &p.m, &p.v}) *t = gpu::Tensor(ctx, spec.shape, gpu::DType::F32, spec.name + ".state");
+    // f16 copies serve the matmuls and the embedding; they need an even element count.
+    if (f16_forward && ctx.active_paths().fp16 && !spec.is_norm_weight && numel(spec.shape) % 2 == 0) {
+      p.forward_copy = gpu::Tensor(ctx, spec.shape, gpu::DType::F16, spec.name + ".f16");
+    }
+    params_.push_back(std::move(p));
+  }
+  gpu::Stream s(ctx);
+  for (auto& p : params_) {
+    for (auto* t : {&p.grad, &p.m, &p.v}) s.fill_zero(*t);
+    if (!p.forward_copy.empty()) kernels::cast_to_f16(s, p.value, p.forward_copy);
+  }
+  s.submit();
+
+  embeddings_ = &param("model.embeddings.weight");
+  final_norm_ = &param("model.norm.weight");
+  lm_head_ = config_.tie_word_embeddings ? embeddings_ : &param("lm_head.weight");
+  layers_.resize(size_t(config_.num_layers));
+  for (int64_t l = 0; l < config_.num_layers; ++l) {
+    auto p = [&](const char* name) { return &param(fmt::format("model.layers.{}.{}", l, name)); };
+    Layer& L = layers_[l];
+    L.attn_norm = p("attn_norm.weight");
+    L.q_proj = p("attn.q_proj.weight");
+    L.k_proj = p("attn.k_proj.weight");
+    L.v_proj = p("attn.v_proj.weight");
+    L.g_proj = p("attn.g_proj.weight");
+    L.g_norm = p(model::gate_norm_parameter(config_));
+    L.o_proj = p("attn.o_proj.weight");
+    L.mlp_norm = p("mlp_norm.weight");
+    L.gate_proj = p("mlp.gate_proj.weight");
+    L.up_proj = p("mlp.up_proj.weight");
+    L.down_proj = p("mlp.down_proj.weight");
+  }
+  norm_scratch_ = kernels::make_norm_scratch(ctx, params_.size());
+  act_ = std::make_unique<Activations>();
+}
+
+Parameter& TrainableModel::param(const std::string& name) {
+  for (auto& p : params_)
+    if (p.name == name) return p;
+  throw Error(fmt::format("internal error: no parameter {}", name));
+}
+
+void TrainableModel::ensure_activations(int64_t N, int64_t T) {
+  Activations& a = *act_;
+  if (a.N == N && a.T == T) return;
+  const auto& c = config_;
+  const int64_t R = N * T, D = c.hidden_size;
+  auto make = [&](std::vector<int64_t> shape, const char* name, gpu::DType dtype = gpu::DType::F32) {
+    return gpu::Tensor(ctx_, std::move(shape), dtype, name);
+  };
+  for (auto& L : layers_) {
+    L.h_in = make({R, D}, "h_in");
+    L.a = make({R, D}, "a");
+    L.q = make({N, T, c.num_heads, c.head_k_dim}, "q");
+    L.k = make({N, T, c.num_heads, c.head_k_dim}, "k");
+    L.v = make({N, T, c.num_heads, c.head_v_dim}, "v");
+    L.g = make({R, c.value_dim}, "g");
+    L.o = make({N, T, c.num_heads, c.head_v_dim}, "o");
+    L.gated = make({R, c.value_dim}, "gated");
+    L.h_mid = make({R, D}, "h_mid");
+    L.m = make({R, D}, "m");
+    L.gate = make({R, c.intermediate_size}, "gate");
+    L.up = make({R, c.intermediate_size}, "up");
+    L.ffn = make({R, c.intermediate_size}, "ffn");
+  }
+  a.tokens = make({R}, "tokens", gpu::DType::I32);
+  a.positions = make({R}, "positions", gpu::DType::I32);
+  a.targets = make({R}, "targets", gpu::DType::I32);
+  a.h_out = make({R, D}, "h_out");
+  a.normed = make({R, D}, "normed");
+  a.state = make({N, c.num_heads, c.head_k_dim, c.head_v_dim}, "state");
+  a.dh = make({R, D}, "dh");
+  a.dx = make({R, D}, "dx");
+  a.dq = make({N, T, c.num_heads, c.head_k_dim}, "dq");
+  a.dk = make({N, T, c.num_heads, c.head_k_dim}, "dk");
+  a.dv = make({N, T, c.num_heads, c.head_v_dim}, "dv");
+  a.d_o = make({N, T, c.num_heads, c.head_v_dim}, "d_o");
+  a.dg = make({R, c.value_dim}, "dg");
+  a.dgated = make({R, c.value_dim}, "dgated");
+  a.dffn = make({R, c.intermediate_size}, "dffn");
+  a.d_normed = make({R, D}, "d_normed");
+  const int64_t widest = std::max({D, c.head_v_dim});
+  a.norm_scratch = make({std::max(kernels::norm_backward_scratch_size(R, widest),
+                                  kernels::norm_backward_scratch_size(R * c.num_heads, c.head_v_dim))},
+                        "norm_scratch");
+  a.chunk_rows = std::clamp<int64_t>(kLogitBytes / (4 * c.vocab_size), 1, R);
+  a.logits = make({a.chunk_rows, c.vocab_size}, "logits");
+  a.losses = make({R}, "losses");
+  if (a.chunk_rows < R) {
+    a.chunk_x = make({a.chunk_rows, D}, "chunk_x");
+    a.chunk_dx = make({a.chunk_rows, D}, "chunk_dx");
+    a.chunk_targets = make({a.chunk_rows}, "chunk_targets", gpu::DType::I32);
+    a.chunk_losses = make({a.chunk_rows}, "chunk_losses");
+  }
+  a.N = N;
+  a.T = T;
+}
+
+void TrainableModel::record(gpu::Stream& s, const std::vector<int32_t>& inputs, const std::vector<int32_t>& targets,
+                            int64_t N, int64_t T, float loss_scale, bool backward, std::vector<float>* losses) {
+  const auto& c = config_;
+  const int64_t R = N * T;
+  if (N < 1 || T < 1 || int64_t(inputs.size()) != R || int64_t(targets.size()) != R)
+    throw Error(fmt::format("training step of {} x {} tokens was given {} inputs and {} targets", N, T,
+                            inputs.size(), targets.size()));
+  kernels::check_token_ids(inputs, c.vocab_size);
+  for (size_t i = 0; i < targets.size(); ++i)
+    if (targets[i] >= c.vocab_size)
+      throw Error(fmt::format("target token id {} at position {} is outside the vocabulary of {}", targets[i], i,
+                              c.vocab_size));
+  ensure_activations(N, T);
+  Activations& a = *act_;
+  inputs_ = inputs;
+  std::vector<int32_t> positions(size_t(R));
+  for (int64_t r = 0; r < R; ++r) positions[r] = int32_t(r % T);
+  a.tokens.upload(inputs);
+  a.positions.upload(positions);
+  a.targets.upload(targets);
+  const float eps = static_cast<float>(c.norm_eps);
+
+  // Forward, keeping what the backward needs.
+  kernels::embedding(s, a.tokens, embeddings_->forward(), layers_.empty() ? a.h_out : layers_[0].h_in);
+  for (size_t l = 0; l < layers_.size(); ++l) {
+    Layer& L = layers_[l];
+    gpu::Tensor& out = l + 1 < layers_.size() ? layers_[l + 1].h_in : a.h_out;
+    kernels::rmsnorm(s, L.h_in, L.attn_norm->value, L.a, eps);
+    for (auto [w, y] : {std::pair{L.q_proj, &L.q}, {L.k_proj, &L.k}, {L.v_proj, &L.v}, {L.g_proj, &L.g}}) {
+      const auto shape = y->shape();
+      y->reshape({R, w->value.dim(0)});
+      kernels::matmul(s, L.a, w->forward(), *y);
+      y->reshape(shape);
+    }
+    for (gpu::Tensor* t : {&L.q, &L.k}) {
+      t->reshape({R, c.num_heads, c.head_k_dim});
+      kernels::rotary(s, *t, a.positions);
+      t->reshape({N, T, c.num_heads, c.head_k_dim});
+    }
+    s.fill_zero(a.state);
+    kernels::retention_chunkwise(s, L.q, L.k, L.v, a.state, L.o, chunk_size_);
+    L.o.reshape({R, c.value_dim});
+    kernels::rmsnorm_swish_gate(s, L.o, L.g, L.g_norm->value, L.gated, eps);
+    L.o.reshape({N, T, c.num_heads, c.head_v_dim});
+    s.copy(L.h_in, L.h_mid);
+    kernels::matmul(s, L.gated, L.o_proj->forward(), L.h_mid, kernels::MatmulPath::Auto, true);
+    kernels::rmsnorm(s, L.h_mid, L.mlp_norm->value, L.m, eps);
+    kernels::matmul(s, L.m, L.gate_proj->forward(), L.gate);
+    kernels::matmul(s, L.m, L.up_proj->forward(), L.up);
+    kernels::swiglu(s, L.gate, L.up, L.ffn);
+    s.copy(L.h_mid, out);
+    kernels::matmul(s, L.ffn, L.down_proj->forward(), out, kernels::MatmulPath::Auto, true);
+  }
+  kernels::rmsnorm(s, a.h_out, final_norm_->value, a.normed, eps);
+  record_lm_head_loss(s, loss_scale, backward);
+  if (losses) s.read_back(a.losses, losses);
+  if (!backward) return;
+
+  // Backward: a.dh holds dLoss/d(residual stream) on the way down.
+  kernels::rmsnorm_backward(s, a.h_out, final_norm_->value, a.d_normed, a.dh, final_norm_->grad, eps,
+                            a.norm_scratch);
+  for (size_t l = layers_.size(); l-- > 0;) {
+    Layer& L = layers_[l];
+    // MLP: out = h_mid + swiglu(m Wg, m Wu) Wd with m = rmsnorm(h_mid).
+    kernels::matmul_backward_input(s, a.dh, L.down_proj->forward(), a.dffn, false);
+    kernels::matmul_backward_weight(s, L.ffn, a.dh, L.down_proj->grad, true);
+    kernels::swiglu_backward(s, L.gate, L.up, a.dffn, L.gate, L.up);  // gate, up become their gradients
+    kernels::matmul_backward_input(s, L.gate, L.gate_proj->forward(), a.dx, false);
+    kernels::matmul_backward_input(s, L.up, L.up_proj->forward(), a.dx, true);
+    kernels::matmul_backward_weight(s, L.m, L.gate, L.gate_proj->grad, true);
+    kernels::matmul_backward_weight(s, L.m, L.up, L.up_proj->grad, true);
+    kernels::rmsnorm_backward(s, L.h_mid, L.mlp_norm->value, a.dx, a.dh, L.mlp_norm->grad, eps, a.norm_scratch,
+                              true);
+    // Attention: h_mid = h_in + gated Wo, gated = rmsnorm(o) swish(g), o = retention(rot(q), rot(k), v).
+    kernels::matmul_backward_input(s, a.dh, L.o_proj->forward(), a.dgated, false);
+    kernels::matmul_backward_weight(s, L.gated, a.dh, L.o_proj->grad, true);
+    L.o.reshape({R, c.value_dim});
+    a.d_o.reshape({R, c.value_dim});
+    kernels::rmsnorm_swish_gate_backward(s, L.o, L.g, L.g_norm->value, a.dgated, a.d_o, a.dg, L.g_norm->grad, eps,
+                                         a.norm_scratch);
+    L.o.reshape({N, T, c.num_heads, c.head_v_dim});
+    a.d_o.reshape({N, T, c.num_heads, c.head_v_dim});
+    kernels::retention_chunkwise_backward(s, L.q, L.k, L.v, a.d_o, a.dq, a.dk, a.dv, chunk_size_,
+                                          retention_scratch_);
+    for (gpu::Tensor* t : {&a.dq, &a.dk}) {
+      t->reshape({R, c.num_heads, c.head_k_dim});
+      kernels::rotary_backward(s, *t, a.positions);
+      t->reshape({R, c.key_dim});
+    }
+    a.dv.reshape({R, c.value_dim});
+    bool first = true;
+    for (auto [w, dy] : {std::pair{L.q_proj, &a.dq}, {L.k_proj, &a.dk}, {L.v_proj, &a.dv}, {L.g_proj, &a.dg}}) {
+      kernels::matmul_backward_input(s, *dy, w->forward(), a.dx, !first);
+      kernels::matmul_backward_weight(s, L.a, *dy, w->grad, true);
+      first = false;
+    }
+    a.dq.reshape({N, T, c.num_heads, c.head_k_dim});
+    a.dk.reshape({N, T, c.num_heads, c.head_k_dim});
+    a.dv.reshape({N, T, c.num_heads, c.head_v_dim});
+    kernels::rmsnorm_backward(s, L.h_in, L.attn_norm->value, a.dx, a.dh, L.attn_norm->grad, eps, a.norm_scratch,
+                              true);
+  }
+  kernels::embedding_backward(s, inputs_, a.dh, embeddings_->grad);
+}
+
+void TrainableModel::record_lm_head_loss(gpu::Stream& s, float loss_scale, bool backward) {
+  Activations& a = *act_;
+  const int64_t R = a.N * a.T, D = config_.hidden_size, V = config_.vocab_size;
+  const gpu::Tensor& head = lm_head_->forward();
+  if (a.chunk_rows >= R) {  // one chunk: no copies
+    a.logits.reshape({R, V});
+    kernels::matmul(s, a.normed, head, a.logits);
+    kernels::cross_entropy(s, a.logits, a.targets, a.losses, loss_scale, backward);
+    if (!backward) return;
+    kernels::matmul_backward_input(s, a.logits, head, a.d_normed, false);
+    kernels::matmul_backward_weight(s, a.normed, a.logits, lm_head_->grad, true);
+    return;
+  }
+  // Row chunks, so at most chunk_rows x V logits exist (large vocabularies).
+  for (int64_t r0 = 0; r0 < R; r0 += a.chunk_rows) {
+    const int64_t rows = std::min(a.chunk_rows, R - r0);
+    for (gpu::Tensor* t : {&a.chunk_x, &a.chunk_dx}) t->reshape({rows, D});
+    a.chunk_targets.reshape({rows});
+    a.chunk_losses.reshape({rows});
+    a.logits.reshape({rows, V});
+    s.copy_region(a.normed, size_t(r0 * D * 4), a.chunk_x, 0, size_t(rows * D * 4));
+    s.copy_region(a.targets, size_t(r0 * 4), a.chunk_targets, 0, size_t(rows * 4));
+    kernels::matmul(s, a.chunk_x, head, a.logits);
+    kernels::cross_entropy(s, a.logits, a.chunk_targets, a.chunk_losses, loss_scale, backward);
+    s.copy_region(a.chunk_losses, 0, a.losses, size_t(r0 * 4), size_t(rows * 4));
+    if (backward) {
+      kernels::matmul_backward_input(s, a.logits, head, a.chunk_dx, false);
+      s.copy_region(a.chunk_dx, 0, a.d_normed, size_t(r0 * D * 4), size_t(rows * D * 4));
+      kernels::matmul_backward_weight(s, a.chunk_x, a.logits, lm_head_->grad, true);
+    }
+  }
+}
+
+void TrainableModel::record_zero_grads(gpu::Stream& s) {
+  for (auto& p : params_) s.fill_zero(p.grad);
+}
+
+void TrainableModel::record_optimizer_step(gpu::Stream& s, const kernels::AdamWSettings& settings, int64_t step) {
+  std::vector<const gpu::Tensor*> grads;
+  for (auto& p : params_) grads.push_back(&p.grad);
+  kernels::grad_norm_squared(s, grads, norm_scratch_);
+  for (auto& p : params_) {
+    kernels::AdamWSettings st = settings;
+    if (!p.decay) st.weight_decay = 0.0f;
+    kernels::adamw_step(s, p.value, p.grad, p.m, p.v, norm_scratch_.result, st, step,
+                        p.forward_copy.empty() ? nullptr : &p.forward_copy);
+  }
+}
+
+HostWeights TrainableModel::download(gpu::Tensor Parameter::*which) const {
+  HostWeights out;
+  for (const auto& p : params_) out[p.name] = (p.*which).download();
+  return out;
+}
+
+void TrainableModel::upload(gpu::Tensor Parameter::*which, const HostWeights& values) {
+  for (auto& p : params_) {
+    auto it = values.find(p.name);
+    if (it == values.end()) throw Error(fmt::format("no values for parameter {}", p.name));
+    if (int64_t(it->second.size()) != p.value.numel())
+      throw Error(fmt::format("parameter {}: {} values for {} elements", p.name, it->second.size(), p.value.numel()));
+    (p.*which).upload(it->second);
+  }
+  if (which != &Parameter::value) return;
+  // The f16 copies exactly as the optimizer would have written them (a resumed run must
+  // compute what the uninterrupted one did).
+  gpu::Stream s(ctx_);
+  for (auto& p : params_)
+    if (!p.forward_copy.empty()) kernels::cast_to_f16(s, p.value, p.forward_copy);
+  s.submit();
+}
+
+}  // namespace retnet::train

@@ -1,0 +1,76 @@
+#pragma once
+// A RetNet being trained on the GPU: fp32 master weights with their gradients and AdamW
+// moments, f16 copies for the forward where the device has fp16, and the recording of one
+// micro-batch's forward pass (activations kept) and backward pass into a command stream.
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "gpu/stream.hpp"
+#include "kernels/optimizer.hpp"
+#include "kernels/retention_backward.hpp"
+#include "model/config.hpp"
+
+namespace retnet::train {
+
+struct Parameter {
+  std::string name;          // fla's name
+  gpu::Tensor value;         // f32 master weights
+  gpu::Tensor grad, m, v;    // f32, same shape
+  gpu::Tensor forward_copy;  // f16 copy for the forward (empty: the forward reads value)
+  bool decay = true;         // weight decay applies: matrices yes, norm weights no
+  const gpu::Tensor& forward() const { return forward_copy.empty() ? value : forward_copy; }
+};
+
+// Host copies of weights by fla name (f32), as checkpoints are read and written.
+using HostWeights = std::map<std::string, std::vector<float>>;
+
+// Weights drawn like transformers' _init_weights: matrices and embeddings N(0, std), norms 1.
+HostWeights initial_weights(const model::ModelConfig& config, uint64_t seed, double std = 0.02);
+
+class TrainableModel {
+ public:
+  // `weights` must hold every parameter of the config (check_checkpoint's rule).
+  TrainableModel(Context& ctx, model::ModelConfig config, const HostWeights& weights, bool f16_forward,
+                 int64_t chunk_size);
+
+  // Records forward and backward of N sequences of T tokens (row-major inputs/targets [N*T];
+  // a negative target is ignored). Parameter gradients ACCUMULATE the gradient of
+  // loss_scale * sum(token losses); the per-token losses are read back into *losses at the
+  // next submit. With backward = false only the losses are computed (validation).
+  // The inputs are uploaded when recording: submit the stream before recording the next batch.
+  void record(gpu::Stream& s, const std::vector<int32_t>& inputs, const std::vector<int32_t>& targets, int64_t N,
+              int64_t T, float loss_scale, bool backward, std::vector<float>* losses);
+
+  void record_zero_grads(gpu::Stream& s);
+  // Global-norm clipping then AdamW on every parameter (weight decay only where p.decay).
+  void record_optimizer_step(gpu::Stream& s, const kernels::AdamWSettings& settings, int64_t step);
+
+  std::vector<Parameter>& parameters() { return params_; }
+  const model::ModelConfig& config() const { return config_; }
+  // Downloads the named tensors of every parameter (value, m or v).
+  HostWeights download(gpu::Tensor Parameter::*which) const;
+  // Uploads values into every parameter's `which` (and refreshes the f16 copies).
+  void upload(gpu::Tensor Parameter::*which, const HostWeights& values);
+
+ private:
+  struct Layer;
+  struct Activations;
+  Parameter& param(const std::string& name);
+  void ensure_activations(int64_t N, int64_t T);
+  void record_lm_head_loss(gpu::Stream& s, float loss_scale, bool backward);
+
+  Context& ctx_;
+  model::ModelConfig config_;
+  int64_t chunk_size_;
+  std::vector<Parameter> params_;
+  std::vector<Layer> layers_;
+  Parameter *embeddings_ = nullptr, *final_norm_ = nullptr, *lm_head_ = nullptr;
+  std::unique_ptr<Activations> act_;
+  kernels::NormScratch norm_scratch_;
+  kernels::RetentionBackwardScratch retention_scratch_;
+  std::vector<int32_t> inputs_;  // the current micro-batch's ids (embedding backward groups them)
+};
+
+}  // namespace retnet::train
