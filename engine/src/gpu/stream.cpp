@@ -181,6 +181,11 @@ void Stream::update(Tensor& dst, const void* data, size_t bytes) {
   vkCmdUpdateBuffer(cmd_, dst.buffer(), 0, bytes, data);
 }
 
+Tensor& Stream::keep_until_submit(Tensor t) {
+  kept_.push_back(std::make_unique<Tensor>(std::move(t)));
+  return *kept_.back();
+}
+
 void Stream::read_back(const Tensor& src, std::vector<float>* out_values) {
   if (src.dtype() == DType::I32) throw Error(fmt::format("read_back of integer tensor {}", src.describe()));
   size_t bytes = src.bytes();
@@ -238,6 +243,7 @@ void Stream::submit() {
     }
   }
   retired_.clear();
+  kept_.clear();
 
   if (query_pool_ && !labels_.empty()) {
     std::vector<uint64_t> stamps(2 * labels_.size());

@@ -52,6 +52,9 @@ class Stream {
   // Writes small host data (at most 64 KiB) into the tensor from inside the command buffer,
   // so per-step inputs (token ids, positions) need no submit of their own.
   void update(Tensor& dst, const void* data, size_t bytes);
+  // Takes ownership of a scratch tensor that recorded commands use (e.g. an index list a
+  // launcher uploaded) and keeps it alive until the next submit() has finished.
+  Tensor& keep_until_submit(Tensor t);
   // After the next submit(), *out holds the tensor's contents (as floats; f16 converted),
   // copied back in the same submission.
   void read_back(const Tensor& src, std::vector<float>* out);
@@ -90,6 +93,7 @@ class Stream {
   };
   std::unique_ptr<StagingBuffer> readback_;
   std::vector<std::unique_ptr<StagingBuffer>> retired_;
+  std::vector<std::unique_ptr<Tensor>> kept_;
   std::vector<PendingRead> reads_;
   size_t readback_used_ = 0;
 };

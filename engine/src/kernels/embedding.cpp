@@ -32,6 +32,57 @@ void embedding(gpu::Stream& s, const gpu::Tensor& tokens, const gpu::Tensor& tab
              std::min<uint32_t>(gpu::div_up(dim, 256), 65535), static_cast<uint32_t>(std::min<int64_t>(count, 65535)));
 }
 
+void embedding_backward(gpu::Stream& s, const std::vector<int32_t>& tokens, const gpu::Tensor& d_out,
+                        gpu::Tensor& d_table) {
+  const char* kernel = "embedding_backward";
+  require_dtype(d_out, gpu::DType::F32, kernel);
+  require_dtype(d_table, gpu::DType::F32, kernel);
+  require_rank(d_table, 2, kernel);
+  const int64_t count = static_cast<int64_t>(tokens.size()), vocab = d_table.dim(0), dim = d_table.dim(1);
+  require_shape(d_out, {count, dim}, kernel);
+  if (d_table.buffer() == d_out.buffer())
+    throw Error(fmt::format("{}: output {} must not be an input", kernel, d_table.describe()));
+  require_u32_index(d_table.numel(), "d_table elements", kernel);
+  require_u32_index(d_out.numel(), "d_out elements", kernel);
+  check_token_ids(tokens, vocab);
+  if (count == 0 || dim == 0) return;
+
+  // Group the positions by id: a counting sort keeps each id's positions ascending.
+  std::vector<int32_t> ids(tokens);
+  std::sort(ids.begin(), ids.end());
+  ids.erase(std::unique(ids.begin(), ids.end()), ids.end());
+  const int64_t distinct = static_cast<int64_t>(ids.size());
+  const int64_t words = 2 * distinct + 1 + count;
+  require_u32_index(words, "grouping words", kernel);
+  std::vector<int32_t> groups(static_cast<size_t>(words));
+  std::copy(ids.begin(), ids.end(), groups.begin());
+  int32_t* offsets = groups.data() + distinct;  // distinct + 1 of them
+  int32_t* positions = offsets + distinct + 1;
+  {
+    std::vector<int32_t> slot(static_cast<size_t>(vocab), -1);  // id -> group
+    for (int64_t g = 0; g < distinct; ++g) slot[static_cast<size_t>(ids[static_cast<size_t>(g)])] = int32_t(g);
+    std::vector<int32_t> counts(static_cast<size_t>(distinct) + 1, 0);
+    for (int32_t id : tokens) ++counts[static_cast<size_t>(slot[static_cast<size_t>(id)]) + 1];
+    for (int64_t g = 0; g < distinct; ++g) counts[size_t(g) + 1] += counts[size_t(g)];
+    std::copy(counts.begin(), counts.end(), offsets);
+    for (int64_t t = 0; t < count; ++t)
+      positions[counts[static_cast<size_t>(slot[static_cast<size_t>(tokens[size_t(t)])])]++] = int32_t(t);
+  }
+
+  gpu::Tensor& grouping =
+      s.keep_until_submit(gpu::Tensor(s.context(), {words}, gpu::DType::I32, "embedding_backward groups"));
+  const size_t bytes = groups.size() * sizeof(int32_t);
+  if (bytes <= 65536)
+    s.update(grouping, groups.data(), bytes);  // inside the command buffer
+  else
+    grouping.upload_bytes(groups.data(), bytes);  // a fresh buffer: no recorded command uses it yet
+  struct {
+    uint32_t distinct, dim;
+  } push{static_cast<uint32_t>(distinct), static_cast<uint32_t>(dim)};
+  s.dispatch("embedding_backward", {gpu::out(d_table), gpu::in(d_out), gpu::in(grouping)}, push,
+             std::min<uint32_t>(gpu::div_up(dim, 256), 65535), static_cast<uint32_t>(std::min<int64_t>(distinct, 65535)));
+}
+
 void check_token_ids(const std::vector<int32_t>& ids, int64_t vocab_size) {
   for (size_t i = 0; i < ids.size(); ++i)
     if (ids[i] < 0 || ids[i] >= vocab_size)

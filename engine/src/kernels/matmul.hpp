@@ -15,6 +15,18 @@ enum class MatmulPath { Auto, Tiled, Rows };
 void matmul(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& w, gpu::Tensor& y,
             MatmulPath path = MatmulPath::Auto, bool accumulate = false);
 
+// Backward of y = x w^T for x: dx = dy w (or dx += dy w with `accumulate`). dy is f32 [..., N]
+// with every leading dimension flattened into M rows, w is f32 or f16 [N, K], dx is f32
+// [..., K] with dy's leading dimensions. Shared-memory tiles like the Tiled forward.
+void matmul_backward_input(gpu::Stream& s, const gpu::Tensor& dy, const gpu::Tensor& w, gpu::Tensor& dx,
+                           bool accumulate = false);
+
+// Backward of y = x w^T for w: dw = dy^T x (or dw += dy^T x with `accumulate`, which is how
+// gradients add up over micro-batches). x is f32 [..., K], dy f32 [..., N] with the same
+// leading dimensions (M rows in all), dw f32 [N, K]. Shared-memory tiles like the Tiled forward.
+void matmul_backward_weight(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& dy, gpu::Tensor& dw,
+                            bool accumulate = false);
+
 // The path Auto takes for M rows.
 MatmulPath matmul_auto_path(int64_t M);
 

@@ -1,0 +1,34 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+// Backward of the embedding gather, without atomics and deterministic:
+//   d_table[v, j] += sum over t with tokens[t] == v of d_out[t, j].
+// The host groups the token positions by id (groups below); workgroup y takes one distinct
+// id (grid-stride), its threads stride over j, and each sums the id's rows in ascending
+// position order before one add into d_table. Distinct ids own distinct rows: no races.
+// groups (i32): ids [U], then U + 1 offsets into positions, then the positions [T]:
+//   group g is id groups[g] at positions groups[P + p], p in [groups[U + g], groups[U + g + 1])
+//   with P = 2U + 1.
+layout(local_size_x = 256) in;
+
+layout(std430, set = 0, binding = 0) buffer Table { float d_table[]; };
+layout(std430, set = 0, binding = 1) readonly buffer DOut { float d_out[]; };
+layout(std430, set = 0, binding = 2) readonly buffer Groups { int groups[]; };
+layout(push_constant) uniform Push {
+  uint distinct;  // U
+  uint dim;       // D
+} pc;
+
+void main() {
+  const uint x_stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
+  const uint positions = 2u * pc.distinct + 1u;
+  for (uint g = gl_WorkGroupID.y; g < pc.distinct; g += gl_NumWorkGroups.y) {
+    const uint row = uint(groups[g]) * pc.dim;
+    const uint begin = uint(groups[pc.distinct + g]), end = uint(groups[pc.distinct + g + 1u]);
+    for (uint j = gl_GlobalInvocationID.x; j < pc.dim; j += x_stride) {
+      float sum = 0.0;
+      for (uint p = begin; p < end; ++p) sum += d_out[uint(groups[positions + p]) * pc.dim + j];
+      d_table[row + j] += sum;
+    }
+  }
+}
