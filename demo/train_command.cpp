@@ -55,7 +55,7 @@ int run_train(TrainArgs& a) {
   a.options.f16_forward = !a.f32;
   fmt::print("device: {}\n", ctx.device().name);
   const bool tty = isatty(fileno(stdout));
-  auto result = retnet::train(ctx, a.options, [&](const retnet::TrainProgress& p) {
+  auto result = retnet::run_training(ctx, a.options, [&](const retnet::TrainProgress& p) {
     constexpr int kWidth = 30;
     const int filled = static_cast<int>(kWidth * p.step / std::max<int64_t>(p.steps, 1));
     std::string line = fmt::format("[{}{}] step {}/{} loss {:.4f} | {:.0f} tok/s | lr {:.2e} | ETA {}",

@@ -169,7 +169,7 @@ TEST_CASE("training resumed from a checkpoint equals an uninterrupted run", "[ke
   o.checkpoint_every = 3;
   o.lr = 3e-3;
   auto run = [&](TrainOptions opts, std::vector<double>& losses) {
-    return train(test::context(), opts, [&](const TrainProgress& p) { losses.push_back(p.loss); });
+    return run_training(test::context(), opts, [&](const TrainProgress& p) { losses.push_back(p.loss); });
   };
   std::vector<double> whole, first, second;
   o.out = (dir / "whole").string();
@@ -225,17 +225,17 @@ TEST_CASE("bad training input gives a clear error", "[kernel][training][errors]"
   { std::ofstream(dir / "no_text" / "blob.bin") << std::string("\0\1\2", 3); }
   { std::ofstream(dir / "short.txt") << "only a few words of text here"; }
   o.data = (dir / "empty.txt").string();
-  CHECK_THROWS_AS(train(test::context(), o), Error);
+  CHECK_THROWS_AS(run_training(test::context(), o), Error);
   o.data = (dir / "no_text").string();
-  CHECK_THROWS_AS(train(test::context(), o), Error);
+  CHECK_THROWS_AS(run_training(test::context(), o), Error);
   o.data = (dir / "short.txt").string();
   o.seq_len = 4096;
-  CHECK_THROWS_WITH(train(test::context(), o), Catch::Contains("4096"));
+  CHECK_THROWS_WITH(run_training(test::context(), o), Catch::Contains("4096"));
   o.data = (dir / "missing.txt").string();
-  CHECK_THROWS_WITH(train(test::context(), o), Catch::Contains("missing.txt"));
+  CHECK_THROWS_WITH(run_training(test::context(), o), Catch::Contains("missing.txt"));
   o.data = (dir / "short.txt").string();
   o.seq_len = 8;
   o.config = "{not json";
-  CHECK_THROWS_AS(train(test::context(), o), Error);
+  CHECK_THROWS_AS(run_training(test::context(), o), Error);
   fs::remove_all(dir);
 }

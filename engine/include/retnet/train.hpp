@@ -1,5 +1,5 @@
 #pragma once
-// Training and fine-tuning on the device: `retnet train` is a thin shell around train().
+// Training and fine-tuning on the device: `retnet train` is a thin shell around run_training().
 #include <cstdint>
 #include <functional>
 #include <optional>
@@ -53,7 +53,7 @@ struct TrainResult {
 // Trains; `progress` is called after every step. Errors (bad data, a sequence longer than
 // the data, a diverging loss, out of memory) are a retnet::Error naming the problem; the
 // last checkpoint on disk always stays loadable.
-TrainResult train(Context& ctx, const TrainOptions& options,
+TrainResult run_training(Context& ctx, const TrainOptions& options,
                   const std::function<void(const TrainProgress&)>& progress = {});
 
 }  // namespace retnet

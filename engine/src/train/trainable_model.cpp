@@ -118,6 +118,8 @@ TrainableModel::TrainableModel(Context& ctx, model::ModelConfig config, const Ho
   act_ = std::make_unique<Activations>();
 }
 
+TrainableModel::~TrainableModel() = default;
+
 Parameter& TrainableModel::param(const std::string& name) {
   for (auto& p : params_)
     if (p.name == name) return p;
@@ -195,7 +197,7 @@ void TrainableModel::record(gpu::Stream& s, const std::vector<int32_t>& inputs, 
   ensure_activations(N, T);
   Activations& a = *act_;
   inputs_ = inputs;
-  std::vector<int32_t> positions(size_t(R));
+  std::vector<int32_t> positions(static_cast<size_t>(R));
   for (int64_t r = 0; r < R; ++r) positions[r] = int32_t(r % T);
   a.tokens.upload(inputs);
   a.positions.upload(positions);

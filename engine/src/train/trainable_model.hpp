@@ -34,6 +34,9 @@ class TrainableModel {
   // `weights` must hold every parameter of the config (check_checkpoint's rule).
   TrainableModel(Context& ctx, model::ModelConfig config, const HostWeights& weights, bool f16_forward,
                  int64_t chunk_size);
+  ~TrainableModel();
+  TrainableModel(const TrainableModel&) = delete;
+  TrainableModel& operator=(const TrainableModel&) = delete;
 
   // Records forward and backward of N sequences of T tokens (row-major inputs/targets [N*T];
   // a negative target is ignored). Parameter gradients ACCUMULATE the gradient of

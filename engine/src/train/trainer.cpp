@@ -1,4 +1,4 @@
-// retnet::train(): the training loop around TrainableModel, with checkpoints that let a run
+// retnet::run_training(): the training loop around TrainableModel, with checkpoints that let a run
 // be resumed exactly (weights, AdamW moments, step; the data order is a function of (seed, step)).
 #include <fmt/format.h>
 
@@ -45,6 +45,7 @@ model::NamedTensor f32_tensor(const std::string& name, const std::vector<int64_t
 
 // config.json + model.safetensors (f32): a model folder the engine, fla and transformers load.
 void write_model(const std::string& folder, const model::ModelConfig& config, const HostWeights& weights) {
+  fs::create_directories(folder);
   std::vector<model::NamedTensor> tensors;
   for (const auto& spec : model::expected_parameters(config))
     tensors.push_back(f32_tensor(spec.name, spec.shape, weights.at(spec.name)));
@@ -99,7 +100,7 @@ void require_positive(int64_t v, const char* what) {
 
 }  // namespace
 
-TrainResult train(Context& ctx, const TrainOptions& o, const std::function<void(const TrainProgress&)>& progress) {
+TrainResult run_training(Context& ctx, const TrainOptions& o, const std::function<void(const TrainProgress&)>& progress) {
   require_positive(o.steps, "steps");
   require_positive(o.seq_len, "the sequence length");
   require_positive(o.batch, "the batch size");
