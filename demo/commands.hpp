@@ -4,6 +4,7 @@
 #include <cstdint>
 #include <string>
 
+#include "retnet/error.hpp"
 #include "retnet/model.hpp"
 #include "retnet/train.hpp"
 
@@ -40,5 +41,6 @@ struct TrainArgs {
 };
 void add_train_options(CLI::App* cmd, TrainArgs& args);
 int run_train(TrainArgs& args);
+int run_convert(const std::string& in, const std::string& out, const std::string& device);
 
 }  // namespace demo

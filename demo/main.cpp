@@ -27,6 +27,12 @@ int main(int argc, char** argv) {
   auto* train_cmd = app.add_subcommand("train", "Train a model (or fine-tune one with --init) on text");
   demo::add_train_options(train_cmd, train);
 
+  std::string convert_in, convert_out, convert_device;
+  auto* convert = app.add_subcommand("convert", "Rewrite a model folder with f16 weights (half the size)");
+  convert->add_option("-m,--model", convert_in, "Model folder to read")->required();
+  convert->add_option("-o,--out", convert_out, "Folder to write")->required();
+  convert->add_option("--device", convert_device, "Device index or part of its name");
+
   CLI11_PARSE(app, argc, argv);
   try {
     if (devices->parsed()) return demo::run_devices();
@@ -34,6 +40,7 @@ int main(int argc, char** argv) {
     if (generate->parsed()) return demo::run_generate(gen);
     if (chat_cmd->parsed()) return demo::run_chat(chat);
     if (train_cmd->parsed()) return demo::run_train(train);
+    if (convert->parsed()) return demo::run_convert(convert_in, convert_out, convert_device);
   } catch (const retnet::Error& e) {
     fmt::print(stderr, "error: {}\n", e.what());
     return 1;
