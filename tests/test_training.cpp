@@ -93,19 +93,29 @@ TEST_CASE("GPU gradients of a whole model match the CPU reference model", "[kern
         reference::model_loss(config, as_double(weights), inputs, targets, N, T, scale, &expected);
 
     train::TrainableModel net(test::context(), config, weights, false, chunk);
-    gpu::Stream s(test::context());
-    std::vector<float> losses;
-    net.record_zero_grads(s);
-    net.record(s, inputs, targets, N, T, float(scale), true, &losses);
-    s.submit();
-    double loss = 0;
-    for (float l : losses) loss += l * scale;
-    CHECK(std::abs(loss - expected_loss) < 1e-5 * std::abs(expected_loss));
-    const auto grads = net.download(&train::Parameter::grad);
-    for (const auto& spec : model::expected_parameters(config)) {
-      INFO(spec.name);
-      // f32 on the GPU through 2 layers against double: 1e-4 of each gradient's scale.
-      CHECK(test::max_rel_error(test::to_double(grads.at(spec.name)), expected.at(spec.name)) < 1e-4);
+    // Whole batch at once with every logit row in one chunk; then as two accumulated
+    // micro-batches of one sequence each with the loss head walking 5-row chunks of logits.
+    for (bool split : {false, true}) {
+      INFO(fmt::format("two micro-batches and chunked logits {}", split));
+      if (split) net.set_logit_chunk_bytes(5 * 4 * config.vocab_size);
+      gpu::Stream s(test::context());
+      net.record_zero_grads(s);
+      double loss = 0;
+      for (int64_t part = 0; part < (split ? N : 1); ++part) {
+        const int64_t n = split ? 1 : N, first = part * T;
+        std::vector<float> losses;
+        net.record(s, {inputs.begin() + first, inputs.begin() + first + n * T},
+                   {targets.begin() + first, targets.begin() + first + n * T}, n, T, float(scale), true, &losses);
+        s.submit();
+        for (float l : losses) loss += l * scale;
+      }
+      CHECK(std::abs(loss - expected_loss) < 1e-5 * std::abs(expected_loss));
+      const auto grads = net.download(&train::Parameter::grad);
+      for (const auto& spec : model::expected_parameters(config)) {
+        INFO(spec.name);
+        // f32 on the GPU through 2 layers against double: 1e-4 of each gradient's scale.
+        CHECK(test::max_rel_error(test::to_double(grads.at(spec.name)), expected.at(spec.name)) < 1e-4);
+      }
     }
   }
 }
@@ -211,6 +221,40 @@ TEST_CASE("training resumed from a checkpoint equals an uninterrupted run", "[ke
   // Starting over in a folder that holds a checkpoint without --resume is refused.
   o.resume = false;
   CHECK_THROWS_WITH(run(o, second), Catch::Contains("--resume"));
+  fs::remove_all(dir);
+}
+
+TEST_CASE("fine-tuning starts from the given model", "[kernel][training]") {
+  const auto dir = scratch_dir("init");
+  { std::ofstream(dir / "text.txt") << std::string(2000, 'a') << "bc"; }
+  TrainOptions o;
+  o.data = (dir / "text.txt").string();
+  o.init = test::tiny_model_folder("init");
+  o.out = (dir / "out").string();
+  o.steps = 3;
+  o.seq_len = 16;
+  o.batch = 2;
+  o.eval_every = 3;
+  o.eval_batches = 1;
+  o.lr = 1e-4;
+  // Step 1 of a fine-tune starts from the given weights: its loss equals the loaded model's
+  // cross-entropy on that batch, computed by the CPU reference model.
+  std::vector<double> losses;
+  run_training(test::context(), o, [&](const TrainProgress& p) { losses.push_back(p.loss); });
+  REQUIRE(losses.size() == 3);
+  const auto logits = reference::model_forward(test::tiny_model_config(), test::tiny_model_weights(),
+                                               std::vector<int32_t>(16, 'a'));
+  // Every window of this text is "aaaa...", so the first loss is the reference's loss on it.
+  double expected = 0;
+  const int64_t V = test::tiny_model_config().vocab_size;
+  for (int64_t t = 0; t < 16; ++t) {
+    double top = -1e30, sum = 0;
+    for (int64_t v = 0; v < V; ++v) top = std::max(top, double(logits[t * V + v]));
+    for (int64_t v = 0; v < V; ++v) sum += std::exp(double(logits[t * V + v]) - top);
+    expected += (top + std::log(sum) - logits[t * V + 'a']) / 16.0;
+  }
+  CHECK(std::abs(losses[0] - expected) < 2e-3);  // f16 forward copies where the device has fp16
+  CHECK(Model::load(test::context(), (dir / "out" / "model").string())->info().num_layers == 2);
   fs::remove_all(dir);
 }
 

@@ -20,9 +20,6 @@ namespace retnet::train {
 
 namespace {
 
-// The logits of at most this many bytes exist at once: the loss walks the rows in chunks.
-constexpr int64_t kLogitBytes = 64ll << 20;
-
 int64_t numel(const std::vector<int64_t>& shape) {
   int64_t n = 1;
   for (auto d : shape) n *= d;
@@ -120,6 +117,12 @@ TrainableModel::TrainableModel(Context& ctx, model::ModelConfig config, const Ho
 
 TrainableModel::~TrainableModel() = default;
 
+void TrainableModel::set_logit_chunk_bytes(int64_t bytes) {
+  if (bytes < 1) throw Error("training: the logit chunk must be at least 1 byte");
+  logit_bytes_ = bytes;
+  act_->N = act_->T = 0;  // rebuilt for the next batch
+}
+
 Parameter& TrainableModel::param(const std::string& name) {
   for (auto& p : params_)
     if (p.name == name) return p;
@@ -169,7 +172,7 @@ void TrainableModel::ensure_activations(int64_t N, int64_t T) {
   a.norm_scratch = make({std::max(kernels::norm_backward_scratch_size(R, widest),
                                   kernels::norm_backward_scratch_size(R * c.num_heads, c.head_v_dim))},
                         "norm_scratch");
-  a.chunk_rows = std::clamp<int64_t>(kLogitBytes / (4 * c.vocab_size), 1, R);
+  a.chunk_rows = std::clamp<int64_t>(logit_bytes_ / (4 * c.vocab_size), 1, R);
   a.logits = make({a.chunk_rows, c.vocab_size}, "logits");
   a.losses = make({R}, "losses");
   if (a.chunk_rows < R) {

@@ -50,6 +50,10 @@ class TrainableModel {
   // Global-norm clipping then AdamW on every parameter (weight decay only where p.decay).
   void record_optimizer_step(gpu::Stream& s, const kernels::AdamWSettings& settings, int64_t step);
 
+  // At most this many bytes of logits exist at once (default 64 MiB): the loss head walks the
+  // rows in chunks of bytes / (4 V). Takes effect at the next batch shape.
+  void set_logit_chunk_bytes(int64_t bytes);
+
   std::vector<Parameter>& parameters() { return params_; }
   const model::ModelConfig& config() const { return config_; }
   // Downloads the named tensors of every parameter (value, m or v).
@@ -67,6 +71,7 @@ class TrainableModel {
   Context& ctx_;
   model::ModelConfig config_;
   int64_t chunk_size_;
+  int64_t logit_bytes_ = 64ll << 20;
   std::vector<Parameter> params_;
   std::vector<Layer> layers_;
   Parameter *embeddings_ = nullptr, *final_norm_ = nullptr, *lm_head_ = nullptr;
