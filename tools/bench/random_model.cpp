@@ -18,7 +18,11 @@ nlohmann::json named_config(const std::string& name) {
   if (name == "1.3b")
     return {{"model_type", "retnet"}, {"hidden_size", 2048}, {"num_hidden_layers", 24}, {"num_heads", 8},
             {"vocab_size", 32000}};
-  throw retnet::Error("unknown configuration '" + name + "' (known: tiny, 1.3b)");
+  // A small model for the training-step benchmark (about 110 M parameters with its vocabulary).
+  if (name == "small")
+    return {{"model_type", "retnet"}, {"hidden_size", 768}, {"num_hidden_layers", 12}, {"num_heads", 8},
+            {"vocab_size", 32000}};
+  throw retnet::Error("unknown configuration '" + name + "' (known: tiny, small, 1.3b)");
 }
 
 void write_random_model(const nlohmann::json& j, const std::string& folder, uint64_t seed) {

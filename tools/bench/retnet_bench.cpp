@@ -9,6 +9,8 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
+#include <mutex>
 #include <nlohmann/json.hpp>
 
 #include "bench/random_model.hpp"
@@ -16,6 +18,7 @@
 #include "model/model_impl.hpp"
 #include "retnet/error.hpp"
 #include "retnet/model.hpp"
+#include "train/trainable_model.hpp"
 
 using clock_type = std::chrono::steady_clock;
 
@@ -68,6 +71,63 @@ double copy_bandwidth_gbs(const retnet::ContextOptions& device_options) {
   return 2.0 * n * 4 / (median(times) * 1e-3) / 1e9;
 }
 
+// Per-kernel GPU time of one recorded step, summed by shader, largest first (RETNET_PROFILE=1).
+nlohmann::json kernel_profile(const std::vector<retnet::gpu::DispatchTime>& timings) {
+  std::map<std::string, std::pair<double, int>> by_label;
+  double total = 0;
+  for (const auto& t : timings) {
+    auto& e = by_label[t.label];
+    e.first += t.ms;
+    e.second += 1;
+    total += t.ms;
+  }
+  std::vector<std::pair<std::string, std::pair<double, int>>> sorted(by_label.begin(), by_label.end());
+  std::sort(sorted.begin(), sorted.end(), [](auto& a, auto& b) { return a.second.first > b.second.first; });
+  nlohmann::json out = {{"gpu_ms", total}, {"dispatches", timings.size()}, {"kernels", nlohmann::json::array()}};
+  for (auto& [label, e] : sorted)
+    out["kernels"].push_back({{"shader", label}, {"ms", e.first}, {"dispatches", e.second}});
+  return out;
+}
+
+void print_profile(const char* what, const nlohmann::json& p) {
+  fmt::print("\n{}: {:.3f} ms of GPU time in {} dispatches\n", what, p["gpu_ms"].get<double>(),
+             p["dispatches"].get<size_t>());
+  int shown = 0;
+  for (const auto& k : p["kernels"]) {
+    if (shown++ == 8) break;
+    fmt::print("  {:<40} {:>9.3f} ms {:>6} x\n", k["shader"].get<std::string>(), k["ms"].get<double>(),
+               k["dispatches"].get<int>());
+  }
+}
+
+// Tokens/s of whole training steps (forward + backward + AdamW, one submission each) of a
+// model with random weights, and the GPU memory they take.
+nlohmann::json training_step(retnet::Context& ctx, const std::string& config_name, int64_t batch, int64_t seq_len,
+                             int steps) {
+  auto config = retnet::model::ModelConfig::from_json(bench::named_config(config_name));
+  const uint64_t before = ctx.allocated_bytes();
+  retnet::train::TrainableModel net(ctx, config, retnet::train::initial_weights(config, 1), true, 64);
+  auto ids = tokens(batch * seq_len + 1, config.vocab_size, 5);
+  std::vector<int32_t> inputs(ids.begin(), ids.end() - 1), targets(ids.begin() + 1, ids.end());
+  retnet::kernels::AdamWSettings settings;
+  retnet::gpu::Stream s(ctx);
+  std::vector<double> times;
+  for (int i = 0; i < steps + 2; ++i) {
+    auto t0 = clock_type::now();
+    net.record_zero_grads(s);
+    net.record(s, inputs, targets, batch, seq_len, 1.0f / float(batch * seq_len), true, nullptr);
+    net.record_optimizer_step(s, settings, i + 1);
+    s.submit();
+    if (i >= 2) times.push_back(ms_since(t0));  // two warm-up steps
+  }
+  const double ms = median(times);
+  nlohmann::json out = {{"config", config_name}, {"batch", batch}, {"seq_len", seq_len}, {"ms_per_step", ms},
+                        {"tokens_per_s", batch * seq_len * 1000.0 / ms},
+                        {"bytes_allocated", ctx.allocated_bytes() - before}, {"peak_bytes", ctx.peak_allocated_bytes()}};
+  if (!s.timings().empty()) out["profile"] = kernel_profile(s.timings());
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -75,6 +135,9 @@ int main(int argc, char** argv) {
   std::string config_name = "tiny", model_dir, json_path, device;
   std::vector<int64_t> contexts{1024, 8192, 32768, 131072}, prefills{512, 2048, 8192, 32768}, batches{1, 4, 16, 64};
   int decode_steps = 32;
+  std::string train_config = "small";
+  int64_t train_batch = 4, train_seq = 2048;
+  bool train_only = false;
   app.add_option("--config", config_name, "Named configuration with random f16 weights: tiny, 1.3b");
   app.add_option("-m,--model", model_dir, "A model folder instead of --config");
   app.add_option("--contexts", contexts, "Context lengths before timing decode")->delimiter(',');
@@ -83,6 +146,10 @@ int main(int argc, char** argv) {
   app.add_option("--decode-steps", decode_steps, "Decode steps timed per measurement")->check(CLI::Range(1, 100000));
   app.add_option("--json", json_path, "Write the results here");
   app.add_option("--device", device, "Device index or part of its name");
+  app.add_option("--train-config", train_config, "Configuration of the training-step measurement ('' = none)");
+  app.add_option("--train-batch", train_batch, "Sequences per training step");
+  app.add_option("--train-seq", train_seq, "Tokens per sequence in the training step");
+  app.add_flag("--train-only", train_only, "Only the training-step measurement");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -94,6 +161,19 @@ int main(int argc, char** argv) {
     out["driver"] = ctx.device().driver;
     out["fast_paths"] = {{"fp16", ctx.active_paths().fp16}, {"subgroups", ctx.active_paths().subgroups},
                          {"coopmat", ctx.active_paths().coopmat}};
+    if (!train_config.empty()) {
+      auto t = training_step(ctx, train_config, train_batch, train_seq, 5);
+      fmt::print("training step ({} config, {} x {} tokens, f32 master weights + AdamW): {:.1f} ms, {:.0f} tokens/s, "
+                 "{:.0f} MiB allocated\n",
+                 train_config, train_batch, train_seq, t["ms_per_step"].get<double>(), t["tokens_per_s"].get<double>(),
+                 t["bytes_allocated"].get<uint64_t>() / 1048576.0);
+      if (t.contains("profile")) print_profile("training step", t["profile"]);
+      out["training_step"] = t;
+      if (train_only) {
+        if (!json_path.empty()) std::ofstream(json_path) << out.dump(2) << "\n";
+        return 0;
+      }
+    }
     std::string folder = model_dir;
     if (folder.empty()) {
       folder = (std::filesystem::temp_directory_path() / fmt::format("retnet-bench-{}-{}", config_name, ::getpid())).string();
@@ -178,6 +258,24 @@ int main(int argc, char** argv) {
       double ms = ms_since(t0);
       out["prefill"].push_back({{"tokens", p}, {"tokens_per_s", p * 1000.0 / ms}, {"peak_bytes", ctx.peak_allocated_bytes()}});
       fmt::print("{:>10} {:>14.0f} {:>12.0f}\n", p, p * 1000.0 / ms, ctx.peak_allocated_bytes() / 1048576.0);
+    }
+    if (ctx.options().profiling) {  // where a prefill and a decode step spend their GPU time
+      auto& impl = model->impl();
+      std::lock_guard<std::mutex> lock(impl.step_mutex);
+      for (int64_t T : {int64_t(8192), int64_t(1)}) {
+        auto states = impl.new_states(1, "profile state");
+        std::vector<int32_t> positions(T);
+        for (int64_t t = 0; t < T; ++t) positions[t] = int32_t(t);
+        retnet::gpu::Stream s(ctx);
+        for (int rep = 0; rep < 2; ++rep) {  // the second run is measured
+          impl.record_step(s, tokens(T, V, 3), positions, 1, T,
+                           T == 1 ? retnet::RetentionForm::Recurrent : retnet::RetentionForm::Chunkwise, &states, false);
+          s.submit();
+        }
+        auto p = kernel_profile(s.timings());
+        print_profile(T == 1 ? "decode step" : "prefill of 8192 tokens", p);
+        out[T == 1 ? "profile_decode" : "profile_prefill_8192"] = p;
+      }
     }
     if (!json_path.empty()) std::ofstream(json_path) << out.dump(2) << "\n";
     return 0;
