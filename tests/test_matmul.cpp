@@ -17,12 +17,17 @@ namespace {
 // <= 1); 1e-5 leaves room for other devices' summation orders and fused multiply-adds.
 constexpr double kTolerance = 1e-5;
 
+// The tensor-core path rounds x to f16 (the reference gets the same rounded x, so the products
+// are exact) and accumulates in an order of its own: 1e-4.
+constexpr double kCoopMatTolerance = 1e-4;
+
 const char* path_name(MatmulPath p) {
-  return p == MatmulPath::Rows ? "rows" : p == MatmulPath::Tiled ? "tiled" : "auto";
+  return p == MatmulPath::Rows ? "rows" : p == MatmulPath::Tiled ? "tiled" : p == MatmulPath::CoopMat ? "coopmat" : "auto";
 }
 
 // GPU y = x w^T for x of shape x_shape (last dim K) and w [N, K] of `wtype`, compared with the
-// reference on the values w actually holds. With `accumulate`, y starts random and is added to.
+// reference on the values w (and, on the tensor-core path, x) actually hold, as a multiple of
+// the path's tolerance (<= 1 passes). With `accumulate`, y starts random and is added to.
 double matmul_error(gpu::Stream& s, const std::vector<int64_t>& x_shape, int64_t N, gpu::DType wtype,
                     MatmulPath path, bool accumulate = false, uint32_t seed = 1) {
   const int64_t K = x_shape.back();
@@ -38,10 +43,12 @@ double matmul_error(gpu::Stream& s, const std::vector<int64_t>& x_shape, int64_t
   auto ty = test::tensor(y_shape, y0, gpu::DType::F32, "y");
   kernels::matmul(s, tx, tw, ty, path, accumulate);
   s.submit();
-  auto expected = reference::matmul(x, test::rounded(w, wtype), M, N, K);
+  const MatmulPath taken = path == MatmulPath::Auto ? kernels::matmul_auto_path(test::context(), M, tw) : path;
+  const bool coopmat = taken == MatmulPath::CoopMat;
+  auto expected = reference::matmul(coopmat ? test::rounded(x, gpu::DType::F16) : x, test::rounded(w, wtype), M, N, K);
   if (accumulate)
     for (size_t i = 0; i < expected.size(); ++i) expected[i] += y0[i];
-  return test::max_rel_error(ty.download(), expected);
+  return test::max_rel_error(ty.download(), expected) / (coopmat ? kCoopMatTolerance : kTolerance);
 }
 
 // Every combination of rows, output columns and depths, none of them multiples of the tiles
@@ -52,7 +59,7 @@ void check_all_shapes(MatmulPath path, gpu::DType wtype) {
     for (int64_t N : {1, 5, 64, 130})
       for (int64_t K : {1, 7, 64, 255, 2048}) {
         CAPTURE(M, N, K, gpu::dtype_name(wtype), path_name(path));
-        CHECK(matmul_error(s, {M, K}, N, wtype, path) <= kTolerance);
+        CHECK(matmul_error(s, {M, K}, N, wtype, path) <= 1.0);
       }
 }
 
@@ -82,7 +89,7 @@ TEST_CASE("matmul Rows path with every row count up to 8 and K a multiple of the
     for (int64_t M = 1; M <= 8; ++M)
       for (int64_t K : {4, 8, 24, 1000}) {
         CAPTURE(M, K, gpu::dtype_name(wtype));
-        CHECK(matmul_error(s, {M, K}, 37, wtype, MatmulPath::Rows) <= kTolerance);
+        CHECK(matmul_error(s, {M, K}, 37, wtype, MatmulPath::Rows) <= 1.0);
       }
 }
 
@@ -92,20 +99,23 @@ TEST_CASE("matmul accumulate adds x w^T to y", "[kernel][matmul]") {
     for (auto wtype : {gpu::DType::F32, gpu::DType::F16})
       for (int64_t M : {2, 70}) {
         CAPTURE(path_name(path), gpu::dtype_name(wtype), M);
-        CHECK(matmul_error(s, {M, 96}, 67, wtype, path, /*accumulate=*/true) <= kTolerance);
+        CHECK(matmul_error(s, {M, 96}, 67, wtype, path, /*accumulate=*/true) <= 1.0);
       }
 }
 
 TEST_CASE("matmul Auto picks Rows for few rows and Tiled for many and both are right", "[kernel][matmul]") {
-  CHECK(kernels::matmul_auto_path(1) == MatmulPath::Rows);
-  CHECK(kernels::matmul_auto_path(8) == MatmulPath::Rows);
-  CHECK(kernels::matmul_auto_path(9) == MatmulPath::Tiled);
+  auto w32 = test::tensor({4, 4}, test::random_vector(16, 1)), w16 = test::tensor({4, 4}, test::random_vector(16, 1), gpu::DType::F16);
+  const bool coopmat = test::context().active_paths().coopmat;
+  CHECK(kernels::matmul_auto_path(test::context(), 1, w16) == MatmulPath::Rows);
+  CHECK(kernels::matmul_auto_path(test::context(), 8, w16) == MatmulPath::Rows);
+  CHECK(kernels::matmul_auto_path(test::context(), 9, w32) == MatmulPath::Tiled);
+  CHECK(kernels::matmul_auto_path(test::context(), 9, w16) == (coopmat ? MatmulPath::CoopMat : MatmulPath::Tiled));
   gpu::Stream s(test::context());
   // Leading dimensions are flattened into rows: [2, 3, K] is 6 rows, [4, 5, K] 20.
   for (auto x_shape : std::vector<std::vector<int64_t>>{{100}, {8, 100}, {9, 100}, {2, 3, 100}, {4, 5, 100}})
     for (auto wtype : {gpu::DType::F32, gpu::DType::F16}) {
       CAPTURE(x_shape, gpu::dtype_name(wtype));
-      CHECK(matmul_error(s, x_shape, 50, wtype, MatmulPath::Auto) <= kTolerance);
+      CHECK(matmul_error(s, x_shape, 50, wtype, MatmulPath::Auto) <= 1.0);
     }
 }
 
@@ -139,7 +149,7 @@ TEST_CASE("matmul Rows path: the shared-memory reduction runs beside the subgrou
 TEST_CASE("matmul Rows path covers more column blocks than one grid dimension holds", "[kernel][matmul]") {
   // 262153 columns are 65539 blocks of 4: the 65535 workgroups (the grid limit) loop over them.
   gpu::Stream s(test::context());
-  CHECK(matmul_error(s, {2, 3}, 262153, gpu::DType::F32, MatmulPath::Rows) <= kTolerance);
+  CHECK(matmul_error(s, {2, 3}, 262153, gpu::DType::F32, MatmulPath::Rows) <= 1.0);
 }
 
 TEST_CASE("matmul with no rows or no output columns does nothing", "[kernel][matmul]") {
@@ -193,4 +203,21 @@ TEST_CASE("matmul rejects bad shapes and dtypes", "[kernel][matmul][errors]") {
   kernels::matmul(s, x, w, y);  // the good arguments do work
   s.submit();
   CHECK(s.dispatch_count() == 1);
+}
+
+TEST_CASE("matmul on tensor cores matches the CPU reference where the device has them", "[kernel][matmul]") {
+  if (!test::context().active_paths().coopmat) {
+    gpu::Stream s(test::context());
+    auto x = test::tensor({9, 8}, test::random_vector(72, 1)), w = test::tensor({8, 8}, test::random_vector(64, 2), gpu::DType::F16);
+    gpu::Tensor y(test::context(), {9, 8}, gpu::DType::F32, "y");
+    CHECK_THROWS_AS(kernels::matmul(s, x, w, y, MatmulPath::CoopMat), Error);  // the path is off: a clear error
+    return;
+  }
+  check_all_shapes(MatmulPath::CoopMat, gpu::DType::F16);
+  gpu::Stream s(test::context());
+  for (int64_t M : {130, 300})  // several row tiles, accumulate, aligned and ragged K
+    for (int64_t K : {96, 100}) {
+      CAPTURE(M, K);
+      CHECK(matmul_error(s, {M, K}, 257, gpu::DType::F16, MatmulPath::CoopMat, true) <= 1.0);
+    }
 }

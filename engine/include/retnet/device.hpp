@@ -23,6 +23,7 @@ struct DeviceInfo {
   bool fp16_storage = false;        // 16-bit storage buffers (f16 weights)
   bool fp16_arithmetic = false;     // shaderFloat16
   bool cooperative_matrix = false;  // VK_NV_cooperative_matrix with f16 inputs
+  uint32_t cooperative_matrix_n = 0; // its f16 x f16 -> f32 shape is 16 x N x 16 (16, else 8)
   bool timestamps = false;          // compute-queue timestamps for profiling
 };
 

@@ -221,7 +221,10 @@ void ContextImpl::pick_device() {
   info = infos[chosen];
   active.fp16 = options.allow.fp16 && info.fp16_storage;
   active.subgroups = options.allow.subgroups && info.subgroup_arithmetic;
-  active.coopmat = options.allow.coopmat && info.cooperative_matrix && active.fp16;
+  // The tensor-core matmul keeps f16 tiles in shared memory (shaderFloat16) and assumes
+  // subgroups of 32 lanes.
+  active.coopmat = options.allow.coopmat && info.cooperative_matrix && active.fp16 && info.fp16_arithmetic &&
+                   info.subgroup_size == 32;
   vkGetPhysicalDeviceMemoryProperties(physical, &memory_properties);
   VkPhysicalDeviceProperties props;
   vkGetPhysicalDeviceProperties(physical, &props);
@@ -256,6 +259,8 @@ void ContextImpl::create_device() {
   VkPhysicalDevice16BitStorageFeatures storage16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
   VkPhysicalDeviceShaderFloat16Int8FeaturesKHR float16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES_KHR};
   VkPhysicalDeviceCooperativeMatrixFeaturesNV coopmat{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_COOPERATIVE_MATRIX_FEATURES_NV};
+  VkPhysicalDeviceVulkanMemoryModelFeaturesKHR memory_model{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES_KHR};
   void** next = &features.pNext;
   if (active.fp16) {
     storage16.storageBuffer16BitAccess = VK_TRUE;
@@ -273,6 +278,10 @@ void ContextImpl::create_device() {
     coopmat.cooperativeMatrix = VK_TRUE;
     *next = &coopmat;
     next = &coopmat.pNext;
+    extensions.push_back(VK_KHR_VULKAN_MEMORY_MODEL_EXTENSION_NAME);  // the coopmat shaders use it
+    memory_model.vulkanMemoryModel = VK_TRUE;
+    *next = &memory_model;
+    next = &memory_model.pNext;
   }
   VkDeviceCreateInfo ci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
   ci.pNext = &features;

@@ -73,6 +73,6 @@ struct ContextImpl {
 // Fills a DeviceInfo for one physical device (used by list_devices and the context).
 DeviceInfo describe_device(VkInstance instance, VkPhysicalDevice physical, uint32_t index);
 bool has_extension(VkPhysicalDevice physical, const char* name);
-bool device_has_coopmat_f16(VkInstance instance, VkPhysicalDevice physical);
+uint32_t coopmat_f16_n_size(VkInstance instance, VkPhysicalDevice physical);
 
 }  // namespace retnet::gpu

@@ -1,5 +1,6 @@
 // Describing and ranking physical devices: what `retnet devices` prints and how the
 // default device is chosen.
+#include <algorithm>
 #include <fmt/format.h>
 
 #include <cstring>
@@ -71,14 +72,25 @@ DeviceInfo describe_device(VkInstance instance, VkPhysicalDevice physical, uint3
 
   VkPhysicalDevice16BitStorageFeatures storage16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_16BIT_STORAGE_FEATURES};
   VkPhysicalDeviceShaderFloat16Int8FeaturesKHR float16{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_FLOAT16_INT8_FEATURES_KHR};
+  // glslang compiles cooperative-matrix shaders for the Vulkan memory model.
+  VkPhysicalDeviceVulkanMemoryModelFeaturesKHR memory_model{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES_KHR};
   const bool has_float16_ext = has_extension(physical, VK_KHR_SHADER_FLOAT16_INT8_EXTENSION_NAME);
+  const bool has_memory_model_ext = has_extension(physical, VK_KHR_VULKAN_MEMORY_MODEL_EXTENSION_NAME);
   VkPhysicalDeviceFeatures2 features2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_FEATURES_2};
   features2.pNext = &storage16;
-  if (has_float16_ext) storage16.pNext = &float16;
+  void** next = &storage16.pNext;
+  if (has_float16_ext) {
+    *next = &float16;
+    next = &float16.pNext;
+  }
+  if (has_memory_model_ext) *next = &memory_model;
   vkGetPhysicalDeviceFeatures2(physical, &features2);
   info.fp16_storage = storage16.storageBuffer16BitAccess;
   info.fp16_arithmetic = has_float16_ext && float16.shaderFloat16;
-  info.cooperative_matrix = info.fp16_storage && device_has_coopmat_f16(instance, physical);
+  const bool memory_model_ok = has_memory_model_ext && memory_model.vulkanMemoryModel;
+  info.cooperative_matrix_n = info.fp16_storage && memory_model_ok ? coopmat_f16_n_size(instance, physical) : 0;
+  info.cooperative_matrix = info.cooperative_matrix_n != 0;
 
   uint32_t nq = 0;
   vkGetPhysicalDeviceQueueFamilyProperties(physical, &nq, nullptr);
@@ -90,22 +102,24 @@ DeviceInfo describe_device(VkInstance instance, VkPhysicalDevice physical, uint3
   return info;
 }
 
-// VK_NV_cooperative_matrix with an f16 x f16 -> f32 16x16x16 (or 16x8x16) shape in subgroup scope.
-bool device_has_coopmat_f16(VkInstance instance, VkPhysicalDevice physical) {
-  if (!has_extension(physical, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME)) return false;
+// N of VK_NV_cooperative_matrix's f16 x f16 -> f32 16 x N x 16 shape in subgroup scope: 16
+// where offered, else 8 (NVIDIA lists 16x8x16), 0 without one.
+uint32_t coopmat_f16_n_size(VkInstance instance, VkPhysicalDevice physical) {
+  if (!has_extension(physical, VK_NV_COOPERATIVE_MATRIX_EXTENSION_NAME)) return 0;
   auto fn = reinterpret_cast<PFN_vkGetPhysicalDeviceCooperativeMatrixPropertiesNV>(
       vkGetInstanceProcAddr(instance, "vkGetPhysicalDeviceCooperativeMatrixPropertiesNV"));
-  if (!fn) return false;
+  if (!fn) return 0;
   uint32_t n = 0;
   fn(physical, &n, nullptr);
   std::vector<VkCooperativeMatrixPropertiesNV> props(n, {VK_STRUCTURE_TYPE_COOPERATIVE_MATRIX_PROPERTIES_NV});
   fn(physical, &n, props.data());
+  uint32_t best = 0;
   for (auto& p : props)
     if (p.AType == VK_COMPONENT_TYPE_FLOAT16_NV && p.BType == VK_COMPONENT_TYPE_FLOAT16_NV &&
         p.CType == VK_COMPONENT_TYPE_FLOAT32_NV && p.DType == VK_COMPONENT_TYPE_FLOAT32_NV &&
         p.scope == VK_SCOPE_SUBGROUP_NV && p.MSize == 16 && p.KSize == 16 && (p.NSize == 16 || p.NSize == 8))
-      return true;
-  return false;
+      best = std::max(best, p.NSize);
+  return best;
 }
 
 }  // namespace retnet::gpu

@@ -17,6 +17,7 @@ constexpr const char* kKernel = "matmul";
 constexpr int64_t kRowsMaxRows = 8;  // rows per workgroup of the Rows kernel (its MAX_ROWS)
 constexpr int64_t kRowsCols = 4;     // output columns per workgroup of the Rows kernel (COLS)
 constexpr int64_t kTile = 64;        // output tile edge of the Tiled kernel (BM = BN)
+constexpr int64_t kCoopTile = 128;   // output tile edge of the CoopMat kernel
 constexpr uint32_t kMaxGroups = 65535;
 
 struct Push {
@@ -42,7 +43,10 @@ void require_matrix_like(const gpu::Tensor& t, const char* kernel) {
 
 }  // namespace
 
-MatmulPath matmul_auto_path(int64_t M) { return M <= kRowsMaxRows ? MatmulPath::Rows : MatmulPath::Tiled; }
+MatmulPath matmul_auto_path(const Context& ctx, int64_t M, const gpu::Tensor& w) {
+  if (M <= kRowsMaxRows) return MatmulPath::Rows;
+  return ctx.active_paths().coopmat && w.dtype() == gpu::DType::F16 ? MatmulPath::CoopMat : MatmulPath::Tiled;
+}
 
 void matmul(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& w, gpu::Tensor& y, MatmulPath path,
             bool accumulate) {
@@ -74,7 +78,17 @@ void matmul(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& w, gpu::Ten
   const uint32_t aligned = K % (f16 ? 8 : 4) == 0 ? 1u : 0u;
   const Push push{static_cast<uint32_t>(M), static_cast<uint32_t>(N), static_cast<uint32_t>(K),
                   accumulate ? 1u : 0u};
-  if (path == MatmulPath::Auto) path = matmul_auto_path(M);
+  if (path == MatmulPath::Auto) path = matmul_auto_path(s.context(), M, w);
+
+  if (path == MatmulPath::CoopMat) {
+    if (!s.context().active_paths().coopmat)
+      throw Error(fmt::format("{}: the cooperative-matrix path was requested but it is off on this device", kKernel));
+    if (!f16) throw Error(fmt::format("{}: the cooperative-matrix path needs f16 weights, not {}", kKernel, w.describe()));
+    const char* shader = s.context().device().cooperative_matrix_n == 16 ? "matmul_coopmat_n16" : "matmul_coopmat_n8";
+    s.dispatch(shader, {gpu::out(y), gpu::in(x), gpu::in(w)}, push, capped_groups(N, kCoopTile),
+               capped_groups(M, kCoopTile), 1, {aligned});
+    return;
+  }
 
   if (path == MatmulPath::Tiled) {
     s.dispatch(f16 ? "matmul_tiled_f16" : "matmul_tiled_f32", {gpu::out(y), gpu::in(x), gpu::in(w)}, push,

@@ -5,8 +5,10 @@ namespace retnet::kernels {
 
 // Rows: the few-row (decode) kernel, which reads every weight once per block of 8 rows.
 // Tiled: shared-memory tiles of 64 x 64 outputs, for many rows (prefill).
-// Auto: Rows for at most 8 rows, Tiled otherwise.
-enum class MatmulPath { Auto, Tiled, Rows };
+// CoopMat: tensor cores through VK_NV_cooperative_matrix, f16 weights only; x is rounded to
+// f16 in the tiles (f32 accumulation). Auto: Rows for at most 8 rows; otherwise CoopMat
+// where the coopmat fast path is on and w is f16, else Tiled.
+enum class MatmulPath { Auto, Tiled, Rows, CoopMat };
 
 // y = x w^T in the nn.Linear layout (or y += x w^T with `accumulate`, e.g. to add a
 // projection straight into the residual stream). x is f32 [..., K] with every leading
@@ -27,7 +29,7 @@ void matmul_backward_input(gpu::Stream& s, const gpu::Tensor& dy, const gpu::Ten
 void matmul_backward_weight(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& dy, gpu::Tensor& dw,
                             bool accumulate = false);
 
-// The path Auto takes for M rows.
-MatmulPath matmul_auto_path(int64_t M);
+// The path Auto takes for M rows of x times w on this context.
+MatmulPath matmul_auto_path(const Context& ctx, int64_t M, const gpu::Tensor& w);
 
 }  // namespace retnet::kernels

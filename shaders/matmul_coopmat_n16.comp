@@ -1,0 +1,6 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+// y (+)= x w^T on tensor cores, 16 x 16 x 16 fragments (see matmul_coopmat.glsl).
+#define FRAG_N 16
+#include "matmul_coopmat.glsl"
