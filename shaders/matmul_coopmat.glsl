@@ -5,7 +5,7 @@
 // w is f16 already. A workgroup of 8 subgroups of 32 lanes computes a 128 x 128 tile of y,
 // each subgroup a 32 x 64 block of 16 x FRAG_N accumulators; K is walked in steps of 32
 // staged in shared memory (rows padded by 8 halves so fragment loads stay 16-byte aligned
-// and spread over banks). Results go through a per-subgroup 16x16 staging tile so ragged
+// and spread over banks), the next step's tiles loaded into registers during the multiplies. Results go through a per-subgroup 16x16 staging tile so ragged
 // edges need no special case. Only used where the subgroup size is 32 (the launcher checks).
 #extension GL_NV_cooperative_matrix : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
@@ -33,13 +33,30 @@ layout(constant_id = 0) const bool ALIGNED = false;
 #define W_F16
 #include "matmul_interface.glsl"
 
-shared float16_t xs[BM * LDS];
-shared float16_t ws[BN * LDS];
+// Tiles as uvec2s of 4 packed halves: one 8-byte shared store per 4 values, and w's f16 bits
+// go from memory to shared memory untouched. Fragment loads count offsets and strides in
+// these 4-half units.
+#define LDS4 (LDS / 4)
+shared uvec2 xs[BM * LDS4];
+#ifdef W_K_MAJOR
+// w staged transposed, [BK][BN + 8] halves (B row-major), for drivers whose column-major
+// fragment loads are slow.
+#define LDB (BN + 8)
+shared float16_t ws[BK * LDB];
+#else
+shared uvec2 ws[BN * LDS4];
+#endif
 shared float stage[(THREADS / 32) * 16 * FRAG_N];
 
-void load_tiles(uint t, uint m0, uint n0, uint k0) {
-  // x: BM rows of BK / 4 vec4s, converted to f16.
-  [[unroll]] for (uint i = 0; i < BM * BK / 4 / THREADS; ++i) {
+#define X_LOADS (BM * BK / 4 / THREADS)  // vec4s of x per thread and step
+#define W_LOADS (BN * BK / 8 / THREADS)  // 8-half groups of w per thread and step
+
+// The next step's tiles travel through registers while the current one is multiplied.
+vec4 x_next[X_LOADS];
+uvec4 w_next[W_LOADS];
+
+void fetch(uint t, uint m0, uint n0, uint k0) {
+  [[unroll]] for (uint i = 0; i < X_LOADS; ++i) {
     const uint idx = t + i * THREADS, r = idx / (BK / 4), q = idx % (BK / 4);
     const uint m = m0 + r, k = k0 + 4 * q;
     vec4 v = vec4(0.0);
@@ -51,23 +68,44 @@ void load_tiles(uint t, uint m0, uint n0, uint k0) {
           if (k + c < pc.K) v[c] = x[m * pc.K + k + c];
       }
     }
-    [[unroll]] for (uint c = 0; c < 4; ++c) xs[r * LDS + 4 * q + c] = float16_t(v[c]);
+    x_next[i] = v;
   }
-  // w: BN rows of BK / 8 groups of 8 halves.
-  [[unroll]] for (uint i = 0; i < BN * BK / 8 / THREADS; ++i) {
+  [[unroll]] for (uint i = 0; i < W_LOADS; ++i) {
     const uint idx = t + i * THREADS, r = idx / (BK / 8), h = idx % (BK / 8);
     const uint n = n0 + r, k = k0 + 8 * h;
+    uvec4 q = uvec4(0);  // zero bits are +0.0
     if (ALIGNED) {
-      const uvec4 q = n < pc.N && k < pc.K ? w4[(n * pc.K + k) / 8] : uvec4(0);  // zero bits are +0.0
+      if (n < pc.N && k < pc.K) q = w4[(n * pc.K + k) / 8];
+    } else if (n < pc.N) {
+      vec4 lo = vec4(0.0), hi = vec4(0.0);
       [[unroll]] for (uint c = 0; c < 4; ++c) {
-        const f16vec2 pair = unpackFloat2x16(q[c]);
-        ws[r * LDS + 8 * h + 2 * c] = pair.x;
-        ws[r * LDS + 8 * h + 2 * c + 1] = pair.y;
+        if (k + c < pc.K) lo[c] = weight_at(n * pc.K + k + c);
+        if (k + 4 + c < pc.K) hi[c] = weight_at(n * pc.K + k + 4 + c);
       }
-    } else {
-      [[unroll]] for (uint c = 0; c < 8; ++c)
-        ws[r * LDS + 8 * h + c] = float16_t(n < pc.N && k + c < pc.K ? weight_at(n * pc.K + k + c) : 0.0);
+      q = uvec4(packHalf2x16(lo.xy), packHalf2x16(lo.zw), packHalf2x16(hi.xy), packHalf2x16(hi.zw));
     }
+    w_next[i] = q;
+  }
+}
+
+void store_tiles(uint t) {
+  [[unroll]] for (uint i = 0; i < X_LOADS; ++i) {
+    const uint idx = t + i * THREADS, r = idx / (BK / 4), q = idx % (BK / 4);
+    xs[r * LDS4 + q] = uvec2(packHalf2x16(x_next[i].xy), packHalf2x16(x_next[i].zw));
+  }
+  [[unroll]] for (uint i = 0; i < W_LOADS; ++i) {
+    const uint idx = t + i * THREADS, r = idx / (BK / 8), h = idx % (BK / 8);
+    const uvec4 q = w_next[i];
+#ifdef W_K_MAJOR
+    [[unroll]] for (uint c = 0; c < 4; ++c) {
+      const f16vec2 pair = unpackFloat2x16(q[c]);
+      ws[(8 * h + 2 * c) * LDB + r] = pair.x;
+      ws[(8 * h + 2 * c + 1) * LDB + r] = pair.y;
+    }
+#else
+    ws[r * LDS4 + 2 * h] = q.xy;
+    ws[r * LDS4 + 2 * h + 1] = q.zw;
+#endif
   }
 }
 
@@ -82,15 +120,23 @@ void main() {
       [[unroll]] for (uint i = 0; i < FM; ++i)
         [[unroll]] for (uint j = 0; j < FN; ++j) acc[i][j] = fcoopmatNV<32, SCOPE_SUBGROUP, 16, FRAG_N>(0.0);
 
+      fetch(t, m0, n0, 0);
       for (uint k0 = 0; k0 < pc.K; k0 += BK) {
-        load_tiles(t, m0, n0, k0);
+        store_tiles(t);
         barrier();
+        if (k0 + BK < pc.K) fetch(t, m0, n0, k0 + BK);  // in flight during the multiplies
         [[unroll]] for (uint kk = 0; kk < BK; kk += 16) {
           fcoopmatNV<16, SCOPE_SUBGROUP, 16, 16> a[FM];
           fcoopmatNV<16, SCOPE_SUBGROUP, 16, FRAG_N> b[FN];
-          [[unroll]] for (uint i = 0; i < FM; ++i) coopMatLoadNV(a[i], xs, (wm * WM + i * 16) * LDS + kk, LDS, false);
+          [[unroll]] for (uint i = 0; i < FM; ++i)
+            coopMatLoadNV(a[i], xs, ((wm * WM + i * 16) * LDS + kk) / 4, LDS4, false);
           // B = w^T: column n of B is row n of the w tile, so it loads column-major.
-          [[unroll]] for (uint j = 0; j < FN; ++j) coopMatLoadNV(b[j], ws, (wn * WN + j * FRAG_N) * LDS + kk, LDS, true);
+          [[unroll]] for (uint j = 0; j < FN; ++j)
+#ifdef W_K_MAJOR
+            coopMatLoadNV(b[j], ws, kk * LDB + wn * WN + j * FRAG_N, LDB, false);
+#else
+            coopMatLoadNV(b[j], ws, ((wn * WN + j * FRAG_N) * LDS + kk) / 4, LDS4, true);
+#endif
           [[unroll]] for (uint i = 0; i < FM; ++i)
             [[unroll]] for (uint j = 0; j < FN; ++j) acc[i][j] = coopMatMulAddNV(a[i], b[j], acc[i][j]);
         }

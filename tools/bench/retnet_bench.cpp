@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -18,6 +19,7 @@
 #include "model/model_impl.hpp"
 #include "retnet/error.hpp"
 #include "retnet/model.hpp"
+#include "kernels/matmul.hpp"
 #include "train/trainable_model.hpp"
 
 using clock_type = std::chrono::steady_clock;
@@ -128,6 +130,44 @@ nlohmann::json training_step(retnet::Context& ctx, const std::string& config_nam
   return out;
 }
 
+// TFLOP/s of y = x w^T (x f32 [M, K], w f16 [N, K]) on each matmul path the device has,
+// GPU-timed where it can be.
+nlohmann::json matmul_speed(const retnet::ContextOptions& device_options, int64_t M, int64_t N, int64_t K) {
+  using namespace retnet;
+  auto options = device_options;
+  options.profiling = true;
+  Context ctx(options);
+  gpu::Tensor x(ctx, {M, K}, gpu::DType::F32, "x"), w(ctx, {N, K}, gpu::DType::F16, "w"), y(ctx, {M, N}, gpu::DType::F32, "y");
+  gpu::Stream s(ctx);
+  s.fill_zero(x);
+  s.fill_zero(w);
+  s.submit();
+  nlohmann::json out = nlohmann::json::array();
+  std::vector<kernels::MatmulPath> paths{kernels::MatmulPath::Tiled};
+  if (ctx.active_paths().coopmat) paths.push_back(kernels::MatmulPath::CoopMat);
+  std::vector<std::pair<kernels::MatmulPath, std::string>> runs;
+  for (auto path : paths) runs.push_back({path, path == kernels::MatmulPath::Tiled ? "tiled" : "coopmat"});
+  if (ctx.active_paths().coopmat && ctx.device().cooperative_matrix_n == 16)
+    runs.push_back({kernels::MatmulPath::CoopMat, "matmul_coopmat_n16_kmajor"});
+  for (auto [path, label] : runs) {
+    if (label.rfind("matmul_", 0) == 0) setenv("RETNET_COOPMAT_VARIANT", label.c_str(), 1);
+    std::vector<double> times;
+    for (int i = 0; i < 6; ++i) {
+      auto t0 = clock_type::now();
+      kernels::matmul(s, x, w, y, path);
+      s.submit();
+      const double gpu = s.timings().empty() ? 0 : s.timings()[0].ms;
+      if (i > 0) times.push_back(gpu > 0 ? gpu : ms_since(t0));
+    }
+    const double ms = median(times), tflops = 2.0 * M * N * K / (ms * 1e-3) / 1e12;
+    unsetenv("RETNET_COOPMAT_VARIANT");
+    const char* name = label.c_str();
+    fmt::print("matmul {} x {} x {} {}: {:.3f} ms, {:.1f} TFLOP/s\n", M, N, K, name, ms, tflops);
+    out.push_back({{"path", name}, {"M", M}, {"N", N}, {"K", K}, {"ms", ms}, {"tflops", tflops}});
+  }
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -138,6 +178,7 @@ int main(int argc, char** argv) {
   std::string train_config = "small";
   int64_t train_batch = 4, train_seq = 2048;
   bool train_only = false;
+  std::vector<int64_t> matmul_shape;
   app.add_option("--config", config_name, "Named configuration with random f16 weights: tiny, 1.3b");
   app.add_option("-m,--model", model_dir, "A model folder instead of --config");
   app.add_option("--contexts", contexts, "Context lengths before timing decode")->delimiter(',');
@@ -150,6 +191,7 @@ int main(int argc, char** argv) {
   app.add_option("--train-batch", train_batch, "Sequences per training step");
   app.add_option("--train-seq", train_seq, "Tokens per sequence in the training step");
   app.add_flag("--train-only", train_only, "Only the training-step measurement");
+  app.add_option("--matmul", matmul_shape, "M,N,K: time one f16-weight matmul on each path first")->delimiter(',')->expected(3);
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -161,6 +203,9 @@ int main(int argc, char** argv) {
     out["driver"] = ctx.device().driver;
     out["fast_paths"] = {{"fp16", ctx.active_paths().fp16}, {"subgroups", ctx.active_paths().subgroups},
                          {"coopmat", ctx.active_paths().coopmat}};
+    fmt::print("fast paths: fp16 {}, subgroups {}, cooperative matrix {}\n", ctx.active_paths().fp16,
+               ctx.active_paths().subgroups, ctx.active_paths().coopmat);
+    if (matmul_shape.size() == 3) out["matmul"] = matmul_speed(options, matmul_shape[0], matmul_shape[1], matmul_shape[2]);
     if (!train_config.empty()) {
       auto t = training_step(ctx, train_config, train_batch, train_seq, 5);
       fmt::print("training step ({} config, {} x {} tokens, f32 master weights + AdamW): {:.1f} ms, {:.0f} tokens/s, "

@@ -139,7 +139,6 @@ void ModelImpl::ensure_activations(int64_t rows, int64_t logit_rows) const {
     make(act_.g, rows, c.value_dim, gpu::DType::F32, "g");
     make(act_.o, rows, c.value_dim, gpu::DType::F32, "o");
     make(act_.gated, rows, c.value_dim, gpu::DType::F32, "gated");
-    make(act_.x, rows, c.hidden_size, gpu::DType::F32, "block_out");
     make(act_.gate, rows, c.intermediate_size, gpu::DType::F32, "mlp_gate");
     make(act_.up, rows, c.intermediate_size, gpu::DType::F32, "mlp_up");
     make(act_.ffn, rows, c.intermediate_size, gpu::DType::F32, "mlp_act");
@@ -168,7 +167,7 @@ void ModelImpl::record_step(gpu::Stream& s, const std::vector<int32_t>& tokens,
   auto& a = act_;
 
   auto view2 = [&](gpu::Tensor& t, int64_t cols) { t.reshape({rows, cols}); };
-  for (gpu::Tensor* t : {&a.h, &a.a, &a.x}) view2(*t, c.hidden_size);
+  for (gpu::Tensor* t : {&a.h, &a.a}) view2(*t, c.hidden_size);
   for (gpu::Tensor* t : {&a.q, &a.k}) view2(*t, c.key_dim);
   for (gpu::Tensor* t : {&a.v, &a.g, &a.o, &a.gated}) view2(*t, c.value_dim);
   for (gpu::Tensor* t : {&a.gate, &a.up, &a.ffn}) view2(*t, c.intermediate_size);
@@ -212,15 +211,14 @@ void ModelImpl::record_step(gpu::Stream& s, const std::vector<int32_t>& tokens,
     view2(a.v, c.value_dim);
     view2(a.o, c.value_dim);
     kernels::rmsnorm_swish_gate(s, a.o, a.g, w.g_norm, a.gated, static_cast<float>(c.norm_eps));
-    kernels::matmul(s, a.gated, w.o_proj, a.x);
-    kernels::residual_add(s, a.h, a.x);
+    // Projections add straight into the residual stream (one dispatch, no scratch round trip).
+    kernels::matmul(s, a.gated, w.o_proj, a.h, kernels::MatmulPath::Auto, true);
 
     kernels::rmsnorm(s, a.h, w.mlp_norm, a.a, static_cast<float>(c.norm_eps));
     kernels::matmul(s, a.a, w.gate_proj, a.gate);
     kernels::matmul(s, a.a, w.up_proj, a.up);
     kernels::swiglu(s, a.gate, a.up, a.ffn);
-    kernels::matmul(s, a.ffn, w.down_proj, a.x);
-    kernels::residual_add(s, a.h, a.x);
+    kernels::matmul(s, a.ffn, w.down_proj, a.h, kernels::MatmulPath::Auto, true);
   }
   kernels::rmsnorm(s, a.h, final_norm, a.a, static_cast<float>(c.norm_eps));
   a.logits.reshape({logit_rows, c.vocab_size});

@@ -21,7 +21,7 @@ struct LayerWeights {
 // Scratch tensors for up to `rows` token rows; grown when a larger step comes.
 struct Activations {
   int64_t rows = 0, logit_rows = 0;
-  gpu::Tensor tokens, positions, h, a, q, k, v, g, o, gated, x, gate, up, ffn, last, logits;
+  gpu::Tensor tokens, positions, h, a, q, k, v, g, o, gated, gate, up, ffn, last, logits;
 };
 
 class ModelImpl {
