@@ -105,11 +105,10 @@ TEST_CASE("matmul accumulate adds x w^T to y", "[kernel][matmul]") {
 
 TEST_CASE("matmul Auto picks Rows for few rows and Tiled for many and both are right", "[kernel][matmul]") {
   auto w32 = test::tensor({4, 4}, test::random_vector(16, 1)), w16 = test::tensor({4, 4}, test::random_vector(16, 1), gpu::DType::F16);
-  const bool coopmat = test::context().active_paths().coopmat;
   CHECK(kernels::matmul_auto_path(test::context(), 1, w16) == MatmulPath::Rows);
   CHECK(kernels::matmul_auto_path(test::context(), 8, w16) == MatmulPath::Rows);
   CHECK(kernels::matmul_auto_path(test::context(), 9, w32) == MatmulPath::Tiled);
-  CHECK(kernels::matmul_auto_path(test::context(), 9, w16) == (coopmat ? MatmulPath::CoopMat : MatmulPath::Tiled));
+  CHECK(kernels::matmul_auto_path(test::context(), 9, w16) == MatmulPath::Tiled);
   gpu::Stream s(test::context());
   // Leading dimensions are flattened into rows: [2, 3, K] is 6 rows, [4, 5, K] 20.
   for (auto x_shape : std::vector<std::vector<int64_t>>{{100}, {8, 100}, {9, 100}, {2, 3, 100}, {4, 5, 100}})

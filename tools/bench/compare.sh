@@ -5,7 +5,8 @@
 set -euo pipefail
 out=${1:?usage: compare.sh OUT_DIR}
 mkdir -p "$out"
-./build/tools/retnet-bench --config 1.3b --contexts 1024,8192,32768 --prefill 512,2048,8192 \
-  --batches 1 --decode-steps 32 --json "$out/retnet-vk.json"
-python3 tools/bench/peers.py --out "$out/peers.json"
+./build/tools/retnet-bench --config 1.3b --contexts 1024,8192,32768,131072 --prefill 512,2048,8192,32768 \
+  --batches 1,4,16,64 --decode-steps 32 --train-config small --train-batch 4 --train-seq 2048 \
+  --json "$out/retnet-vk.json" | tee "$out/retnet-vk.txt"
+python3 tools/bench/peers.py --out "$out/peers.json" | tee "$out/peers.txt"
 python3 tools/bench/compare_table.py "$out/retnet-vk.json" "$out/peers.json" | tee "$out/comparison.md"

@@ -2,7 +2,9 @@
 """PyTorch peers of retnet-bench, same shapes, random f16 weights, on one CUDA GPU:
 fla's RetNet (its Triton kernels) and a Llama of the same size from transformers with its KV
 cache. Measures decode ms/token at batch 1 after each context (median of timed steps,
-including the per-step host work each framework needs), prefill tokens/s, and peak memory.
+including the per-step host work each framework needs), prefill tokens/s, peak memory, and
+tokens/s of a training step (forward + backward + AdamW, bf16 autocast over fp32 master
+weights, the usual PyTorch recipe) of the small configuration retnet-bench trains.
 
     PYTHONPATH=/path/to/flash-linear-attention python3 tools/bench/peers.py --out peers.json
 """
@@ -51,12 +53,42 @@ def timed_prefill(model, n, vocab):
     return {'tokens': n, 'tokens_per_s': n / (time.perf_counter() - t0), 'peak_bytes': torch.cuda.max_memory_allocated()}
 
 
+def timed_training(build, batch, seq_len, steps=5):
+    torch.manual_seed(0)
+    model = build().to('cuda').train()
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-4, fused=True)
+    ids = torch.randint(0, 32000, (batch, seq_len + 1), device='cuda')
+    torch.cuda.reset_peak_memory_stats()
+    times = []
+    for i in range(steps + 2):  # two warm-up steps (Triton compilation, autotuning)
+        torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        with torch.autocast('cuda', dtype=torch.bfloat16):
+            loss = model(input_ids=ids[:, :-1], labels=ids[:, :-1]).loss
+        loss.backward()
+        torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
+        opt.step()
+        opt.zero_grad(set_to_none=True)
+        torch.cuda.synchronize()
+        if i >= 2:
+            times.append(time.perf_counter() - t0)
+    times.sort()
+    ms = times[len(times) // 2] * 1e3
+    out = {'batch': batch, 'seq_len': seq_len, 'ms_per_step': ms, 'tokens_per_s': batch * seq_len / ms * 1e3,
+           'peak_bytes': torch.cuda.max_memory_allocated(), 'parameters': sum(p.numel() for p in model.parameters())}
+    del model, opt
+    torch.cuda.empty_cache()
+    return out
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument('--out', required=True)
     ap.add_argument('--contexts', default='1024,8192,32768')
     ap.add_argument('--prefill', default='512,2048,8192')
     ap.add_argument('--steps', type=int, default=32)
+    ap.add_argument('--train-batch', type=int, default=4)
+    ap.add_argument('--train-seq', type=int, default=2048)
     args = ap.parse_args()
     contexts = [int(c) for c in args.contexts.split(',')]
     prefills = [int(p) for p in args.prefill.split(',')]
@@ -90,6 +122,18 @@ def main():
         results[name] = r
         del model
         torch.cuda.empty_cache()
+    # Training step of the small configuration (hidden 768, 12 layers, 8 heads, vocab 32000).
+    small = {
+        'fla_retnet_small': lambda: RetNetForCausalLM(RetNetConfig(
+            hidden_size=768, num_hidden_layers=12, num_heads=8, vocab_size=32000)),
+        'llama_small': lambda: LlamaForCausalLM(LlamaConfig(
+            hidden_size=768, num_hidden_layers=12, num_attention_heads=12, num_key_value_heads=12,
+            intermediate_size=2048, vocab_size=32000, attn_implementation='sdpa')),
+    }
+    for name, build in small.items():
+        r = timed_training(build, args.train_batch, args.train_seq)
+        print(name, r, flush=True)
+        results.setdefault('training_step', {})[name] = r
     json.dump(results, open(args.out, 'w'), indent=1)
 
 
