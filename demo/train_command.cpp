@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <cmath>
+#include <csignal>
 #include <cstdio>
 #include <unistd.h>
 
@@ -12,6 +13,10 @@
 namespace demo {
 
 namespace {
+
+// Ctrl-C (or SIGTERM) asks the run to stop after the current step, with a checkpoint.
+volatile std::sig_atomic_t g_stop_requested = 0;
+void request_stop(int) { g_stop_requested = 1; }
 
 std::string duration(double seconds) {
   const int64_t s = static_cast<int64_t>(seconds + 0.5);
@@ -53,6 +58,10 @@ int run_train(TrainArgs& a) {
   if (!a.device.empty()) options.device = a.device;
   retnet::Context ctx(options);
   a.options.f16_forward = !a.f32;
+  g_stop_requested = 0;
+  a.options.should_stop = [] { return g_stop_requested != 0; };
+  std::signal(SIGINT, request_stop);
+  std::signal(SIGTERM, request_stop);
   fmt::print("device: {}\n", ctx.device().name);
   const bool tty = isatty(fileno(stdout));
   auto result = retnet::run_training(ctx, a.options, [&](const retnet::TrainProgress& p) {
@@ -73,6 +82,9 @@ int run_train(TrainArgs& a) {
     }
     std::fflush(stdout);
   });
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  if (g_stop_requested) fmt::print("\ninterrupted: checkpoint written; run again with --resume to continue");
   fmt::print("\ndone: step {}, loss {:.4f}", result.step, result.loss);
   if (result.validation_loss) fmt::print(", validation loss {:.4f}", *result.validation_loss);
   fmt::print("\ncheckpoint: {}\n", result.checkpoint);

@@ -188,9 +188,12 @@ TEST_CASE("training resumed from a checkpoint equals an uninterrupted run", "[ke
   CHECK(whole.back() < whole.front());
 
   o.out = (dir / "split").string();
-  o.stop_after = 3;
+  // Interrupted after step 3 (as by Ctrl-C): the step's checkpoint is written before it stops.
+  int steps_done = 0;
+  o.should_stop = [&] { return ++steps_done == 3; };
   run(o, first);
   REQUIRE(first.size() == 3);
+  o.should_stop = nullptr;
   // Killed (SIGKILL, no unwinding) while writing the next checkpoint: the previous one stays.
   const pid_t child = fork();
   if (child == 0) {
@@ -206,7 +209,6 @@ TEST_CASE("training resumed from a checkpoint equals an uninterrupted run", "[ke
   const auto kept = train::find_checkpoint(o.out);
   CHECK(Model::load(test::context(), kept)->info().num_layers == 2);  // loadable, not torn
 
-  o.stop_after = 0;
   o.resume = true;
   const auto resumed = run(o, second);
   REQUIRE(second.size() == 3);

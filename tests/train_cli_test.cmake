@@ -23,3 +23,15 @@ foreach(f checkpoint/COMPLETE checkpoint/model.safetensors model/model.safetenso
   endif()
 endforeach()
 file(REMOVE_RECURSE ${OUT})
+
+# Ctrl-C during a long run: the step in progress finishes, a checkpoint is written, and the
+# program says how to continue.
+execute_process(COMMAND timeout -s INT 8 ${RETNET} train --data ${DATA} --out ${OUT}
+    --config "{\"hidden_size\":32,\"num_hidden_layers\":1,\"num_heads\":2}" --steps 100000000 --seq-len 32 --batch 2
+    --checkpoint-every 100000000
+  OUTPUT_VARIABLE interrupted ERROR_VARIABLE interrupted_err RESULT_VARIABLE rc3)
+message("${interrupted}${interrupted_err}")
+if(NOT interrupted MATCHES "interrupted: checkpoint written" OR NOT EXISTS ${OUT}/checkpoint/COMPLETE)
+  message(FATAL_ERROR "an interrupted run did not leave a checkpoint (exit ${rc3})")
+endif()
+file(REMOVE_RECURSE ${OUT})

@@ -33,6 +33,9 @@ struct TrainOptions {
   bool f16_forward = true;            // f16 weight copies for the forward where the device has fp16
   bool resume = false;                // continue from out/checkpoint exactly
   int64_t stop_after = 0;             // > 0: stop after this many steps of this run (to test resuming)
+  // Asked after every step; true stops the run there with a checkpoint written, so an
+  // interrupted run (Ctrl-C in `retnet train`) loses nothing and --resume continues it.
+  std::function<bool()> should_stop;
 };
 
 struct TrainProgress {

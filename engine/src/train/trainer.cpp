@@ -260,7 +260,8 @@ TrainResult run_training(Context& ctx, const TrainOptions& o, const std::functio
     p.tokens_per_s = point.tokens_per_s;
     p.eta_s = elapsed / double(run_steps) * double(o.steps - step);
     p.validation_loss = point.validation_loss;
-    const bool stopping = step == o.steps || (o.stop_after > 0 && run_steps == o.stop_after);
+    const bool interrupted = o.should_stop && o.should_stop();
+    const bool stopping = step == o.steps || (o.stop_after > 0 && run_steps == o.stop_after) || interrupted;
     if (step % o.checkpoint_every == 0 || stopping) {
       save_checkpoint();
       p.checkpoint_written = true;
@@ -269,6 +270,7 @@ TrainResult run_training(Context& ctx, const TrainOptions& o, const std::functio
     result.step = step;
     result.loss = loss;
     if (point.validation_loss) result.validation_loss = point.validation_loss;
+    if (interrupted) break;
   }
   if (step == o.steps) write_model((fs::path(o.out) / "model").string(), config, net.download(&train::Parameter::value));
   write_logs();
