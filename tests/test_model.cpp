@@ -78,6 +78,23 @@ TEST_CASE("prefill of N tokens then M decode steps equals the parallel forward o
   CHECK(session.position() == static_cast<int64_t>(tokens.size()));
 }
 
+TEST_CASE("a replayed decode step stays right when another session grows the scratch", "[model]") {
+  // Session a's decode step is recorded once and replayed; b's long prefill then reallocates
+  // the scratch activations that recording used, so a must record again, not replay stale buffers.
+  auto model = Model::load(test::context(), test::tiny_model_folder("replay"), f32_weights());
+  const int64_t V = model->info().vocab_size;
+  auto tokens = test::random_tokens(12, static_cast<int32_t>(V), 3);
+  auto full = model->forward(tokens, RetentionForm::Parallel);
+  Session a(model), b(model);
+  a.prefill({tokens[0], tokens[1], tokens[2]});
+  for (size_t t = 3; t < tokens.size(); ++t) {
+    if (t == 6) b.prefill(test::random_tokens(300, static_cast<int32_t>(V), 4));  // larger than any step so far
+    if (t == 8) b.decode(5);  // b's own recording in between
+    INFO("position " << t);
+    CHECK(test::max_rel_error(a.decode(tokens[t]), row(full, V, t)) < kModelTolerance);
+  }
+}
+
 TEST_CASE("a long prompt prefilled in pieces equals one pass", "[model]") {
   auto folder = test::tiny_model_folder("pieces");
   LoadOptions o = f32_weights();

@@ -49,8 +49,9 @@ Stream::~Stream() {
 
 void Stream::begin_if_needed() {
   if (recording_) return;
+  if (sealed_) throw Error("internal error: recording into a sealed stream (reset() it first)");
   VkCommandBufferBeginInfo bi{VK_STRUCTURE_TYPE_COMMAND_BUFFER_BEGIN_INFO};
-  bi.flags = VK_COMMAND_BUFFER_USAGE_ONE_TIME_SUBMIT_BIT;
+  bi.flags = 0;  // one-time-submit would forbid replay()
   VK_CHECK(vkBeginCommandBuffer(cmd_, &bi));
   if (query_pool_) vkCmdResetQueryPool(cmd_, query_pool_, 0, 2 * query_capacity_);
   recording_ = true;
@@ -206,14 +207,19 @@ void Stream::read_back(const Tensor& src, std::vector<float>* out_values) {
   readback_used_ = offset + bytes;
 }
 
-void Stream::submit() {
-  timings_.clear();
-  if (!recording_) return;
+void* Stream::host_input(Tensor& dst, size_t bytes) {
+  if (bytes == 0 || bytes > dst.capacity() * dtype_size(dst.dtype()))
+    throw Error(fmt::format("host input of {} bytes into {}: out of range", bytes, dst.describe()));
+  inputs_.push_back(std::make_unique<StagingBuffer>(*ctx_, bytes, "step input"));
+  begin_if_needed();
+  hazard_barrier({out(dst)});
+  VkBufferCopy region{0, 0, bytes};
+  vkCmdCopyBuffer(cmd_, inputs_.back()->buffer, dst.buffer(), 1, &region);
+  return inputs_.back()->mapped;
+}
+
+void Stream::execute() {
   auto& impl = ctx_->impl();
-  recording_ = false;
-  written_.clear();
-  read_.clear();
-  VK_CHECK(vkEndCommandBuffer(cmd_));
   VkSubmitInfo si{VK_STRUCTURE_TYPE_SUBMIT_INFO};
   si.commandBufferCount = 1;
   si.pCommandBuffers = &cmd_;
@@ -224,14 +230,14 @@ void Stream::submit() {
   }
   if (r == VK_SUCCESS) r = vkWaitForFences(impl.device, 1, &fence_, VK_TRUE, UINT64_MAX);
   vkResetFences(impl.device, 1, &fence_);
-  for (auto pool : pools_) vkResetDescriptorPool(impl.device, pool, 0);
-  current_pool_ = 0;
-  VK_CHECK(vkResetCommandBuffer(cmd_, 0));
-  auto reads = std::move(reads_);
-  reads_.clear();
-  readback_used_ = 0;
-  if (r != VK_SUCCESS) throw_vk_error(r, "vkQueueSubmit/vkWaitForFences", __FILE__, __LINE__);
-  for (const auto& rd : reads) {
+  if (r != VK_SUCCESS) {
+    clear_recording();
+    throw_vk_error(r, "vkQueueSubmit/vkWaitForFences", __FILE__, __LINE__);
+  }
+}
+
+void Stream::deliver_reads() {
+  for (const auto& rd : reads_) {
     const char* base = static_cast<const char*>(rd.buffer->mapped) + rd.offset;
     size_t n = rd.bytes / dtype_size(rd.dtype);
     rd.out->resize(n);
@@ -242,17 +248,64 @@ void Stream::submit() {
       for (size_t i = 0; i < n; ++i) (*rd.out)[i] = half_to_float(h[i]);
     }
   }
+}
+
+void Stream::collect_timings() {
+  timings_.clear();
+  if (!query_pool_ || labels_.empty()) return;
+  auto& impl = ctx_->impl();
+  std::vector<uint64_t> stamps(2 * labels_.size());
+  VK_CHECK(vkGetQueryPoolResults(impl.device, query_pool_, 0, static_cast<uint32_t>(stamps.size()),
+                                 stamps.size() * 8, stamps.data(), 8,
+                                 VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
+  for (size_t i = 0; i < labels_.size(); ++i)
+    timings_.push_back({labels_[i], (stamps[2 * i + 1] - stamps[2 * i]) * impl.timestamp_period_ns * 1e-6});
+}
+
+void Stream::clear_recording() {
+  auto& impl = ctx_->impl();
+  if (recording_) vkEndCommandBuffer(cmd_);
+  recording_ = false;
+  sealed_ = false;
+  written_.clear();
+  read_.clear();
+  for (auto pool : pools_) vkResetDescriptorPool(impl.device, pool, 0);
+  current_pool_ = 0;
+  VK_CHECK(vkResetCommandBuffer(cmd_, 0));
+  reads_.clear();
+  readback_used_ = 0;
   retired_.clear();
   kept_.clear();
-
-  if (query_pool_ && !labels_.empty()) {
-    std::vector<uint64_t> stamps(2 * labels_.size());
-    VK_CHECK(vkGetQueryPoolResults(impl.device, query_pool_, 0, static_cast<uint32_t>(stamps.size()),
-                                   stamps.size() * 8, stamps.data(), 8,
-                                   VK_QUERY_RESULT_64_BIT | VK_QUERY_RESULT_WAIT_BIT));
-    for (size_t i = 0; i < labels_.size(); ++i)
-      timings_.push_back({labels_[i], (stamps[2 * i + 1] - stamps[2 * i]) * impl.timestamp_period_ns * 1e-6});
-  }
+  inputs_.clear();
 }
+
+void Stream::submit() {
+  timings_.clear();
+  if (sealed_) throw Error("internal error: submit() of a sealed stream (use replay())");
+  if (!recording_) return;
+  recording_ = false;
+  VK_CHECK(vkEndCommandBuffer(cmd_));
+  execute();
+  deliver_reads();
+  collect_timings();
+  clear_recording();
+}
+
+void Stream::seal() {
+  if (sealed_) return;
+  begin_if_needed();  // an empty recording is still replayable
+  VK_CHECK(vkEndCommandBuffer(cmd_));
+  recording_ = false;
+  sealed_ = true;
+}
+
+void Stream::replay() {
+  if (!sealed_) throw Error("internal error: replay() of a stream that was not sealed");
+  execute();
+  deliver_reads();
+  collect_timings();
+}
+
+void Stream::reset() { clear_recording(); }
 
 }  // namespace retnet::gpu

@@ -61,6 +61,18 @@ class Stream {
 
   // Submits everything recorded, waits, and makes the stream ready to record again.
   void submit();
+
+  // A step recorded once and replayed: record as usual (with host_input for what changes
+  // between runs), then seal() instead of submit(); each replay() submits the same command
+  // buffer again, waits, and refills the read_back vectors. reset() drops the recording.
+  // Nothing may be recorded while sealed. The tensors it uses must outlive the recording.
+  void seal();
+  void replay();
+  void reset();
+  bool sealed() const { return sealed_; }
+  // Copies `bytes` into dst (offset 0) when the commands run, from host memory the caller
+  // fills through the returned pointer before each submit or replay.
+  void* host_input(Tensor& dst, size_t bytes);
   // Per-dispatch GPU times of the last submit (empty unless profiling is on).
   const std::vector<DispatchTime>& timings() const { return timings_; }
   Context& context() const { return *ctx_; }
@@ -68,6 +80,10 @@ class Stream {
 
  private:
   void begin_if_needed();
+  void execute();        // submits cmd_ and waits; throws on failure
+  void deliver_reads();  // copies what read_back recorded into the callers' vectors
+  void collect_timings();
+  void clear_recording();
   void hazard_barrier(std::initializer_list<Arg> args);
   VkDescriptorSet allocate_set(VkDescriptorSetLayout layout);
 
@@ -75,6 +91,8 @@ class Stream {
   VkCommandBuffer cmd_ = VK_NULL_HANDLE;
   VkFence fence_ = VK_NULL_HANDLE;
   bool recording_ = false;
+  bool sealed_ = false;
+  std::vector<std::unique_ptr<StagingBuffer>> inputs_;
   std::vector<VkDescriptorPool> pools_;
   size_t current_pool_ = 0;
   std::unordered_set<VkBuffer> written_, read_;

@@ -2,6 +2,8 @@
 // recurrent (and batched) decode, and state snapshots.
 #include <fmt/format.h>
 
+#include <limits>
+
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -93,15 +95,25 @@ std::vector<float> Session::prefill(const std::vector<int32_t>& tokens) {
 std::vector<float> Session::decode(int32_t token) {
   auto& m = impl_->model->impl();
   std::lock_guard<std::mutex> lock(m.step_mutex);
-  gpu::Stream s(m.ctx);
-  m.record_step(s, {token}, {static_cast<int32_t>(impl_->position)}, 1, 1, RetentionForm::Recurrent,
-                &impl_->states, false);
-  std::vector<float> logits;
-  s.read_back(m.logits(), &logits);
-  s.submit();  // the whole step: one submission
+  m.check_tokens({token});
+  if (impl_->position > std::numeric_limits<int32_t>::max())
+    throw Error("decode: the position no longer fits the 32-bit positions of the rotary embedding");
+  // The step is recorded once per session and replayed (one submission, no host recording);
+  // it is recorded again only when a larger step has reallocated the scratch activations.
+  auto& st = impl_->decode_stream;
+  if (!st || impl_->decode_inputs.generation != m.activations_generation()) {
+    if (!st) st = std::make_unique<gpu::Stream>(m.ctx);
+    st->reset();
+    impl_->decode_inputs = m.record_replayable_decode(*st, impl_->states);
+    st->read_back(m.logits(), &impl_->decode_logits);
+    st->seal();
+  }
+  *impl_->decode_inputs.token = token;
+  *impl_->decode_inputs.position = static_cast<int32_t>(impl_->position);
+  st->replay();
   impl_->position += 1;
   impl_->history.push_back(token);
-  return logits;
+  return impl_->decode_logits;
 }
 
 std::vector<std::vector<float>> Session::decode_batch(const std::vector<Session*>& sessions,

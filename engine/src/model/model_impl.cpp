@@ -127,6 +127,7 @@ void ModelImpl::ensure_activations(int64_t rows, int64_t logit_rows) const {
   auto make = [&](gpu::Tensor& t, int64_t n_rows, int64_t cols, gpu::DType dtype, const char* name) {
     t = gpu::Tensor(ctx, {n_rows, cols}, dtype, name);
   };
+  if (rows > act_.rows || logit_rows > act_.logit_rows) ++activations_generation_;  // recordings go stale
   if (rows > act_.rows) {
     act_.rows = rows;
     act_.tokens = gpu::Tensor(ctx, {rows}, gpu::DType::I32, "tokens");
@@ -150,22 +151,10 @@ void ModelImpl::ensure_activations(int64_t rows, int64_t logit_rows) const {
   }
 }
 
-void ModelImpl::record_step(gpu::Stream& s, const std::vector<int32_t>& tokens,
-                            const std::vector<int32_t>& positions, int64_t N, int64_t T, RetentionForm form,
-                            std::vector<gpu::Tensor>* states, bool all_logits) const {
+// Views every scratch activation as `rows` rows (the buffers hold at least that many).
+void ModelImpl::view_activations(int64_t rows) const {
   const auto& c = config;
-  const int64_t rows = N * T;
-  if (static_cast<int64_t>(tokens.size()) != rows || static_cast<int64_t>(positions.size()) != rows)
-    throw Error(fmt::format("forward step of {}x{} tokens was given {} tokens and {} positions", N, T,
-                            tokens.size(), positions.size()));
-  if (rows == 0) throw Error("forward step with no tokens");
-  if (form != RetentionForm::Parallel && (!states || static_cast<int64_t>(states->size()) != c.num_layers))
-    throw Error("the chunkwise and recurrent forms need one state per layer");
-  check_tokens(tokens);
-  const int64_t logit_rows = all_logits ? rows : N;
-  ensure_activations(rows, logit_rows);
   auto& a = act_;
-
   auto view2 = [&](gpu::Tensor& t, int64_t cols) { t.reshape({rows, cols}); };
   for (gpu::Tensor* t : {&a.h, &a.a}) view2(*t, c.hidden_size);
   for (gpu::Tensor* t : {&a.q, &a.k}) view2(*t, c.key_dim);
@@ -173,7 +162,26 @@ void ModelImpl::record_step(gpu::Stream& s, const std::vector<int32_t>& tokens,
   for (gpu::Tensor* t : {&a.gate, &a.up, &a.ffn}) view2(*t, c.intermediate_size);
   a.tokens.reshape({rows});
   a.positions.reshape({rows});
+}
 
+void ModelImpl::check_step(int64_t N, int64_t T, RetentionForm form, const std::vector<gpu::Tensor>* states) const {
+  if (N * T == 0) throw Error("forward step with no tokens");
+  if (form != RetentionForm::Parallel && (!states || static_cast<int64_t>(states->size()) != config.num_layers))
+    throw Error("the chunkwise and recurrent forms need one state per layer");
+}
+
+void ModelImpl::record_step(gpu::Stream& s, const std::vector<int32_t>& tokens,
+                            const std::vector<int32_t>& positions, int64_t N, int64_t T, RetentionForm form,
+                            std::vector<gpu::Tensor>* states, bool all_logits) const {
+  const int64_t rows = N * T;
+  if (static_cast<int64_t>(tokens.size()) != rows || static_cast<int64_t>(positions.size()) != rows)
+    throw Error(fmt::format("forward step of {}x{} tokens was given {} tokens and {} positions", N, T,
+                            tokens.size(), positions.size()));
+  check_step(N, T, form, states);
+  check_tokens(tokens);
+  ensure_activations(rows, all_logits ? rows : N);
+  view_activations(rows);
+  auto& a = act_;
   // Small inputs travel inside the command buffer; a long prompt takes a separate upload.
   if (rows * 4 <= 65536) {
     s.update(a.tokens, tokens.data(), rows * 4);
@@ -182,6 +190,28 @@ void ModelImpl::record_step(gpu::Stream& s, const std::vector<int32_t>& tokens,
     a.tokens.upload(tokens);
     a.positions.upload(positions);
   }
+  record_compute(s, N, T, form, states, all_logits);
+}
+
+ModelImpl::StepInputs ModelImpl::record_replayable_decode(gpu::Stream& s, std::vector<gpu::Tensor>& states) const {
+  check_step(1, 1, RetentionForm::Recurrent, &states);
+  ensure_activations(1, 1);
+  view_activations(1);
+  StepInputs in;
+  in.token = static_cast<int32_t*>(s.host_input(act_.tokens, 4));
+  in.position = static_cast<int32_t*>(s.host_input(act_.positions, 4));
+  in.generation = activations_generation_;
+  record_compute(s, 1, 1, RetentionForm::Recurrent, &states, false);
+  return in;
+}
+
+void ModelImpl::record_compute(gpu::Stream& s, int64_t N, int64_t T, RetentionForm form,
+                               std::vector<gpu::Tensor>* states, bool all_logits) const {
+  const auto& c = config;
+  const int64_t rows = N * T;
+  const int64_t logit_rows = all_logits ? rows : N;
+  auto& a = act_;
+  auto view2 = [&](gpu::Tensor& t, int64_t cols) { t.reshape({rows, cols}); };
 
   kernels::embedding(s, a.tokens, embeddings, a.h);
   for (int64_t l = 0; l < c.num_layers; ++l) {

@@ -40,6 +40,18 @@ class ModelImpl {
                    bool all_logits) const;
   const gpu::Tensor& logits() const { return act_.logits; }
 
+  // A decode step (one token of one sequence, recurrent form) recorded for Stream::replay:
+  // write the token and its position through these pointers before each replay. The
+  // recording stays valid while activations_generation() is unchanged (a larger step
+  // reallocates the scratch activations it uses).
+  struct StepInputs {
+    int32_t* token = nullptr;
+    int32_t* position = nullptr;
+    uint64_t generation = 0;
+  };
+  StepInputs record_replayable_decode(gpu::Stream& s, std::vector<gpu::Tensor>& states) const;
+  uint64_t activations_generation() const { return activations_generation_; }
+
   // Scratch states for a batched decode of N sessions (grown on demand; caller holds step_mutex).
   std::vector<gpu::Tensor>& batch_states(int64_t N) const;
 
@@ -66,7 +78,13 @@ class ModelImpl {
 
  private:
   void ensure_activations(int64_t rows, int64_t logit_rows) const;
+  void view_activations(int64_t rows) const;
+  void check_step(int64_t N, int64_t T, RetentionForm form, const std::vector<gpu::Tensor>* states) const;
+  // Everything after the inputs are in act_.tokens / act_.positions.
+  void record_compute(gpu::Stream& s, int64_t N, int64_t T, RetentionForm form, std::vector<gpu::Tensor>* states,
+                      bool all_logits) const;
   mutable Activations act_;
+  mutable uint64_t activations_generation_ = 0;
   mutable std::vector<gpu::Tensor> batch_states_;
 };
 

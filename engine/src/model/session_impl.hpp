@@ -2,7 +2,9 @@
 #include <memory>
 #include <vector>
 
+#include "gpu/stream.hpp"
 #include "gpu/tensor.hpp"
+#include "model/model_impl.hpp"
 #include "retnet/model.hpp"
 
 namespace retnet::model {
@@ -14,6 +16,10 @@ class SessionImpl {
   std::vector<gpu::Tensor> states;  // per layer [1, H, dk, dv], fp32
   int64_t position = 0;
   std::vector<int32_t> history;     // tokens seen, for the repetition penalty
+  // The decode step, recorded once and replayed for every token (no per-step recording).
+  std::unique_ptr<gpu::Stream> decode_stream;
+  ModelImpl::StepInputs decode_inputs;
+  std::vector<float> decode_logits;
 };
 
 }  // namespace retnet::model
