@@ -38,14 +38,7 @@ layout(constant_id = 0) const bool ALIGNED = false;
 // these 4-half units.
 #define LDS4 (LDS / 4)
 shared uvec2 xs[BM * LDS4];
-#ifdef W_K_MAJOR
-// w staged transposed, [BK][BN + 8] halves (B row-major), for drivers whose column-major
-// fragment loads are slow.
-#define LDB (BN + 8)
-shared float16_t ws[BK * LDB];
-#else
 shared uvec2 ws[BN * LDS4];
-#endif
 shared float stage[(THREADS / 32) * 16 * FRAG_N];
 
 #define X_LOADS (BM * BK / 4 / THREADS)  // vec4s of x per thread and step
@@ -96,16 +89,8 @@ void store_tiles(uint t) {
   [[unroll]] for (uint i = 0; i < W_LOADS; ++i) {
     const uint idx = t + i * THREADS, r = idx / (BK / 8), h = idx % (BK / 8);
     const uvec4 q = w_next[i];
-#ifdef W_K_MAJOR
-    [[unroll]] for (uint c = 0; c < 4; ++c) {
-      const f16vec2 pair = unpackFloat2x16(q[c]);
-      ws[(8 * h + 2 * c) * LDB + r] = pair.x;
-      ws[(8 * h + 2 * c + 1) * LDB + r] = pair.y;
-    }
-#else
     ws[r * LDS4 + 2 * h] = q.xy;
     ws[r * LDS4 + 2 * h + 1] = q.zw;
-#endif
   }
 }
 
@@ -132,11 +117,7 @@ void main() {
             coopMatLoadNV(a[i], xs, ((wm * WM + i * 16) * LDS + kk) / 4, LDS4, false);
           // B = w^T: column n of B is row n of the w tile, so it loads column-major.
           [[unroll]] for (uint j = 0; j < FN; ++j)
-#ifdef W_K_MAJOR
-            coopMatLoadNV(b[j], ws, kk * LDB + wn * WN + j * FRAG_N, LDB, false);
-#else
             coopMatLoadNV(b[j], ws, ((wn * WN + j * FRAG_N) * LDS + kk) / 4, LDS4, true);
-#endif
           [[unroll]] for (uint i = 0; i < FM; ++i)
             [[unroll]] for (uint j = 0; j < FN; ++j) acc[i][j] = coopMatMulAddNV(a[i], b[j], acc[i][j]);
         }

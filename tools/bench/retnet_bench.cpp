@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <chrono>
 #include <filesystem>
 #include <fstream>
@@ -146,12 +145,7 @@ nlohmann::json matmul_speed(const retnet::ContextOptions& device_options, int64_
   nlohmann::json out = nlohmann::json::array();
   std::vector<kernels::MatmulPath> paths{kernels::MatmulPath::Tiled};
   if (ctx.active_paths().coopmat) paths.push_back(kernels::MatmulPath::CoopMat);
-  std::vector<std::pair<kernels::MatmulPath, std::string>> runs;
-  for (auto path : paths) runs.push_back({path, path == kernels::MatmulPath::Tiled ? "tiled" : "coopmat"});
-  if (ctx.active_paths().coopmat && ctx.device().cooperative_matrix_n == 16)
-    runs.push_back({kernels::MatmulPath::CoopMat, "matmul_coopmat_n16_kmajor"});
-  for (auto [path, label] : runs) {
-    if (label.rfind("matmul_", 0) == 0) setenv("RETNET_COOPMAT_VARIANT", label.c_str(), 1);
+  for (auto path : paths) {
     std::vector<double> times;
     for (int i = 0; i < 6; ++i) {
       auto t0 = clock_type::now();
@@ -161,8 +155,7 @@ nlohmann::json matmul_speed(const retnet::ContextOptions& device_options, int64_
       if (i > 0) times.push_back(gpu > 0 ? gpu : ms_since(t0));
     }
     const double ms = median(times), tflops = 2.0 * M * N * K / (ms * 1e-3) / 1e12;
-    unsetenv("RETNET_COOPMAT_VARIANT");
-    const char* name = label.c_str();
+    const char* name = path == kernels::MatmulPath::Tiled ? "tiled" : "coopmat";
     fmt::print("matmul {} x {} x {} {}: {:.3f} ms, {:.1f} TFLOP/s\n", M, N, K, name, ms, tflops);
     out.push_back({{"path", name}, {"M", M}, {"N", N}, {"K", K}, {"ms", ms}, {"tflops", tflops}});
   }

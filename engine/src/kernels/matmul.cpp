@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cstdlib>
 #include <string>
 #include <vector>
 
@@ -89,7 +88,6 @@ void matmul(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& w, gpu::Ten
       throw Error(fmt::format("{}: the cooperative-matrix path was requested but it is off on this device", kKernel));
     if (!f16) throw Error(fmt::format("{}: the cooperative-matrix path needs f16 weights, not {}", kKernel, w.describe()));
     const char* shader = s.context().device().cooperative_matrix_n == 16 ? "matmul_coopmat_n16" : "matmul_coopmat_n8";
-    if (const char* variant = std::getenv("RETNET_COOPMAT_VARIANT"); variant && *variant) shader = variant;  // tuning
     s.dispatch(shader, {gpu::out(y), gpu::in(x), gpu::in(w)}, push, capped_groups(N, kCoopTile),
                capped_groups(M, kCoopTile), 1, {aligned});
     return;
