@@ -28,13 +28,6 @@ fs::path fresh_dir(const std::string& name) {
   return p;
 }
 
-NamedTensor f32_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& v) {
-  NamedTensor t{name, std::move(shape), TensorDType::F32, {}};
-  t.data.resize(v.size() * 4);
-  std::memcpy(t.data.data(), v.data(), t.data.size());
-  return t;
-}
-
 // A file of 8-byte header length + header + data, for the malformed cases.
 void write_raw(const fs::path& p, uint64_t header_len, const std::string& header, size_t data_bytes) {
   std::ofstream out(p, std::ios::binary);

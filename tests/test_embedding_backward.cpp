@@ -37,31 +37,13 @@ TEST_CASE("embedding backward reference matches central finite differences", "[e
   // measured 8e-14).
   const int64_t vocab = 5, dim = 3;
   const std::vector<int32_t> tokens = {1, 3, 1, 0, 1, 3};  // 2 never used, 1 three times
-  const auto rf = test::random_vector(tokens.size() * dim, 1);
-  const std::vector<double> r(rf.begin(), rf.end());
-  const auto tf = test::random_vector(vocab * dim, 2);
-  std::vector<double> table(tf.begin(), tf.end());
+  const auto r = test::to_double(test::random_vector(tokens.size() * dim, 1));
+  const auto table = test::to_double(test::random_vector(vocab * dim, 2));
   const auto analytic = reference::embedding_backward(tokens, r, vocab, dim);
-  const double h = 1e-3;
-  double worst = 0, scale = 0;
-  for (size_t i = 0; i < table.size(); ++i) {
-    auto loss = [&] {
-      const auto y = reference::embedding(tokens, table, vocab, dim);
-      double sum = 0;
-      for (size_t j = 0; j < y.size(); ++j) sum += y[j] * r[j];
-      return sum;
-    };
-    const double saved = table[i];
-    table[i] = saved + h;
-    const double plus = loss();
-    table[i] = saved - h;
-    const double minus = loss();
-    table[i] = saved;
-    const double numeric = (plus - minus) / (2 * h);
-    worst = std::max(worst, std::abs(numeric - analytic[i]));
-    scale = std::max(scale, std::abs(numeric));
-  }
-  CHECK(worst / scale <= 1e-8);
+  const auto numeric = test::numeric_gradient(
+      [&](const std::vector<double>& t) { return test::weighted_sum(reference::embedding(tokens, t, vocab, dim), r); },
+      table, 1e-3);
+  CHECK(test::max_rel_error(analytic, numeric) <= 1e-8);
   for (int64_t j = 0; j < dim; ++j) CHECK(analytic[2 * dim + j] == 0.0);  // id 2 unused
 }
 

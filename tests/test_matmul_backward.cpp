@@ -24,35 +24,7 @@ constexpr double kTolerance = 1e-5;
 // the references agree to 1e-8 relative (double, h = 1e-3; measured 7e-14).
 constexpr double kFdTolerance = 1e-8;
 
-std::vector<double> to_double(const std::vector<float>& v) { return {v.begin(), v.end()}; }
-
-// loss(x, w) = sum(y * r) with y = x w^T: dL/dy = r.
-double loss(const std::vector<double>& x, const std::vector<double>& w, const std::vector<double>& r, int64_t M,
-            int64_t N, int64_t K) {
-  const auto y = reference::matmul(x, w, M, N, K);
-  double sum = 0;
-  for (size_t i = 0; i < y.size(); ++i) sum += y[i] * r[i];
-  return sum;
-}
-
-// max |analytic - numeric| / max |numeric| over every parameter of `p`.
-template <class Loss>
-double finite_difference_error(std::vector<double>& p, const std::vector<double>& analytic, Loss&& f) {
-  const double h = 1e-3;
-  double worst = 0, scale = 0;
-  for (size_t i = 0; i < p.size(); ++i) {
-    const double saved = p[i];
-    p[i] = saved + h;
-    const double plus = f();
-    p[i] = saved - h;
-    const double minus = f();
-    p[i] = saved;
-    const double numeric = (plus - minus) / (2 * h);
-    worst = std::max(worst, std::abs(analytic[i] - numeric));
-    scale = std::max(scale, std::abs(numeric));
-  }
-  return worst / std::max(scale, 1e-300);
-}
+constexpr double kFdStep = 1e-3;
 
 double dx_error(gpu::Stream& s, int64_t M, int64_t N, int64_t K, gpu::DType wtype, bool accumulate, uint32_t seed) {
   const auto dy = test::random_vector(size_t(M * N), seed);
@@ -105,14 +77,18 @@ void check_dx(gpu::DType wtype) {
 
 TEST_CASE("matmul backward references match central finite differences", "[matmul_backward]") {
   const int64_t M = 3, N = 4, K = 5;
-  auto x = to_double(test::random_vector(M * K, 1));
-  auto w = to_double(test::random_vector(N * K, 2));
-  const auto r = to_double(test::random_vector(M * N, 3));
+  const auto x = test::to_double(test::random_vector(M * K, 1));
+  const auto w = test::to_double(test::random_vector(N * K, 2));
+  const auto r = test::to_double(test::random_vector(M * N, 3));  // loss = sum(y * r): dL/dy = r
   const auto dx = reference::matmul_backward_input(r, w, M, N, K);
   const auto dw = reference::matmul_backward_weight(x, r, M, N, K);
-  auto f = [&] { return loss(x, w, r, M, N, K); };
-  CHECK(finite_difference_error(x, dx, f) <= kFdTolerance);
-  CHECK(finite_difference_error(w, dw, f) <= kFdTolerance);
+  auto loss = [&](const std::vector<double>& xv, const std::vector<double>& wv) {
+    return test::weighted_sum(reference::matmul(xv, wv, M, N, K), r);
+  };
+  CHECK(test::max_rel_error(dx, test::numeric_gradient([&](auto& xv) { return loss(xv, w); }, x, kFdStep)) <=
+        kFdTolerance);
+  CHECK(test::max_rel_error(dw, test::numeric_gradient([&](auto& wv) { return loss(x, wv); }, w, kFdStep)) <=
+        kFdTolerance);
   // The float instantiations agree with the double ones.
   const auto dx_f = reference::matmul_backward_input(test::random_vector(M * N, 3), test::random_vector(N * K, 2), M,
                                                      N, K);

@@ -42,52 +42,24 @@ std::string describe(const RetentionShape& s) {
          " dk=" + std::to_string(s.dk) + " dv=" + std::to_string(s.dv);
 }
 
-std::vector<double> to_double(const std::vector<float>& x) { return {x.begin(), x.end()}; }
-
-// max |a - b| / max |b|, in double.
-double max_rel_error_d(const std::vector<double>& a, const std::vector<double>& b) {
-  double diff = 0, scale = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    diff = std::max(diff, std::abs(a[i] - b[i]));
-    scale = std::max(scale, std::abs(b[i]));
-  }
-  return scale > 0 ? diff / scale : diff;
-}
-
 }  // namespace
 
 TEST_CASE("retention backward reference matches central finite differences", "[reference][retention_backward]") {
   const RetentionShape s{2, 5, 2, 4, 6};
-  const auto q = to_double(test::random_vector(qk_size(s), 201));
-  const auto k = to_double(test::random_vector(qk_size(s), 202));
-  const auto v = to_double(test::random_vector(vo_size(s), 203));
-  const auto r = to_double(test::random_vector(vo_size(s), 204));
+  const auto q = test::to_double(test::random_vector(qk_size(s), 201));
+  const auto k = test::to_double(test::random_vector(qk_size(s), 202));
+  const auto v = test::to_double(test::random_vector(vo_size(s), 203));
+  const auto r = test::to_double(test::random_vector(vo_size(s), 204));
   auto loss = [&](const std::vector<double>& qq, const std::vector<double>& kk, const std::vector<double>& vv) {
-    const auto o = reference::retention_parallel(qq, kk, vv, s);
-    double sum = 0;
-    for (size_t i = 0; i < o.size(); ++i) sum += o[i] * r[i];
-    return sum;
+    return test::weighted_sum(reference::retention_parallel(qq, kk, vv, s), r);
   };
   std::vector<double> dq, dk, dv;
   reference::retention_backward(q, k, v, r, s, dq, dk, dv);  // dL/do = r
 
   const double step = 1e-6;
-  auto numeric = [&](int which) {
-    std::vector<double> x[3] = {q, k, v};
-    std::vector<double> grad(x[which].size());
-    for (size_t i = 0; i < grad.size(); ++i) {
-      const double saved = x[which][i];
-      x[which][i] = saved + step;
-      const double plus = loss(x[0], x[1], x[2]);
-      x[which][i] = saved - step;
-      const double minus = loss(x[0], x[1], x[2]);
-      x[which][i] = saved;
-      grad[i] = (plus - minus) / (2 * step);
-    }
-    return grad;
-  };
-  const double eq = max_rel_error_d(dq, numeric(0)), ek = max_rel_error_d(dk, numeric(1)),
-               ev = max_rel_error_d(dv, numeric(2));
+  const double eq = test::max_rel_error(dq, test::numeric_gradient([&](auto& x) { return loss(x, k, v); }, q, step));
+  const double ek = test::max_rel_error(dk, test::numeric_gradient([&](auto& x) { return loss(q, x, v); }, k, step));
+  const double ev = test::max_rel_error(dv, test::numeric_gradient([&](auto& x) { return loss(q, k, x); }, v, step));
   INFO("dq " << eq << " dk " << ek << " dv " << ev);
   CHECK(eq < kFiniteDifferenceTolerance);
   CHECK(ek < kFiniteDifferenceTolerance);

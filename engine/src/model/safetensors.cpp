@@ -229,6 +229,13 @@ const TensorInfo& CheckpointReader::info(const std::string& name) const { return
 std::vector<float> CheckpointReader::read_f32(const std::string& name) const { return file_of(name).read_f32(name); }
 std::vector<uint16_t> CheckpointReader::read_f16(const std::string& name) const { return file_of(name).read_f16(name); }
 
+NamedTensor f32_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& values) {
+  NamedTensor t{name, std::move(shape), TensorDType::F32, {}};
+  t.data.resize(values.size() * 4);
+  std::memcpy(t.data.data(), values.data(), t.data.size());
+  return t;
+}
+
 void write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
                        const std::map<std::string, std::string>& metadata) {
   std::vector<const NamedTensor*> sorted;

@@ -64,6 +64,9 @@ struct NamedTensor {
   std::vector<uint8_t> data;  // little-endian values
 };
 
+// An f32 tensor of `values` (little-endian, as this engine's hosts are).
+NamedTensor f32_tensor(const std::string& name, std::vector<int64_t> shape, const std::vector<float>& values);
+
 // Writes a safetensors file atomically; data 8-byte aligned, wider dtypes first.
 void write_safetensors(const std::string& path, const std::vector<NamedTensor>& tensors,
                        const std::map<std::string, std::string>& metadata = {{"format", "pt"}});

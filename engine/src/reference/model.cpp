@@ -16,56 +16,72 @@
 
 namespace retnet::reference {
 
-std::vector<float> model_forward(const model::ModelConfig& c, const Weights& weights,
-                                 const std::vector<int32_t>& tokens) {
-  auto w = [&](const std::string& name) -> const std::vector<float>& {
-    auto it = weights.find(name);
-    if (it == weights.end()) throw Error(fmt::format("reference model: no weight '{}'", name));
-    return it->second;
-  };
-  const int64_t T = static_cast<int64_t>(tokens.size()), D = c.hidden_size, I = c.intermediate_size;
-  const float eps = static_cast<float>(c.norm_eps);
-  std::vector<int32_t> positions(T);
-  for (int64_t t = 0; t < T; ++t) positions[t] = static_cast<int32_t>(t);
+namespace {
 
-  std::vector<float> h = embedding(tokens, w("model.embeddings.weight"), c.vocab_size, D);
-  for (int64_t l = 0; l < c.num_layers; ++l) {
-    auto p = [&](const char* s) { return fmt::format("model.layers.{}.{}", l, s); };
-    auto a = rmsnorm(h, w(p("attn_norm.weight")), eps);
-    auto q = matmul(a, w(p("attn.q_proj.weight")), T, c.key_dim, D);
-    auto k = matmul(a, w(p("attn.k_proj.weight")), T, c.key_dim, D);
-    auto v = matmul(a, w(p("attn.v_proj.weight")), T, c.value_dim, D);
-    auto g = matmul(a, w(p("attn.g_proj.weight")), T, c.value_dim, D);
-    rotary(q, positions, c.num_heads, c.head_k_dim);
-    rotary(k, positions, c.num_heads, c.head_k_dim);
-    RetentionShape shape{1, T, c.num_heads, c.head_k_dim, c.head_v_dim};
-    auto o = retention_parallel(q, k, v, shape);
-    auto gated = rmsnorm_swish_gate(o, g, w(p(model::gate_norm_parameter(c))), eps);
-    residual_add(h, matmul(gated, w(p("attn.o_proj.weight")), T, D, c.value_dim));
-    auto m = rmsnorm(h, w(p("mlp_norm.weight")), eps);
-    residual_add(h, feed_forward(m, w(p("mlp.gate_proj.weight")), w(p("mlp.up_proj.weight")),
-                                 w(p("mlp.down_proj.weight")), T, D, I));
-  }
-  auto normed = rmsnorm(h, w("model.norm.weight"), eps);
-  const auto& head = c.tie_word_embeddings ? w("model.embeddings.weight") : w("lm_head.weight");
-  return matmul(normed, head, T, c.vocab_size, D);
+template <typename Real>
+const std::vector<Real>& weight(const WeightsOf<Real>& weights, const std::string& name) {
+  auto it = weights.find(name);
+  if (it == weights.end()) throw Error(fmt::format("reference model: no weight '{}'", name));
+  return it->second;
 }
 
-}  // namespace retnet::reference
+// One layer's activations, as the backward pass needs them.
+template <typename Real>
+struct SavedLayer {
+  std::vector<Real> h_in, a, q, k, v, g, o, gated, h_mid, m, gate, up, ffn;
+};
 
-namespace retnet::reference {
+// The forward pass of one sequence from position 0, keeping every activation.
+template <typename Real>
+struct Forward {
+  std::vector<SavedLayer<Real>> layers;
+  std::vector<Real> h, normed, logits;  // final residual stream, its norm, logits [T, V]
+};
 
-namespace {
+template <typename Real>
+Forward<Real> forward(const model::ModelConfig& c, const WeightsOf<Real>& weights, const std::vector<int32_t>& tokens) {
+  auto w = [&](const std::string& name) -> const std::vector<Real>& { return weight(weights, name); };
+  const int64_t T = int64_t(tokens.size()), D = c.hidden_size, I = c.intermediate_size, V = c.vocab_size;
+  const double eps = c.norm_eps;
+  std::vector<int32_t> positions(T);
+  for (int64_t t = 0; t < T; ++t) positions[t] = int32_t(t);
+  const RetentionShape shape{1, T, c.num_heads, c.head_k_dim, c.head_v_dim};
+  Forward<Real> f;
+  f.layers.resize(size_t(c.num_layers));
+  std::vector<Real> h = embedding(tokens, w("model.embeddings.weight"), V, D);
+  for (int64_t l = 0; l < c.num_layers; ++l) {
+    auto p = [&](const std::string& s) { return fmt::format("model.layers.{}.{}", l, s); };
+    SavedLayer<Real>& S = f.layers[l];
+    S.h_in = h;
+    S.a = rmsnorm(h, w(p("attn_norm.weight")), eps);
+    S.q = matmul(S.a, w(p("attn.q_proj.weight")), T, c.key_dim, D);
+    S.k = matmul(S.a, w(p("attn.k_proj.weight")), T, c.key_dim, D);
+    S.v = matmul(S.a, w(p("attn.v_proj.weight")), T, c.value_dim, D);
+    S.g = matmul(S.a, w(p("attn.g_proj.weight")), T, c.value_dim, D);
+    rotary(S.q, positions, c.num_heads, c.head_k_dim);
+    rotary(S.k, positions, c.num_heads, c.head_k_dim);
+    S.o = retention_parallel(S.q, S.k, S.v, shape);
+    S.gated = rmsnorm_swish_gate(S.o, S.g, w(p(model::gate_norm_parameter(c))), eps);
+    residual_add(h, matmul(S.gated, w(p("attn.o_proj.weight")), T, D, c.value_dim));
+    S.h_mid = h;
+    S.m = rmsnorm(h, w(p("mlp_norm.weight")), eps);
+    S.gate = matmul(S.m, w(p("mlp.gate_proj.weight")), T, I, D);
+    S.up = matmul(S.m, w(p("mlp.up_proj.weight")), T, I, D);
+    S.ffn = swiglu(S.gate, S.up);
+    residual_add(h, matmul(S.ffn, w(p("mlp.down_proj.weight")), T, D, I));
+  }
+  f.normed = rmsnorm(h, w("model.norm.weight"), eps);
+  const auto& head = c.tie_word_embeddings ? w("model.embeddings.weight") : w("lm_head.weight");
+  f.logits = matmul(f.normed, head, T, V, D);
+  f.h = std::move(h);
+  return f;
+}
 
 // One sequence's loss, adding its gradients into *grads.
 template <typename Real>
 double sequence_loss(const model::ModelConfig& c, const WeightsOf<Real>& weights, const std::vector<int32_t>& tokens,
                      const std::vector<int32_t>& targets, double loss_scale, WeightsOf<Real>* grads) {
-  auto w = [&](const std::string& name) -> const std::vector<Real>& {
-    auto it = weights.find(name);
-    if (it == weights.end()) throw Error(fmt::format("reference model: no weight '{}'", name));
-    return it->second;
-  };
+  auto w = [&](const std::string& name) -> const std::vector<Real>& { return weight(weights, name); };
   auto add_grad = [&](const std::string& name, const std::vector<Real>& g) {
     auto& dst = (*grads)[name];
     if (dst.empty()) dst.assign(g.size(), Real(0));
@@ -77,36 +93,11 @@ double sequence_loss(const model::ModelConfig& c, const WeightsOf<Real>& weights
   for (int64_t t = 0; t < T; ++t) positions[t] = int32_t(t);
   const RetentionShape shape{1, T, c.num_heads, c.head_k_dim, c.head_v_dim};
   const std::string gate_norm = model::gate_norm_parameter(c);
-
-  struct Saved {
-    std::vector<Real> h_in, a, q, k, v, g, o, gated, h_mid, m, gate, up, ffn;
-  };
-  std::vector<Saved> saved(size_t(c.num_layers));
-  std::vector<Real> h = embedding(tokens, w("model.embeddings.weight"), V, D);
-  for (int64_t l = 0; l < c.num_layers; ++l) {
-    auto p = [&](const std::string& s) { return fmt::format("model.layers.{}.{}", l, s); };
-    Saved& S = saved[l];
-    S.h_in = h;
-    S.a = rmsnorm(h, w(p("attn_norm.weight")), eps);
-    S.q = matmul(S.a, w(p("attn.q_proj.weight")), T, c.key_dim, D);
-    S.k = matmul(S.a, w(p("attn.k_proj.weight")), T, c.key_dim, D);
-    S.v = matmul(S.a, w(p("attn.v_proj.weight")), T, c.value_dim, D);
-    S.g = matmul(S.a, w(p("attn.g_proj.weight")), T, c.value_dim, D);
-    rotary(S.q, positions, c.num_heads, c.head_k_dim);
-    rotary(S.k, positions, c.num_heads, c.head_k_dim);
-    S.o = retention_parallel(S.q, S.k, S.v, shape);
-    S.gated = rmsnorm_swish_gate(S.o, S.g, w(p(gate_norm)), eps);
-    residual_add(h, matmul(S.gated, w(p("attn.o_proj.weight")), T, D, c.value_dim));
-    S.h_mid = h;
-    S.m = rmsnorm(h, w(p("mlp_norm.weight")), eps);
-    S.gate = matmul(S.m, w(p("mlp.gate_proj.weight")), T, I, D);
-    S.up = matmul(S.m, w(p("mlp.up_proj.weight")), T, I, D);
-    S.ffn = swiglu(S.gate, S.up);
-    residual_add(h, matmul(S.ffn, w(p("mlp.down_proj.weight")), T, D, I));
-  }
-  const auto normed = rmsnorm(h, w("model.norm.weight"), eps);
+  const Forward<Real> f = forward(c, weights, tokens);
+  const auto& h = f.h;
+  const auto& normed = f.normed;
+  const auto& logits = f.logits;
   const std::string head_name = c.tie_word_embeddings ? "model.embeddings.weight" : "lm_head.weight";
-  const auto logits = matmul(normed, w(head_name), T, V, D);
   double loss = 0;
   for (Real l : cross_entropy(logits, targets, V)) loss += double(l);
   if (!grads) return loss_scale * loss;
@@ -119,7 +110,7 @@ double sequence_loss(const model::ModelConfig& c, const WeightsOf<Real>& weights
   add_grad("model.norm.weight", d_norm_w);
   for (int64_t l = c.num_layers - 1; l >= 0; --l) {
     auto p = [&](const std::string& s) { return fmt::format("model.layers.{}.{}", l, s); };
-    const Saved& S = saved[l];
+    const SavedLayer<Real>& S = f.layers[l];
     // MLP.
     add_grad(p("mlp.down_proj.weight"), matmul_backward_weight(S.ffn, dh, T, D, I));
     std::vector<Real> dgate, dup;
@@ -158,6 +149,11 @@ double sequence_loss(const model::ModelConfig& c, const WeightsOf<Real>& weights
 }
 
 }  // namespace
+
+std::vector<float> model_forward(const model::ModelConfig& config, const Weights& weights,
+                                 const std::vector<int32_t>& tokens) {
+  return forward(config, weights, tokens).logits;
+}
 
 template <typename Real>
 double model_loss(const model::ModelConfig& config, const WeightsOf<Real>& weights, const std::vector<int32_t>& inputs,

@@ -168,8 +168,7 @@ void TrainableModel::ensure_activations(int64_t N, int64_t T) {
   a.dgated = make({R, c.value_dim}, "dgated");
   a.dffn = make({R, c.intermediate_size}, "dffn");
   a.d_normed = make({R, D}, "d_normed");
-  const int64_t widest = std::max({D, c.head_v_dim});
-  a.norm_scratch = make({std::max(kernels::norm_backward_scratch_size(R, widest),
+  a.norm_scratch = make({std::max(kernels::norm_backward_scratch_size(R, D),
                                   kernels::norm_backward_scratch_size(R * c.num_heads, c.head_v_dim))},
                         "norm_scratch");
   a.chunk_rows = std::clamp<int64_t>(logit_bytes_ / (4 * c.vocab_size), 1, R);
@@ -199,7 +198,6 @@ void TrainableModel::record(gpu::Stream& s, const std::vector<int32_t>& inputs, 
                               c.vocab_size));
   ensure_activations(N, T);
   Activations& a = *act_;
-  inputs_ = inputs;
   std::vector<int32_t> positions(static_cast<size_t>(R));
   for (int64_t r = 0; r < R; ++r) positions[r] = int32_t(r % T);
   a.tokens.upload(inputs);
@@ -287,7 +285,7 @@ void TrainableModel::record(gpu::Stream& s, const std::vector<int32_t>& inputs, 
     kernels::rmsnorm_backward(s, L.h_in, L.attn_norm->value, a.dx, a.dh, L.attn_norm->grad, eps, a.norm_scratch,
                               true);
   }
-  kernels::embedding_backward(s, inputs_, a.dh, embeddings_->grad);
+  kernels::embedding_backward(s, inputs, a.dh, embeddings_->grad);
 }
 
 void TrainableModel::record_lm_head_loss(gpu::Stream& s, float loss_scale, bool backward) {

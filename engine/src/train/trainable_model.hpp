@@ -78,7 +78,6 @@ class TrainableModel {
   std::unique_ptr<Activations> act_;
   kernels::NormScratch norm_scratch_;
   kernels::RetentionBackwardScratch retention_scratch_;
-  std::vector<int32_t> inputs_;  // the current micro-batch's ids (embedding backward groups them)
 };
 
 }  // namespace retnet::train

@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include <chrono>
-#include <cstring>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -32,23 +31,12 @@ namespace {
 constexpr const char* kStateFile = "trainer_state.json";
 constexpr const char* kOptimizerFile = "optimizer.safetensors";
 
-model::NamedTensor f32_tensor(const std::string& name, const std::vector<int64_t>& shape,
-                              const std::vector<float>& values) {
-  model::NamedTensor t;
-  t.name = name;
-  t.shape = shape;
-  t.dtype = model::TensorDType::F32;
-  t.data.resize(values.size() * 4);
-  std::memcpy(t.data.data(), values.data(), t.data.size());
-  return t;
-}
-
 // config.json + model.safetensors (f32): a model folder the engine, fla and transformers load.
 void write_model(const std::string& folder, const model::ModelConfig& config, const HostWeights& weights) {
   fs::create_directories(folder);
   std::vector<model::NamedTensor> tensors;
   for (const auto& spec : model::expected_parameters(config))
-    tensors.push_back(f32_tensor(spec.name, spec.shape, weights.at(spec.name)));
+    tensors.push_back(model::f32_tensor(spec.name, spec.shape, weights.at(spec.name)));
   model::write_safetensors((fs::path(folder) / "model.safetensors").string(), tensors);
   config.save(folder);
 }
@@ -180,8 +168,8 @@ TrainResult run_training(Context& ctx, const TrainOptions& o, const std::functio
       write_model(folder, config, values);
       std::vector<model::NamedTensor> moments;
       for (const auto& spec : model::expected_parameters(config)) {
-        moments.push_back(f32_tensor(spec.name + ".exp_avg", spec.shape, m.at(spec.name)));
-        moments.push_back(f32_tensor(spec.name + ".exp_avg_sq", spec.shape, v.at(spec.name)));
+        moments.push_back(model::f32_tensor(spec.name + ".exp_avg", spec.shape, m.at(spec.name)));
+        moments.push_back(model::f32_tensor(spec.name + ".exp_avg_sq", spec.shape, v.at(spec.name)));
       }
       model::write_safetensors((fs::path(folder) / kOptimizerFile).string(), moments);
       model::write_file_atomically((fs::path(folder) / kStateFile).string(), state.dump(1));
