@@ -51,17 +51,7 @@ uvec4 w_next[W_LOADS];
 void fetch(uint t, uint m0, uint n0, uint k0) {
   [[unroll]] for (uint i = 0; i < X_LOADS; ++i) {
     const uint idx = t + i * THREADS, r = idx / (BK / 4), q = idx % (BK / 4);
-    const uint m = m0 + r, k = k0 + 4 * q;
-    vec4 v = vec4(0.0);
-    if (m < pc.M) {
-      if (ALIGNED) {
-        if (k < pc.K) v = x4[(m * pc.K + k) / 4];
-      } else {
-        [[unroll]] for (uint c = 0; c < 4; ++c)
-          if (k + c < pc.K) v[c] = x[m * pc.K + k + c];
-      }
-    }
-    x_next[i] = v;
+    x_next[i] = x_quad(m0 + r, k0 + 4 * q, ALIGNED);
   }
   [[unroll]] for (uint i = 0; i < W_LOADS; ++i) {
     const uint idx = t + i * THREADS, r = idx / (BK / 8), h = idx % (BK / 8);

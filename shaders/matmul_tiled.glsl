@@ -95,17 +95,7 @@ void load_a(uint t, uint m0, uint k0) {
   // BM rows of BK / 4 vec4s; consecutive threads read consecutive vec4s of a row.
   [[unroll]] for (uint i = 0; i < BM * BK / 4 / THREADS; ++i) {
     uint idx = t + i * THREADS, r = idx / (BK / 4), q = idx % (BK / 4);
-    uint m = m0 + r, k = k0 + 4 * q;
-    vec4 v = vec4(0.0);
-    if (m < pc.M) {
-      if (A_ALIGNED) {
-        if (k < pc.K) v = x4[(m * pc.K + k) / 4];
-      } else {
-        [[unroll]] for (uint c = 0; c < 4; ++c)
-          if (k + c < pc.K) v[c] = x[m * pc.K + k + c];
-      }
-    }
-    xs[r][q] = v;
+    xs[r][q] = x_quad(m0 + r, k0 + 4 * q, A_ALIGNED);
   }
 #endif
 }
