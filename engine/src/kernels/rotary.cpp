@@ -15,14 +15,10 @@ namespace {
 constexpr double kPi = 3.14159265358979323846;
 constexpr int kRatioPowers = 10;  // the shader builds 10000^(-2i/d) from these: i < 2^10
 
-struct Vec2 {
-  float hi, lo;
-};
-
 // v as an unevaluated sum of two floats (about 48 significant bits).
-Vec2 split_double(double v) {
-  const float hi = static_cast<float>(v);
-  return {hi, static_cast<float>(v - hi)};
+void split_double(double v, float out[2]) {
+  out[0] = static_cast<float>(v);
+  out[1] = static_cast<float>(v - out[0]);
 }
 
 struct Push {
@@ -30,8 +26,7 @@ struct Push {
   uint32_t half_dim;
   uint32_t heads;
   uint32_t row_stride;
-  Vec2 turns_per_radian;
-  Vec2 ratio_powers[kRatioPowers];
+  RotaryConstants angles;
   float direction;  // 1 forward, -1 backward
 };
 static_assert(sizeof(Push) == 108, "matches the shader's push-constant layout");
@@ -42,9 +37,7 @@ void rotate(gpu::Stream& s, gpu::Tensor& x, const gpu::Tensor& positions, float 
   require_rank(x, 3, kernel);
   const int64_t rows = x.dim(0), heads = x.dim(1), d = x.dim(2);
   require_shape(positions, {rows}, kernel);
-  if (d % 2 != 0) throw Error(fmt::format("{}: head dimension of {} must be even", kernel, x.describe()));
-  if (d > 2 * (int64_t(1) << kRatioPowers))
-    throw Error(fmt::format("{}: head dimension of {} exceeds {}", kernel, x.describe(), 2 << kRatioPowers));
+  require_rotary_dim(d, x.describe(), kernel);
   require_u32_index(x.numel(), "x elements", kernel);
   if (x.numel() == 0) return;
 
@@ -53,14 +46,26 @@ void rotate(gpu::Stream& s, gpu::Tensor& x, const gpu::Tensor& positions, float 
   push.half_dim = static_cast<uint32_t>(d / 2);
   push.heads = static_cast<uint32_t>(heads);
   push.row_stride = static_cast<uint32_t>(heads * d);
-  push.turns_per_radian = split_double(1.0 / (2.0 * kPi));
-  for (int k = 0; k < kRatioPowers; ++k)
-    push.ratio_powers[k] = split_double(std::pow(10000.0, -2.0 * double(int64_t(1) << k) / double(d)));
+  push.angles = rotary_constants(d);
   push.direction = direction;
   s.dispatch("rotary", {gpu::out(x), gpu::in(positions)}, push, grid_stride_groups(push.pairs));
 }
 
 }  // namespace
+
+RotaryConstants rotary_constants(int64_t d) {
+  RotaryConstants c{};
+  split_double(1.0 / (2.0 * kPi), c.turns_per_radian);
+  for (int k = 0; k < kRatioPowers; ++k)
+    split_double(std::pow(10000.0, -2.0 * double(int64_t(1) << k) / double(d)), c.ratio_powers[k]);
+  return c;
+}
+
+void require_rotary_dim(int64_t d, const std::string& what, const char* kernel) {
+  if (d % 2 != 0) throw Error(fmt::format("{}: head dimension of {} must be even", kernel, what));
+  if (d > 2 * (int64_t(1) << kRatioPowers))
+    throw Error(fmt::format("{}: head dimension of {} exceeds {}", kernel, what, 2 << kRatioPowers));
+}
 
 void rotary(gpu::Stream& s, gpu::Tensor& x, const gpu::Tensor& positions) { rotate(s, x, positions, 1.0f, "rotary"); }
 

@@ -1,4 +1,6 @@
 #pragma once
+#include <string>
+
 #include "gpu/stream.hpp"
 
 namespace retnet::kernels {
@@ -13,5 +15,15 @@ void rotary(gpu::Stream& s, gpu::Tensor& x, const gpu::Tensor& positions);
 
 // The backward pass, in place on the gradient of the rotated x: every pair is rotated by -a.
 void rotary_backward(gpu::Stream& s, gpu::Tensor& grad, const gpu::Tensor& positions);
+
+// The push constants shaders/rotary_angle.glsl reads, for head dimension d (even, <= 2048):
+// 1 / (2 pi) and 10000^(-2^(k+1) / d), k < 10, each as a float pair hi + lo.
+struct RotaryConstants {
+  float turns_per_radian[2];
+  float ratio_powers[10][2];
+};
+RotaryConstants rotary_constants(int64_t d);
+// Throws unless d is a head dimension rotary supports (even, at most 2048).
+void require_rotary_dim(int64_t d, const std::string& what, const char* kernel);
 
 }  // namespace retnet::kernels

@@ -4,6 +4,7 @@
 
 #include <filesystem>
 
+#include "kernels/decode.hpp"
 #include "kernels/elementwise.hpp"
 #include "kernels/embedding.hpp"
 #include "kernels/matmul.hpp"
@@ -95,6 +96,12 @@ ModelImpl::ModelImpl(Context& c, const std::string& folder, const LoadOptions& o
   info.intermediate_size = config.intermediate_size;
   info.weight_bytes = ctx.allocated_bytes() - bytes_before;
   info.weight_dtype = gpu::dtype_name(weight_dtype);
+  const ModelConfig& cfg = config;
+  retention_decode_ = kernels::retention_decode_supported(ctx, cfg.head_k_dim, cfg.head_v_dim);
+  fused_lm_head_ = kernels::decode_matvec_supported(ctx, cfg.hidden_size, 0, weight_dtype);
+  fused_decode_ = retention_decode_ && fused_lm_head_ &&
+                  kernels::decode_matvec_supported(ctx, cfg.value_dim, cfg.head_v_dim, weight_dtype) &&
+                  kernels::decode_matvec_supported(ctx, cfg.intermediate_size, 0, weight_dtype);
   info.state_bytes_per_session =
       uint64_t(config.num_layers * config.num_heads * config.head_k_dim * config.head_v_dim) * 4;
 }
@@ -210,58 +217,101 @@ void ModelImpl::record_compute(gpu::Stream& s, int64_t N, int64_t T, RetentionFo
   const auto& c = config;
   const int64_t rows = N * T;
   const int64_t logit_rows = all_logits ? rows : N;
+  const float eps = static_cast<float>(c.norm_eps);
+  // One token with a state: rotary and the retention step run as one kernel.
+  const bool decode_retention = T == 1 && form != RetentionForm::Parallel && retention_decode_;
   auto& a = act_;
   auto view2 = [&](gpu::Tensor& t, int64_t cols) { t.reshape({rows, cols}); };
 
   kernels::embedding(s, a.tokens, embeddings, a.h);
   for (int64_t l = 0; l < c.num_layers; ++l) {
     const LayerWeights& w = layers[l];
-    kernels::rmsnorm(s, a.h, w.attn_norm, a.a, static_cast<float>(c.norm_eps));
+    if (rows == 1 && decode_retention && fused_decode_) {
+      record_fused_decode_layer(s, w, (*states)[l]);
+      continue;
+    }
+    kernels::rmsnorm(s, a.h, w.attn_norm, a.a, eps);
     kernels::matmul(s, a.a, w.q_proj, a.q);
     kernels::matmul(s, a.a, w.k_proj, a.k);
     kernels::matmul(s, a.a, w.v_proj, a.v);
     kernels::matmul(s, a.a, w.g_proj, a.g);
-    a.q.reshape({rows, c.num_heads, c.head_k_dim});
-    a.k.reshape({rows, c.num_heads, c.head_k_dim});
-    kernels::rotary(s, a.q, a.positions);
-    kernels::rotary(s, a.k, a.positions);
+    if (!decode_retention) {
+      a.q.reshape({rows, c.num_heads, c.head_k_dim});
+      a.k.reshape({rows, c.num_heads, c.head_k_dim});
+      kernels::rotary(s, a.q, a.positions);
+      kernels::rotary(s, a.k, a.positions);
+    }
     a.q.reshape({N, T, c.num_heads, c.head_k_dim});
     a.k.reshape({N, T, c.num_heads, c.head_k_dim});
     a.v.reshape({N, T, c.num_heads, c.head_v_dim});
     a.o.reshape({N, T, c.num_heads, c.head_v_dim});
-    switch (form) {
-      case RetentionForm::Parallel: kernels::retention_parallel(s, a.q, a.k, a.v, a.o); break;
-      case RetentionForm::Chunkwise:
-        kernels::retention_chunkwise(s, a.q, a.k, a.v, (*states)[l], a.o, options.chunk_size);
-        break;
-      case RetentionForm::Recurrent: kernels::retention_recurrent(s, a.q, a.k, a.v, (*states)[l], a.o); break;
+    if (decode_retention) {
+      kernels::retention_decode(s, a.q, a.k, a.v, a.positions, (*states)[l], a.o);
+    } else {
+      switch (form) {
+        case RetentionForm::Parallel: kernels::retention_parallel(s, a.q, a.k, a.v, a.o); break;
+        case RetentionForm::Chunkwise:
+          kernels::retention_chunkwise(s, a.q, a.k, a.v, (*states)[l], a.o, options.chunk_size);
+          break;
+        case RetentionForm::Recurrent: kernels::retention_recurrent(s, a.q, a.k, a.v, (*states)[l], a.o); break;
+      }
     }
     view2(a.q, c.key_dim);
     view2(a.k, c.key_dim);
     view2(a.v, c.value_dim);
     view2(a.o, c.value_dim);
-    kernels::rmsnorm_swish_gate(s, a.o, a.g, w.g_norm, a.gated, static_cast<float>(c.norm_eps));
+    kernels::rmsnorm_swish_gate(s, a.o, a.g, w.g_norm, a.gated, eps);
     // Projections add straight into the residual stream (one dispatch, no scratch round trip).
     kernels::matmul(s, a.gated, w.o_proj, a.h, kernels::MatmulPath::Auto, true);
 
-    kernels::rmsnorm(s, a.h, w.mlp_norm, a.a, static_cast<float>(c.norm_eps));
+    kernels::rmsnorm(s, a.h, w.mlp_norm, a.a, eps);
     kernels::matmul(s, a.a, w.gate_proj, a.gate);
     kernels::matmul(s, a.a, w.up_proj, a.up);
     kernels::swiglu(s, a.gate, a.up, a.ffn);
     kernels::matmul(s, a.ffn, w.down_proj, a.h, kernels::MatmulPath::Auto, true);
   }
-  kernels::rmsnorm(s, a.h, final_norm, a.a, static_cast<float>(c.norm_eps));
+
   a.logits.reshape({logit_rows, c.vocab_size});
   if (all_logits) {
+    kernels::rmsnorm(s, a.h, final_norm, a.a, eps);
     kernels::matmul(s, a.a, *lm_head, a.logits);
-  } else {
-    // Only the last position of each sequence is sampled from: skip the other rows' lm_head.
+    return;
+  }
+  // Only the last position of each sequence is sampled from: the final norm and lm_head
+  // skip the other rows.
+  const gpu::Tensor* last = &a.h;
+  if (T > 1) {
     a.last.reshape({N, c.hidden_size});
     const size_t row_bytes = c.hidden_size * 4;
     for (int64_t n = 0; n < N; ++n)
-      s.copy_region(a.a, ((n + 1) * T - 1) * row_bytes, a.last, n * row_bytes, row_bytes);
-    kernels::matmul(s, a.last, *lm_head, a.logits);
+      s.copy_region(a.h, ((n + 1) * T - 1) * row_bytes, a.last, n * row_bytes, row_bytes);
+    last = &a.last;
   }
+  if (N == 1 && fused_lm_head_) {
+    kernels::decode_matvec(s, {last, &final_norm, nullptr, 0, eps}, {{lm_head, &a.logits}}, false);
+  } else {
+    a.a.reshape({N, c.hidden_size});
+    kernels::rmsnorm(s, *last, final_norm, a.a, eps);
+    kernels::matmul(s, a.a, *lm_head, a.logits);
+  }
+}
+
+void ModelImpl::record_fused_decode_layer(gpu::Stream& s, const LayerWeights& w, gpu::Tensor& state) const {
+  const auto& c = config;
+  const float eps = static_cast<float>(c.norm_eps);
+  auto& a = act_;
+  kernels::decode_matvec(s, {&a.h, &w.attn_norm, nullptr, 0, eps},
+                         {{&w.q_proj, &a.q}, {&w.k_proj, &a.k}, {&w.v_proj, &a.v}, {&w.g_proj, &a.g}}, false);
+  a.q.reshape({1, 1, c.num_heads, c.head_k_dim});
+  a.k.reshape({1, 1, c.num_heads, c.head_k_dim});
+  a.v.reshape({1, 1, c.num_heads, c.head_v_dim});
+  a.o.reshape({1, 1, c.num_heads, c.head_v_dim});
+  kernels::retention_decode(s, a.q, a.k, a.v, a.positions, state, a.o);
+  kernels::decode_matvec(s, {&a.o, &w.g_norm, &a.g, c.head_v_dim, eps}, {{&w.o_proj, &a.h}}, true);
+  kernels::decode_matvec_swiglu(s, {&a.h, &w.mlp_norm, nullptr, 0, eps}, w.gate_proj, w.up_proj, a.ffn);
+  kernels::decode_matvec(s, {&a.ffn}, {{&w.down_proj, &a.h}}, true);
+  for (gpu::Tensor* t : {&a.q, &a.k}) t->reshape({1, c.key_dim});
+  for (gpu::Tensor* t : {&a.v, &a.o}) t->reshape({1, c.value_dim});
 }
 
 std::string ModelImpl::layer_parameter_name(int64_t layer, const std::string& name) const {

@@ -83,6 +83,12 @@ class ModelImpl {
   // Everything after the inputs are in act_.tokens / act_.positions.
   void record_compute(gpu::Stream& s, int64_t N, int64_t T, RetentionForm form, std::vector<gpu::Tensor>* states,
                       bool all_logits) const;
+  // One token of one sequence through the fused decode kernels (kernels/decode.hpp).
+  void record_fused_decode_layer(gpu::Stream& s, const LayerWeights& w, gpu::Tensor& state) const;
+  // Which fused decode kernels this model's shapes can use on this device.
+  bool fused_decode_ = false;     // every projection of a layer
+  bool retention_decode_ = false; // rotary + retention step for T = 1
+  bool fused_lm_head_ = false;    // final norm + lm_head for one row
   mutable Activations act_;
   mutable uint64_t activations_generation_ = 0;
   mutable std::vector<gpu::Tensor> batch_states_;

@@ -1,0 +1,172 @@
+// Body of decode_matvec_f16/f32.comp: the matrix-vector products of one decode step (one row
+// of activations), with the elementwise work around them fused in, so a layer's decode is a
+// few dispatches instead of a dozen:
+//   input   x itself, or RMSNorm(x) * norm_w (norm = 1, one group of K), or per group of
+//           group_size (a head) RMSNorm(x) * norm_w * swish(gate) (norm = 2, RetNet's gated
+//           head norm); the input is staged in shared memory once per workgroup;
+//   output  up to four products y_m (+)= W_m x that share the input (q, k, v, g), or with
+//           SWIGLU one output y_0 = swish(W_0 x) * (W_1 x) (the MLP's gate and up).
+// Decode is bound by reading the weights, so each output row is one subgroup: its lanes read
+// consecutive 16-byte pieces of the row (coalesced), issue the first PREFETCH of them before
+// the input is staged (the loads travel while the norm is computed), and subgroupAdd the dot
+// product. Any subgroup size works: PREFETCH and ROWS_PER_GROUP are planned for the host's
+// subgroup size, and the loops below cover whatever the device runs.
+// Defines: W_F16 (f16 weights read as uvec4s of 8 halves) or f32 weights (vec4s).
+// The launcher (kernels/decode.cpp) guarantees K % CHUNK == 0 and group_size % 4 == 0.
+#extension GL_KHR_shader_subgroup_basic : require
+#extension GL_KHR_shader_subgroup_arithmetic : require
+
+layout(local_size_x_id = 0) in;
+layout(constant_id = 1) const uint X_VECS = 512;   // shared vec4s for the input (>= K / 4)
+layout(constant_id = 2) const uint PREFETCH = 8;   // weight pieces per lane loaded up front
+layout(constant_id = 3) const bool SWIGLU = false;  // y0 = swish(W0 x) * (W1 x)
+layout(constant_id = 4) const uint ROWS_PER_GROUP = 8;  // output rows per workgroup
+const uint MAX_PARTS = 64;                         // norm partial sums (groups x parts)
+
+layout(push_constant) uniform Push {
+  uint K;
+  uint rows0, rows1, rows2, rows3;  // rows of each product (0: unused)
+  uint accumulate;                  // 1: y += W x
+  uint norm;                        // 0: none, 1: RMSNorm, 2: gated group norm
+  uint group_size;                  // elements per norm group
+  float eps;
+} pc;
+
+#ifdef W_F16
+#define CHUNK 8
+#define WVEC uvec4
+#else
+#define CHUNK 4
+#define WVEC vec4
+#endif
+
+layout(std430, set = 0, binding = 0) buffer Y0 { float y0[]; };
+layout(std430, set = 0, binding = 1) buffer Y1 { float y1[]; };
+layout(std430, set = 0, binding = 2) buffer Y2 { float y2[]; };
+layout(std430, set = 0, binding = 3) buffer Y3 { float y3[]; };
+layout(std430, set = 0, binding = 4) readonly buffer X { vec4 x4[]; };
+layout(std430, set = 0, binding = 5) readonly buffer Gate { vec4 gate4[]; };
+layout(std430, set = 0, binding = 6) readonly buffer NormWeight { float norm_w[]; };
+layout(std430, set = 0, binding = 7) readonly buffer W0 { WVEC w0[]; };
+layout(std430, set = 0, binding = 8) readonly buffer W1 { WVEC w1[]; };
+layout(std430, set = 0, binding = 9) readonly buffer W2 { WVEC w2[]; };
+layout(std430, set = 0, binding = 10) readonly buffer W3 { WVEC w3[]; };
+
+shared vec4 xs[X_VECS];
+shared float part_sum[MAX_PARTS];
+
+WVEC load_w(uint m, uint i) {
+  switch (m) {
+    case 0: return w0[i];
+    case 1: return w1[i];
+    case 2: return w2[i];
+    default: return w3[i];
+  }
+}
+
+void store_y(uint m, uint r, float v) {
+  switch (m) {
+    case 0: y0[r] = (pc.accumulate != 0 ? y0[r] : 0.0) + v; break;
+    case 1: y1[r] = (pc.accumulate != 0 ? y1[r] : 0.0) + v; break;
+    case 2: y2[r] = (pc.accumulate != 0 ? y2[r] : 0.0) + v; break;
+    default: y3[r] = (pc.accumulate != 0 ? y3[r] : 0.0) + v; break;
+  }
+}
+
+// Piece c of a weight row times the same piece of the staged input.
+float dot_piece(WVEC w, uint c) {
+#ifdef W_F16
+  return dot(xs[2 * c], vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y))) +
+         dot(xs[2 * c + 1], vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w)));
+#else
+  return dot(xs[c], w);
+#endif
+}
+
+// Stages the input in xs: x, or x normalised per group (see the top of the file).
+void stage_input() {
+  const uint t = gl_LocalInvocationIndex, threads = gl_WorkGroupSize.x;
+  for (uint i = t; i < pc.K / 4; i += threads) xs[i] = x4[i];
+  barrier();
+  if (pc.norm == 0) return;  // uniform: every thread returns, or none
+
+  // Sums of squares: `parts` subgroups share a group when there are fewer groups than subgroups.
+  const uint gs = pc.group_size, groups = pc.K / gs, parts = max(1u, gl_NumSubgroups / groups);
+  for (uint item = gl_SubgroupID; item < groups * parts; item += gl_NumSubgroups) {
+    const uint g = item / parts, p = item % parts;
+    const uint begin = g * gs + p * gs / parts, end = g * gs + (p + 1) * gs / parts;
+    float s = 0.0;
+    for (uint e = begin + gl_SubgroupInvocationID; e < end; e += gl_SubgroupSize) {
+      const float v = xs[e / 4][e % 4];
+      s += v * v;
+    }
+    s = subgroupAdd(s);
+    if (subgroupElect()) part_sum[item] = s;
+  }
+  barrier();
+  for (uint i = t; i < pc.K / 4; i += threads) {
+    const uint e = 4 * i, g = e / gs, j = e - g * gs;  // a vec4 never straddles groups
+    float sum_sq = 0.0;
+    for (uint p = 0; p < parts; ++p) sum_sq += part_sum[g * parts + p];
+    const float scale = inversesqrt(sum_sq / float(gs) + pc.eps);
+    vec4 v = xs[i] * scale * vec4(norm_w[j], norm_w[j + 1], norm_w[j + 2], norm_w[j + 3]);
+    if (pc.norm == 2) {
+      const vec4 z = gate4[i];
+      v *= vec4(swish(z.x), swish(z.y), swish(z.z), swish(z.w));
+    }
+    xs[i] = v;
+  }
+  barrier();
+}
+
+// Row `row` of the concatenated products: which product m it belongs to, and its row r there.
+void locate(uint row, out uint m, out uint r) {
+  m = 0;
+  r = row;
+  if (!SWIGLU) {
+    const uint rows[4] = uint[4](pc.rows0, pc.rows1, pc.rows2, pc.rows3);
+    while (m < 3 && r >= rows[m]) r -= rows[m++];
+  }
+}
+
+void main() {
+  const uint lane = gl_SubgroupInvocationID, sg = gl_SubgroupSize, pieces = pc.K / CHUNK;
+  const uint total = SWIGLU ? pc.rows0 : pc.rows0 + pc.rows1 + pc.rows2 + pc.rows3;
+  // Rows [first_row, end_row) belong to this workgroup, one per subgroup when the device runs
+  // the subgroup size the host planned for (else the subgroups loop over them).
+  const uint first_row = gl_WorkGroupID.x * ROWS_PER_GROUP, end_row = min(first_row + ROWS_PER_GROUP, total);
+
+  uint row = first_row + gl_SubgroupID, m, r;
+  locate(row, m, r);
+  WVEC first[PREFETCH], first_up[PREFETCH];  // first_up: SWIGLU only
+  [[unroll]] for (uint i = 0; i < PREFETCH; ++i) {
+    const uint c = lane + i * sg;
+    if (row < end_row && c < pieces) {
+      first[i] = load_w(m, r * pieces + c);
+      if (SWIGLU) first_up[i] = w1[r * pieces + c];
+    }
+  }
+  stage_input();
+
+  for (bool prefetched = true; row < end_row; row += gl_NumSubgroups, prefetched = false) {
+    locate(row, m, r);
+    const uint base = r * pieces;
+    float acc = 0.0, acc_up = 0.0;
+    uint c = lane;
+    if (prefetched) {
+      [[unroll]] for (uint i = 0; i < PREFETCH; ++i, c += sg) {
+        if (c < pieces) {
+          acc += dot_piece(first[i], c);
+          if (SWIGLU) acc_up += dot_piece(first_up[i], c);
+        }
+      }
+    }
+    for (; c < pieces; c += sg) {
+      acc += dot_piece(load_w(m, base + c), c);
+      if (SWIGLU) acc_up += dot_piece(w1[base + c], c);
+    }
+    acc = subgroupAdd(acc);
+    if (SWIGLU) acc_up = subgroupAdd(acc_up);
+    if (subgroupElect()) store_y(m, r, SWIGLU ? swish(acc) * acc_up : acc);
+  }
+}
