@@ -5,8 +5,13 @@
 // w is f16 already. A workgroup of 8 subgroups of 32 lanes computes a 128 x 128 tile of y,
 // each subgroup a 32 x 64 block of 16 x FRAG_N accumulators; K is walked in steps of 32
 // staged in shared memory (rows padded by 8 halves so fragment loads stay 16-byte aligned
-// and spread over banks), the next step's tiles loaded into registers during the multiplies. Results go through a per-subgroup 16x16 staging tile so ragged
-// edges need no special case. Only used where the subgroup size is 32 (the launcher checks).
+// and spread over banks), the next step's tiles loaded into registers during the multiplies.
+// The accumulators are separate named variables, not an array: with an array of cooperative
+// matrices the driver (NVIDIA 580) kept them in memory and the kernel ran 3.4x slower
+// (measured, bench/results/README.md). Tiles wholly inside y start from y (accumulate) and
+// are stored straight from the fragments; edge tiles go through a per-subgroup staging tile
+// so ragged edges need no special case. Only used where the subgroup size is 32 (the
+// launcher checks).
 #extension GL_NV_cooperative_matrix : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_KHR_shader_subgroup_basic : require
@@ -21,8 +26,6 @@
 #define WARPS_N 2
 #define WM 32            // rows per subgroup
 #define WN 64            // columns per subgroup
-#define FM (WM / 16)
-#define FN (WN / FRAG_N)
 #define LDS (BK + 8)     // shared row stride in halves (80 bytes)
 #define THREADS 256
 
@@ -40,6 +43,19 @@ layout(constant_id = 0) const bool ALIGNED = false;
 shared uvec2 xs[BM * LDS4];
 shared uvec2 ws[BN * LDS4];
 shared float stage[(THREADS / 32) * 16 * FRAG_N];
+
+#define ACC fcoopmatNV<32, SCOPE_SUBGROUP, 16, FRAG_N>
+#define A_FRAG fcoopmatNV<16, SCOPE_SUBGROUP, 16, 16>
+#define B_FRAG fcoopmatNV<16, SCOPE_SUBGROUP, 16, FRAG_N>
+// F(i, j) for every accumulator (FM = 2 rows of fragments, FN columns); G(j) for every column.
+#if FRAG_N == 16
+#define EACH_COLUMN(G) G(0) G(1) G(2) G(3)
+#define EACH_IN_ROW(F, i) F(i, 0) F(i, 1) F(i, 2) F(i, 3)
+#else
+#define EACH_COLUMN(G) G(0) G(1) G(2) G(3) G(4) G(5) G(6) G(7)
+#define EACH_IN_ROW(F, i) F(i, 0) F(i, 1) F(i, 2) F(i, 3) F(i, 4) F(i, 5) F(i, 6) F(i, 7)
+#endif
+#define EACH_ACC(F) EACH_IN_ROW(F, 0) EACH_IN_ROW(F, 1)
 
 #define X_LOADS (BM * BK / 4 / THREADS)  // vec4s of x per thread and step
 #define W_LOADS (BN * BK / 8 / THREADS)  // 8-half groups of w per thread and step
@@ -84,16 +100,43 @@ void store_tiles(uint t) {
   }
 }
 
+// Writes fragment (i, j) of this subgroup's block: straight from the registers when the tile is
+// interior (the accumulator then already holds y's old value where accumulating), else
+// element by element through the staging tile, bounds-checked.
+void store_fragment(ACC c, uint row0, uint col0, bool interior) {
+  if (interior) {
+    coopMatStoreNV(c, y, row0 * pc.N + col0, pc.N, false);
+    return;
+  }
+  const uint base = gl_SubgroupID * 16 * FRAG_N;
+  coopMatStoreNV(c, stage, base, FRAG_N, false);
+  subgroupMemoryBarrierShared();
+  subgroupBarrier();
+  for (uint e = gl_SubgroupInvocationID; e < 16 * FRAG_N; e += gl_SubgroupSize) {
+    const uint m = row0 + e / FRAG_N, n = col0 + e % FRAG_N;
+    if (m < pc.M && n < pc.N) {
+      const uint o = m * pc.N + n;
+      y[o] = (pc.accumulate != 0 ? y[o] : 0.0) + stage[base + e];
+    }
+  }
+  subgroupBarrier();  // the stage is rewritten by the next fragment
+}
+
 void main() {
-  const uint t = gl_LocalInvocationID.x, warp = gl_SubgroupID, lane = gl_SubgroupInvocationID;
+  const uint t = gl_LocalInvocationID.x, warp = gl_SubgroupID;
   const uint wm = warp / WARPS_N, wn = warp % WARPS_N;
   const uint row_tiles = (pc.M + BM - 1) / BM, col_tiles = (pc.N + BN - 1) / BN;
   for (uint tm = gl_WorkGroupID.y; tm < row_tiles; tm += gl_NumWorkGroups.y) {
     for (uint tn = gl_WorkGroupID.x; tn < col_tiles; tn += gl_NumWorkGroups.x) {
       const uint m0 = tm * BM, n0 = tn * BN;
-      fcoopmatNV<32, SCOPE_SUBGROUP, 16, FRAG_N> acc[FM][FN];
-      [[unroll]] for (uint i = 0; i < FM; ++i)
-        [[unroll]] for (uint j = 0; j < FN; ++j) acc[i][j] = fcoopmatNV<32, SCOPE_SUBGROUP, 16, FRAG_N>(0.0);
+      const uint row0 = m0 + wm * WM, col0 = n0 + wn * WN;
+      // Direct fragment stores need the whole tile inside y and 16-byte aligned rows.
+      const bool interior = m0 + BM <= pc.M && n0 + BN <= pc.N && pc.N % 4 == 0;
+      const bool from_y = interior && pc.accumulate != 0;
+#define INIT(i, j) \
+  ACC acc_##i##_##j = ACC(0.0); \
+  if (from_y) coopMatLoadNV(acc_##i##_##j, y, (row0 + 16 * i) * pc.N + col0 + FRAG_N * j, pc.N, false);
+      EACH_ACC(INIT)
 
       fetch(t, m0, n0, 0);
       for (uint k0 = 0; k0 < pc.K; k0 += BK) {
@@ -101,35 +144,21 @@ void main() {
         barrier();
         if (k0 + BK < pc.K) fetch(t, m0, n0, k0 + BK);  // in flight during the multiplies
         [[unroll]] for (uint kk = 0; kk < BK; kk += 16) {
-          fcoopmatNV<16, SCOPE_SUBGROUP, 16, 16> a[FM];
-          fcoopmatNV<16, SCOPE_SUBGROUP, 16, FRAG_N> b[FN];
-          [[unroll]] for (uint i = 0; i < FM; ++i)
-            coopMatLoadNV(a[i], xs, ((wm * WM + i * 16) * LDS + kk) / 4, LDS4, false);
+          A_FRAG a_0, a_1;
+          coopMatLoadNV(a_0, xs, ((wm * WM) * LDS + kk) / 4, LDS4, false);
+          coopMatLoadNV(a_1, xs, ((wm * WM + 16) * LDS + kk) / 4, LDS4, false);
           // B = w^T: column n of B is row n of the w tile, so it loads column-major.
-          [[unroll]] for (uint j = 0; j < FN; ++j)
-            coopMatLoadNV(b[j], ws, ((wn * WN + j * FRAG_N) * LDS + kk) / 4, LDS4, true);
-          [[unroll]] for (uint i = 0; i < FM; ++i)
-            [[unroll]] for (uint j = 0; j < FN; ++j) acc[i][j] = coopMatMulAddNV(a[i], b[j], acc[i][j]);
+#define LOAD_B(j) \
+  B_FRAG b_##j;   \
+  coopMatLoadNV(b_##j, ws, ((wn * WN + j * FRAG_N) * LDS + kk) / 4, LDS4, true);
+          EACH_COLUMN(LOAD_B)
+#define MUL_ADD(i, j) acc_##i##_##j = coopMatMulAddNV(a_##i, b_##j, acc_##i##_##j);
+          EACH_ACC(MUL_ADD)
         }
         barrier();  // the next step overwrites the tiles
       }
-
-      const uint base = warp * 16 * FRAG_N;
-      [[unroll]] for (uint i = 0; i < FM; ++i) {
-        [[unroll]] for (uint j = 0; j < FN; ++j) {
-          coopMatStoreNV(acc[i][j], stage, base, FRAG_N, false);
-          subgroupMemoryBarrierShared();
-          subgroupBarrier();
-          for (uint e = lane; e < 16 * FRAG_N; e += gl_SubgroupSize) {
-            const uint m = m0 + wm * WM + i * 16 + e / FRAG_N, n = n0 + wn * WN + j * FRAG_N + e % FRAG_N;
-            if (m < pc.M && n < pc.N) {
-              const uint o = m * pc.N + n;
-              y[o] = (pc.accumulate != 0 ? y[o] : 0.0) + stage[base + e];
-            }
-          }
-          subgroupBarrier();  // the stage is rewritten by the next fragment
-        }
-      }
+#define STORE(i, j) store_fragment(acc_##i##_##j, row0 + 16 * i, col0 + FRAG_N * j, interior);
+      EACH_ACC(STORE)
     }
   }
 }

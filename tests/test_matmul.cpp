@@ -103,12 +103,14 @@ TEST_CASE("matmul accumulate adds x w^T to y", "[kernel][matmul]") {
       }
 }
 
-TEST_CASE("matmul Auto picks Rows for few rows and Tiled for many and both are right", "[kernel][matmul]") {
+TEST_CASE("matmul Auto picks Rows for few rows, tensor cores or Tiled for many, and all are right",
+          "[kernel][matmul]") {
   auto w32 = test::tensor({4, 4}, test::random_vector(16, 1)), w16 = test::tensor({4, 4}, test::random_vector(16, 1), gpu::DType::F16);
   CHECK(kernels::matmul_auto_path(test::context(), 1, w16) == MatmulPath::Rows);
   CHECK(kernels::matmul_auto_path(test::context(), 8, w16) == MatmulPath::Rows);
   CHECK(kernels::matmul_auto_path(test::context(), 9, w32) == MatmulPath::Tiled);
-  CHECK(kernels::matmul_auto_path(test::context(), 9, w16) == MatmulPath::Tiled);
+  CHECK(kernels::matmul_auto_path(test::context(), 9, w16) ==
+        (test::context().active_paths().coopmat ? MatmulPath::CoopMat : MatmulPath::Tiled));
   gpu::Stream s(test::context());
   // Leading dimensions are flattened into rows: [2, 3, K] is 6 rows, [4, 5, K] 20.
   for (auto x_shape : std::vector<std::vector<int64_t>>{{100}, {8, 100}, {9, 100}, {2, 3, 100}, {4, 5, 100}})
@@ -214,9 +216,13 @@ TEST_CASE("matmul on tensor cores matches the CPU reference where the device has
   }
   check_all_shapes(MatmulPath::CoopMat, gpu::DType::F16);
   gpu::Stream s(test::context());
-  for (int64_t M : {130, 300})  // several row tiles, accumulate, aligned and ragged K
-    for (int64_t K : {96, 100}) {
-      CAPTURE(M, K);
-      CHECK(matmul_error(s, {M, K}, 257, gpu::DType::F16, MatmulPath::CoopMat, true) <= 1.0);
-    }
+  // Several row tiles, accumulate, aligned and ragged K; N = 384 makes whole interior tiles
+  // (stored straight from the fragments, accumulating from y), N = 257 only edge tiles.
+  for (int64_t M : {130, 256, 300})
+    for (int64_t N : {257, 384})
+      for (int64_t K : {96, 100})
+        for (bool accumulate : {false, true}) {
+          CAPTURE(M, N, K, accumulate);
+          CHECK(matmul_error(s, {M, K}, N, gpu::DType::F16, MatmulPath::CoopMat, accumulate) <= 1.0);
+        }
 }

@@ -313,6 +313,15 @@ int main(int argc, char** argv) {
         }
         auto p = kernel_profile(s.timings());
         print_profile(T == 1 ? "decode step" : "prefill of 8192 tokens", p);
+        if (T == 1) {  // dispatch by dispatch: the embedding, layer 0, and the lm_head
+          const auto& t = s.timings();
+          p["sequence"] = nlohmann::json::array();
+          for (size_t i = 0; i < t.size(); ++i) {
+            if (i > 6 && i + 1 < t.size()) continue;
+            fmt::print("  #{:<4} {:<36} {:8.4f} ms\n", i, t[i].label, t[i].ms);
+            p["sequence"].push_back({{"index", i}, {"shader", t[i].label}, {"ms", t[i].ms}});
+          }
+        }
         out[T == 1 ? "profile_decode" : "profile_prefill_8192"] = p;
       }
     }

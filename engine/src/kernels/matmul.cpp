@@ -44,11 +44,8 @@ void require_matrix_like(const gpu::Tensor& t, const char* kernel) {
 }  // namespace
 
 MatmulPath matmul_auto_path(const Context& ctx, int64_t M, const gpu::Tensor& w) {
-  (void)ctx;
-  (void)w;
-  // Measured on an H100 (driver 580.159.04), 8192 x 2048 x 2048: Tiled 2.11 ms, CoopMat 2.30 ms
-  // (bench/results/README.md), so Auto stays on Tiled until the tensor-core kernel wins.
-  return M <= kRowsMaxRows ? MatmulPath::Rows : MatmulPath::Tiled;
+  if (M <= kRowsMaxRows) return MatmulPath::Rows;
+  return ctx.active_paths().coopmat && w.dtype() == gpu::DType::F16 ? MatmulPath::CoopMat : MatmulPath::Tiled;
 }
 
 void matmul(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& w, gpu::Tensor& y, MatmulPath path,

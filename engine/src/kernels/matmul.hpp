@@ -6,8 +6,8 @@ namespace retnet::kernels {
 // Rows: the few-row (decode) kernel, which reads every weight once per block of 8 rows.
 // Tiled: shared-memory tiles of 64 x 64 outputs, for many rows (prefill).
 // CoopMat: tensor cores through VK_NV_cooperative_matrix, f16 weights only; x is rounded to
-// f16 in the tiles (f32 accumulation); chosen explicitly (it is not yet faster than Tiled on
-// the H100 we measure). Auto: Rows for at most 8 rows, Tiled otherwise.
+// f16 in the tiles (f32 accumulation), like PyTorch's f16 autocast. Auto: Rows for at most 8
+// rows; else CoopMat where the device has it and w is f16, Tiled otherwise.
 enum class MatmulPath { Auto, Tiled, Rows, CoopMat };
 
 // y = x w^T in the nn.Linear layout (or y += x w^T with `accumulate`, e.g. to add a
