@@ -10,8 +10,9 @@
 //
 // Workgroup (x: column block, y: n * H + h): CQ column quads (4 columns each) x RG row
 // groups; thread (rg, cq) owns state rows d = rg + RG * i (i < DPT) of its 4 columns, so a
-// subgroup's lanes read whole runs of a state row. q' and k' are rotated once per workgroup
-// into shared memory. o sums the threads' partial q'.S over the row groups in shared memory.
+// subgroup's lanes read whole runs of a state row. The thread's state is loaded first, then
+// q' and k' are rotated once per workgroup into shared memory while those loads travel. o sums the threads' partial q'.S over the row groups in
+// shared memory.
 // gamma S is S - x S with x = 1 - gamma = 2^-(5+h), exact, like retention_recurrent.
 #include "common.glsl"
 #include "retention_common.glsl"
@@ -46,6 +47,28 @@ void main() {
   const uint t = gl_LocalInvocationIndex, nh = gl_WorkGroupID.y, n = nh / pc.H, h = nh % pc.H;
   const uint half_dim = pc.dk / 2, qk_base = nh * pc.dk;  // q, k are [N, 1, H, dk]
 
+  const uint cq = t % CQ, rg = t / CQ, c0 = 4 * (gl_WorkGroupID.x * CQ + cq);
+  const uint v_base = nh * pc.dv, s_base = nh * pc.dk * pc.dv;
+  const float x = retention_one_minus_gamma(h);
+  vec4 vt = vec4(0.0);
+  [[unroll]] for (uint c = 0; c < 4; ++c)
+    if (c0 + c < pc.dv) vt[c] = v[v_base + c0 + c];
+
+  // The state first: its loads travel while q and k are rotated.
+  vec4 s[DPT];
+  [[unroll]] for (uint i = 0; i < DPT; ++i) {
+    const uint d = rg + RG * i, at = s_base + d * pc.dv + c0;
+    s[i] = vec4(0.0);
+    if (d < pc.dk && c0 < pc.dv) {
+      if (ALIGNED) {
+        s[i] = state4[at / 4];
+      } else {
+        [[unroll]] for (uint c = 0; c < 4; ++c)
+          if (c0 + c < pc.dv) s[i][c] = state[at + c];
+      }
+    }
+  }
+
   for (uint i = t; i < half_dim; i += WG) {
     const vec2 sc = rotary_sin_cos(positions[n], i);
     const float q0 = q[qk_base + i], q1 = q[qk_base + i + half_dim];
@@ -57,34 +80,18 @@ void main() {
   }
   barrier();
 
-  const uint cq = t % CQ, rg = t / CQ, c0 = 4 * (gl_WorkGroupID.x * CQ + cq);
-  const uint v_base = nh * pc.dv, s_base = nh * pc.dk * pc.dv;
-  const float x = retention_one_minus_gamma(h);
-  vec4 vt = vec4(0.0);
-  [[unroll]] for (uint c = 0; c < 4; ++c)
-    if (c0 + c < pc.dv) vt[c] = v[v_base + c0 + c];
-
   vec4 p = vec4(0.0);
-  if (c0 < pc.dv) {
-    [[unroll]] for (uint i = 0; i < DPT; ++i) {
-      const uint d = rg + RG * i;
-      if (d < pc.dk) {
-        const uint at = s_base + d * pc.dv + c0;
-        vec4 s;
-        if (ALIGNED) {
-          s = state4[at / 4];
-        } else {
-          [[unroll]] for (uint c = 0; c < 4; ++c) s[c] = c0 + c < pc.dv ? state[at + c] : 0.0;
-        }
-        s = (s - x * s) + ks[d] * vt;
-        if (ALIGNED) {
-          state4[at / 4] = s;
-        } else {
-          [[unroll]] for (uint c = 0; c < 4; ++c)
-            if (c0 + c < pc.dv) state[at + c] = s[c];
-        }
-        p += qs[d] * s;
+  [[unroll]] for (uint i = 0; i < DPT; ++i) {
+    const uint d = rg + RG * i, at = s_base + d * pc.dv + c0;
+    if (d < pc.dk && c0 < pc.dv) {
+      s[i] = (s[i] - x * s[i]) + ks[d] * vt;
+      if (ALIGNED) {
+        state4[at / 4] = s[i];
+      } else {
+        [[unroll]] for (uint c = 0; c < 4; ++c)
+          if (c0 + c < pc.dv) state[at + c] = s[i][c];
       }
+      p += qs[d] * s[i];
     }
   }
 

@@ -10,6 +10,7 @@ weights, the usual PyTorch recipe) of the small configuration retnet-bench train
 """
 import argparse
 import json
+import os
 import time
 
 import torch
@@ -89,7 +90,10 @@ def main():
     ap.add_argument('--steps', type=int, default=32)
     ap.add_argument('--train-batch', type=int, default=4)
     ap.add_argument('--train-seq', type=int, default=2048)
+    ap.add_argument('--parts', default='inference,training',
+                    help='what to measure; results are merged into an existing --out file')
     args = ap.parse_args()
+    parts = set(args.parts.split(','))
     contexts = [int(c) for c in args.contexts.split(',')]
     prefills = [int(p) for p in args.prefill.split(',')]
     import fla  # noqa: F401
@@ -97,8 +101,9 @@ def main():
     from fla.models import RetNetConfig, RetNetForCausalLM
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    results = {'device': torch.cuda.get_device_name(0), 'torch': torch.__version__,
-               'transformers': transformers.__version__}
+    results = json.load(open(args.out)) if os.path.exists(args.out) else {}
+    results.update({'device': torch.cuda.get_device_name(0), 'torch': torch.__version__,
+                    'transformers': transformers.__version__})
     peers = {
         'fla_retnet_1.3b': lambda: RetNetForCausalLM(RetNetConfig(vocab_size=32000, fuse_cross_entropy=False)),
         # The Transformer a user would run instead: same width, depth and vocabulary.
@@ -107,7 +112,7 @@ def main():
             intermediate_size=5632, vocab_size=32000, max_position_embeddings=max(contexts) + 1024,
             attn_implementation='sdpa')),
     }
-    for name, build in peers.items():
+    for name, build in (peers.items() if 'inference' in parts else []):
         torch.manual_seed(0)
         model = build().to('cuda', torch.float16).eval()
         params = sum(p.numel() for p in model.parameters())
@@ -120,6 +125,7 @@ def main():
             r['prefill'].append(timed_prefill(model, p, 32000))
             print(name, r['prefill'][-1], flush=True)
         results[name] = r
+        json.dump(results, open(args.out, 'w'), indent=1)
         del model
         torch.cuda.empty_cache()
     # Training step of the small configuration (hidden 768, 12 layers, 8 heads, vocab 32000).
@@ -130,10 +136,11 @@ def main():
             hidden_size=768, num_hidden_layers=12, num_attention_heads=12, num_key_value_heads=12,
             intermediate_size=2048, vocab_size=32000, attn_implementation='sdpa')),
     }
-    for name, build in small.items():
+    for name, build in (small.items() if 'training' in parts else []):
         r = timed_training(build, args.train_batch, args.train_seq)
         print(name, r, flush=True)
         results.setdefault('training_step', {})[name] = r
+        json.dump(results, open(args.out, 'w'), indent=1)  # after each peer: a time limit keeps what is done
     json.dump(results, open(args.out, 'w'), indent=1)
 
 

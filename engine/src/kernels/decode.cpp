@@ -131,7 +131,7 @@ DecodeShape retention_decode_shape(const Context& ctx, int64_t dk, int64_t dv) {
   DecodeShape d{};
   d.threads = workgroup_threads(ctx);
   d.cq = 1;
-  while (d.cq < 8 && 4 * d.cq < dv) d.cq *= 2;
+  while (d.cq < 4 && 4 * d.cq < dv) d.cq *= 2;  // narrow blocks: many workgroups for the bandwidth
   d.rg = d.threads / d.cq;
   d.dpt = static_cast<uint32_t>((dk + d.rg - 1) / d.rg);
   return d;
