@@ -11,8 +11,8 @@
 // Workgroup (x: column block, y: n * H + h): CQ column quads (4 columns each) x RG row
 // groups; thread (rg, cq) owns state rows d = rg + RG * i (i < DPT) of its 4 columns, so a
 // subgroup's lanes read whole runs of a state row. The thread's state is loaded first, then
-// q' and k' are rotated once per workgroup into shared memory while those loads travel. o sums the threads' partial q'.S over the row groups in
-// shared memory.
+// q' and k' are rotated once per workgroup into shared memory while those loads travel.
+// o sums the threads' partial q'.S over the row groups in shared memory.
 // gamma S is S - x S with x = 1 - gamma = 2^-(5+h), exact, like retention_recurrent.
 #include "common.glsl"
 #include "retention_common.glsl"
