@@ -57,6 +57,7 @@ int run_selftest(const std::string& device) {
       o_rec(ctx, {N, T, H, dv}, gpu::DType::F32, "o_recurrent");
   gpu::Tensor s_chunk(ctx, {N, H, dk, dv}, gpu::DType::F32, "state_chunkwise"), s_rec(ctx, {N, H, dk, dv}, gpu::DType::F32, "state_recurrent");
 
+  kernels::RetentionChunkScratch scratch;
   gpu::Stream s(ctx);
   auto timed = [&](const char* name, auto&& record) {
     auto t0 = std::chrono::steady_clock::now();
@@ -69,7 +70,7 @@ int run_selftest(const std::string& device) {
   timed("parallel", [&] { kernels::retention_parallel(s, tq, tk, tv, o_par); });
   timed("chunkwise", [&] {
     s.fill_zero(s_chunk);
-    kernels::retention_chunkwise(s, tq, tk, tv, s_chunk, o_chunk, chunk);
+    kernels::retention_chunkwise(s, tq, tk, tv, s_chunk, o_chunk, chunk, scratch);
   });
   timed("recurrent", [&] {
     s.fill_zero(s_rec);

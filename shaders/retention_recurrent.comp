@@ -22,9 +22,9 @@ void main() {
         [[unroll]] for (uint i = 0; i < DPT; ++i) s[i] = (s[i] - x * s[i]) + load_k(t, i) * vt;
         p = partial_dot(t, s);
       }
-      emit(slot, t, p, pc.scale, t < pc.T, false);
+      emit(slot, t, p, t < pc.T);
     }
-    reduce_batch(t0, pc.T, 0.0, 0, false);
+    reduce_batch(t0, pc.T);
   }
   store_state(s);
 }

@@ -1,6 +1,6 @@
-// Shared body of the two shaders that carry the retention state S [dk, dv] of one
-// (sequence, head) along the sequence: retention_inter (chunk by chunk) and
-// retention_recurrent (token by token).
+// The state layout of retention_recurrent, which carries the retention state S [dk, dv] of
+// one (sequence, head) along the sequence, token by token (decode; the chunkwise form walks
+// its chunks in parallel instead, see retention_chunk_*.comp).
 //
 // One workgroup = one (sequence, head) and 4 * BVS columns of S, with R * BVS threads that
 // hold S in registers: thread (rg, cl) owns rows d = rg + R * i (i < DPT) of the 4 columns
@@ -23,7 +23,6 @@ layout(std430, set = 0, binding = 3) readonly buffer K { float k[]; };
 layout(std430, set = 0, binding = 4) readonly buffer V { float v[]; };
 layout(push_constant) uniform Push {
   uint T, H, dk, dv;
-  uint chunk;   // chunk size (retention_inter only)
   float scale;  // dk^-0.5
 } pc;
 
@@ -80,28 +79,27 @@ vec4 partial_dot(uint t, vec4 s[DPT]) {
   return p;
 }
 
-// o[t, c0 .. c0 + 3] (+)= x, within dv.
-void write_output(uint t, uint c0, vec4 x, bool accumulate) {
+// o[t, c0 .. c0 + 3] = x, within dv.
+void write_output(uint t, uint c0, vec4 x) {
   const uint base = retention_vo_index(sequence(), t, head(), 0, pc.T, pc.H, pc.dv);
   [[unroll]] for (uint c = 0; c < 4; ++c)
-    if (c0 + c < pc.dv) o[base + c0 + c] = x[c] + (accumulate ? o[base + c0 + c] : 0.0);
+    if (c0 + c < pc.dv) o[base + c0 + c] = x[c];
 }
 
 // Hands this thread's partial dot p for batch slot `slot` (position t; `valid` if t is in
 // range) to reduce_batch. With R = 1 it is the whole dot and goes out at once:
-// o[t, c] (+)= factor * p.
-void emit(uint slot, uint t, vec4 p, float factor, bool valid, bool accumulate) {
+// o[t, c] = scale * p.
+void emit(uint slot, uint t, vec4 p, bool valid) {
   if (R == 1) {
-    if (valid) write_output(t, first_column(), factor * p, accumulate);
+    if (valid) write_output(t, first_column(), pc.scale * p);
   } else {
     partial[slot * WG + gl_LocalInvocationIndex] = p;
   }
 }
 
 // Sums the partials of a batch of positions t = t0 + slot (slot < TB, t < t_end) over the row
-// groups and writes o[t, c] (+)= scale * gamma^(first_power + slot) * sum, where gamma^x is
-// exp2(x * log2_decay) (log2_decay = 0: no decay).
-void reduce_batch(uint t0, uint t_end, float log2_decay, uint first_power, bool accumulate) {
+// groups and writes o[t, c] = scale * sum.
+void reduce_batch(uint t0, uint t_end) {
   if (R == 1) return;
   barrier();
   for (uint e = gl_LocalInvocationIndex; e < TB * BVS; e += WG) {
@@ -109,8 +107,7 @@ void reduce_batch(uint t0, uint t_end, float log2_decay, uint first_power, bool 
     if (t < t_end) {
       vec4 sum = vec4(0.0);
       for (uint r = 0; r < R; ++r) sum += partial[(slot * R + r) * BVS + cl];
-      const float factor = pc.scale * decay_pow(log2_decay, float(first_power + slot));
-      write_output(t, 4 * (gl_WorkGroupID.x * BVS + cl), factor * sum, accumulate);
+      write_output(t, 4 * (gl_WorkGroupID.x * BVS + cl), pc.scale * sum);
     }
   }
   barrier();

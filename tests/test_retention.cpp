@@ -45,8 +45,13 @@ std::vector<int64_t> state_shape(const RetentionShape& s) { return {s.n, s.h, s.
 enum class Form { Parallel, Chunkwise, Recurrent };
 
 // Runs one GPU form; `state` (ignored by the parallel form) goes in and comes back updated.
+// The chunkwise form uses `scratch` when given (else a fresh one with the default budget);
+// *dispatches, when given, receives the number of dispatches the call recorded.
 std::vector<float> run_gpu(Form form, const RetentionShape& s, const Inputs& in, std::vector<float>& state,
-                           int64_t chunk = 0) {
+                           int64_t chunk = 0, kernels::RetentionChunkScratch* scratch = nullptr,
+                           uint32_t* dispatches = nullptr) {
+  kernels::RetentionChunkScratch own_scratch;
+  if (!scratch) scratch = &own_scratch;
   auto q = test::tensor(qk_shape(s), in.q, gpu::DType::F32, "q");
   auto k = test::tensor(qk_shape(s), in.k, gpu::DType::F32, "k");
   auto v = test::tensor(vo_shape(s), in.v, gpu::DType::F32, "v");
@@ -55,8 +60,9 @@ std::vector<float> run_gpu(Form form, const RetentionShape& s, const Inputs& in,
   auto o = test::tensor(vo_shape(s), test::random_vector(vo_size(s), 99, 1e3f), gpu::DType::F32, "o");
   gpu::Stream stream(test::context());
   if (form == Form::Parallel) kernels::retention_parallel(stream, q, k, v, o);
-  if (form == Form::Chunkwise) kernels::retention_chunkwise(stream, q, k, v, st, o, chunk);
+  if (form == Form::Chunkwise) kernels::retention_chunkwise(stream, q, k, v, st, o, chunk, *scratch);
   if (form == Form::Recurrent) kernels::retention_recurrent(stream, q, k, v, st, o);
+  if (dispatches) *dispatches = stream.dispatch_count();
   stream.submit();
   state = st.download();
   return o.download();
@@ -168,6 +174,63 @@ TEST_CASE("retention forms on the GPU match the CPU reference", "[kernel][retent
   }
 }
 
+TEST_CASE("retention chunkwise on the GPU: initial state, ragged chunks, groups of chunks", "[kernel][retention]") {
+  // Each case from a random (non-zero) initial state, against the CPU chunkwise reference with
+  // the same chunk size, output and final state. `groups` > 0 lowers the scratch budget to
+  // groups of ceil(chunks / groups) chunks; the stream must then record the intra pass plus
+  // three passes per group.
+  struct Case {
+    RetentionShape shape;
+    int64_t chunk;
+    int64_t groups;  // 0: the default budget (one group here)
+    const char* what;
+  };
+  const Case cases[] = {
+      {{2, 50, 3, 16, 24}, 16, 0, "ragged last chunk (50 = 3 x 16 + 2)"},
+      {{1, 10, 2, 8, 12}, 64, 0, "T < chunk"},
+      {{2, 9, 2, 12, 20}, 1, 0, "chunk size 1"},
+      {{2, 23, 3, 5, 7}, 4, 0, "odd head dims"},
+      {{1, 250, 2, 20, 40}, 100, 0, "chunks longer than a query tile, ragged"},
+      {{2, 200, 4, 64, 128}, 64, 0, "realistic head dims"},
+      {{2, 300, 4, 64, 128}, 64, 3, "realistic head dims, 3 groups of chunks (2, 2, 1)"},
+      {{1, 100, 2, 8, 16}, 8, 5, "5 groups of 3 chunks, a ragged last group"},
+      {{1, 37, 3, 5, 7}, 4, 10, "groups of one chunk"},
+      {{1, 70, 2, 256, 512}, 32, 3, "the widest heads"},
+  };
+  // The cases with the default budget share one scratch (it grows, and a larger one is reused
+  // for smaller calls); a lowered budget gets a fresh one, to see what it allocates.
+  kernels::RetentionChunkScratch shared_scratch;
+  uint32_t seed = 200;
+  for (const Case& c : cases) {
+    const RetentionShape& s = c.shape;
+    INFO(describe(s) << " chunk " << c.chunk << ": " << c.what);
+    const Inputs in = random_inputs(s, seed += 4);
+    const auto initial = test::random_vector(state_size(s), seed + 3);
+    std::vector<float> ref_state = initial, gpu_state = initial;
+    const auto expected = reference::retention_chunkwise(in.q, in.k, in.v, ref_state, s, c.chunk);
+
+    const int64_t chunks = (s.t + c.chunk - 1) / c.chunk;
+    const int64_t chunk_elements = int64_t(state_size(s));
+    int64_t per_group = chunks;
+    kernels::RetentionChunkScratch own_scratch;
+    kernels::RetentionChunkScratch& scratch = c.groups > 0 ? own_scratch : shared_scratch;
+    if (c.groups > 0) {
+      per_group = (chunks + c.groups - 1) / c.groups;
+      // Just under per_group + 1 chunks: the budget need not be a multiple of a chunk.
+      scratch.budget_bytes = (per_group + 1) * chunk_elements * 4 - 4;
+    }
+    const int64_t groups = (chunks + per_group - 1) / per_group;
+    if (c.groups > 0) REQUIRE(groups >= 3);
+    uint32_t dispatches = 0;
+    CHECK_CLOSE(run_gpu(Form::Chunkwise, s, in, gpu_state, c.chunk, &scratch, &dispatches), expected, kTolerance);
+    CHECK_CLOSE(gpu_state, ref_state, kTolerance);
+    CHECK(dispatches == 1 + 3 * groups);
+    // The scratch is left viewed as the last group's chunk states.
+    CHECK(scratch.states.numel() == (chunks - (groups - 1) * per_group) * chunk_elements);
+    if (c.groups > 0) CHECK(scratch.states.capacity() == per_group * chunk_elements);  // one group, within budget
+  }
+}
+
 TEST_CASE("retention GPU forms agree with each other on long sequences", "[kernel][retention]") {
   // H = 8 includes slowly decaying heads (gamma_7 = 1 - 2^-12: gamma^4096 = 0.37), so the
   // whole sequence matters. Small head dims keep the O(T^2) parallel form fast on lavapipe;
@@ -229,7 +292,8 @@ TEST_CASE("retention rejects inconsistent shapes", "[kernel][retention][errors]"
   auto q = f32({1, 5, 2, 8}), k = f32({1, 5, 2, 8}), v = f32({1, 5, 2, 12}), o = f32({1, 5, 2, 12});
   auto state = f32({1, 2, 8, 12});
   // Consistent arguments are accepted (and recorded).
-  CHECK_NOTHROW(kernels::retention_chunkwise(s, q, k, v, state, o, 16));
+  kernels::RetentionChunkScratch scratch;
+  CHECK_NOTHROW(kernels::retention_chunkwise(s, q, k, v, state, o, 16, scratch));
 
   auto k_dim = f32({1, 5, 2, 4});           // q/k head dims differ
   auto v_tokens = f32({1, 6, 2, 12});       // v has other tokens
@@ -244,9 +308,9 @@ TEST_CASE("retention rejects inconsistent shapes", "[kernel][retention][errors]"
   CHECK_THROWS_AS(kernels::retention_parallel(s, q_f16, k, v, o), Error);
   CHECK_THROWS_AS(kernels::retention_recurrent(s, q, k, v, state_wrong, o), Error);
   CHECK_THROWS_AS(kernels::retention_recurrent(s, q, k_dim, v, state, o), Error);
-  CHECK_THROWS_AS(kernels::retention_chunkwise(s, q, k, v, state_wrong, o, 16), Error);
-  CHECK_THROWS_AS(kernels::retention_chunkwise(s, q, k, v_tokens, state, o, 16), Error);
-  CHECK_THROWS_AS(kernels::retention_chunkwise(s, q, k, v, state, o, 0), Error);
-  CHECK_THROWS_AS(kernels::retention_chunkwise(s, q, k, v, state, o, -4), Error);
+  CHECK_THROWS_AS(kernels::retention_chunkwise(s, q, k, v, state_wrong, o, 16, scratch), Error);
+  CHECK_THROWS_AS(kernels::retention_chunkwise(s, q, k, v_tokens, state, o, 16, scratch), Error);
+  CHECK_THROWS_AS(kernels::retention_chunkwise(s, q, k, v, state, o, 0, scratch), Error);
+  CHECK_THROWS_AS(kernels::retention_chunkwise(s, q, k, v, state, o, -4, scratch), Error);
   s.submit();
 }

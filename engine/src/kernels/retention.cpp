@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdint>
+#include <vector>
 
 #include "kernels/checks.hpp"
 #include "retnet/error.hpp"
@@ -40,15 +42,18 @@ Dims check_arguments(const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tens
   return d;
 }
 
-struct Push {
+// dk^-0.5, the scale of the scores.
+float scale_of(const Dims& d) { return static_cast<float>(1.0 / std::sqrt(double(d.dk))); }
+
+struct IntraPush {
   uint32_t t, h, dk, dv, window;
   float scale;
 };
 
-Push make_push(const Dims& d, int64_t window) {
-  return {uint32_t(d.t), uint32_t(d.h), uint32_t(d.dk), uint32_t(d.dv), uint32_t(window),
-          static_cast<float>(1.0 / std::sqrt(double(d.dk)))};
-}
+struct RecurrentPush {
+  uint32_t t, h, dk, dv;
+  float scale;
+};
 
 // retention_intra: o = the parallel form restricted to windows of `window` positions.
 // 64 threads (TX x TY), each a register block of RQ query rows x RK keys for the scores and
@@ -90,28 +95,116 @@ void dispatch_intra(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, 
   const uint32_t rows = c.ty * c.rq, cols = c.tx * c.rv;
   const uint32_t query_tiles = gpu::div_up(d.t, rows);
   if (query_tiles > 65535) throw Error(fmt::format("retention: T = {} is too long for one call", d.t));
-  s.dispatch("retention_intra", {gpu::out(o), gpu::in(q), gpu::in(k), gpu::in(v)}, make_push(d, window),
-             query_tiles, gpu::div_up(d.dv, cols), static_cast<uint32_t>(d.n * d.h),
-             {c.tx, c.ty, c.rq, c.rk, c.rv, slice});
+  const IntraPush push{uint32_t(d.t), uint32_t(d.h), uint32_t(d.dk), uint32_t(d.dv), uint32_t(window), scale_of(d)};
+  s.dispatch("retention_intra", {gpu::out(o), gpu::in(q), gpu::in(k), gpu::in(v)}, push, query_tiles,
+             gpu::div_up(d.dv, cols), static_cast<uint32_t>(d.n * d.h), {c.tx, c.ty, c.rq, c.rk, c.rv, slice});
 }
 
-// retention_inter / retention_recurrent: the state of each (sequence, head) in registers.
+// retention_recurrent: the state of each (sequence, head) in registers.
 // R row groups of DPT = ceil(dk / R) rows (<= 16, i.e. 64 state registers per thread, while
 // dk <= 16 * 256) times BVS column lanes of 4 columns each, at most 256 threads; TB positions
 // per reduction batch over the row groups (TB * R * BVS vec4 of shared memory, <= 16 KiB).
-void dispatch_state_pass(const char* shader, gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k,
-                         const gpu::Tensor& v, gpu::Tensor& state, gpu::Tensor& o, const Dims& d, int64_t chunk) {
+void dispatch_recurrent(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
+                        gpu::Tensor& state, gpu::Tensor& o, const Dims& d) {
   const uint32_t max_threads = std::min<uint32_t>(256, s.context().device().max_workgroup_invocations);
   uint32_t groups = 1;
   while (groups * 16 < d.dk && groups * 2 <= max_threads) groups *= 2;
   const uint32_t rows_per_thread = static_cast<uint32_t>((d.dk + groups - 1) / groups);
-  if (rows_per_thread > 64) throw Error(fmt::format("{}: head dimension dk = {} is too large", shader, d.dk));
+  if (rows_per_thread > 64)
+    throw Error(fmt::format("retention_recurrent: head dimension dk = {} is too large", d.dk));
   const uint32_t lanes = static_cast<uint32_t>(std::min<int64_t>((d.dv + 3) / 4, max_threads / groups));
   const uint32_t threads = groups * lanes;
   const uint32_t batch = std::clamp<uint32_t>(1024 / threads, 1, 8);
-  s.dispatch(shader, {gpu::out(o), gpu::out(state), gpu::in(q), gpu::in(k), gpu::in(v)}, make_push(d, chunk),
+  const RecurrentPush push{uint32_t(d.t), uint32_t(d.h), uint32_t(d.dk), uint32_t(d.dv), scale_of(d)};
+  s.dispatch("retention_recurrent", {gpu::out(o), gpu::out(state), gpu::in(q), gpu::in(k), gpu::in(v)}, push,
              gpu::div_up(d.dv, 4 * lanes), static_cast<uint32_t>(d.n * d.h), 1,
              {threads, lanes, groups, rows_per_thread, batch});
+}
+
+// The thread shape of retention_tile.glsl (TX x TY threads, RM rows each; BM = TY * RM rows
+// by BN = 4 * TX columns). The largest, 16 x 8 threads with 8 rows each (64 x 64 tiles of 128
+// threads), keeps the tile product bound by arithmetic (see the shader) while a 1.3b layer
+// still has thousands of workgroups per pass. Narrower matrices get smaller tiles so that
+// padding is not most of the work: the rows first give up register rows (down to the vec4 of
+// 4), then thread rows; the columns give up thread columns.
+struct TileShape {
+  uint32_t tx, ty, rm;
+  uint32_t rows() const { return ty * rm; }
+  uint32_t cols() const { return 4 * tx; }
+  std::vector<uint32_t> specialization() const { return {tx, ty, rm}; }
+};
+
+TileShape fit_tile(int64_t rows, int64_t cols) {
+  TileShape t{16, 8, 8};
+  while (t.rm > 4 && t.rows() / 2 >= rows) t.rm /= 2;
+  while (t.ty > 1 && t.rows() / 2 >= rows) t.ty /= 2;
+  while (t.tx > 1 && t.cols() / 2 >= cols) t.tx /= 2;
+  return t;
+}
+
+struct ChunkStatesPush {
+  uint32_t t, h, dk, dv, chunk, first_chunk, chunks, col_tiles;
+};
+struct ChunkScanPush {
+  uint32_t t, h, elements, chunk, first_chunk, chunks;
+};
+struct ChunkOutputPush {
+  uint32_t t, h, dk, dv, chunk, first_chunk, chunks, query_tiles;
+  float scale;
+};
+
+constexpr uint32_t kScanThreads = 256;  // local_size_x of retention_chunk_scan
+
+// The part between chunks (o already holds the intra-chunk part): chunks of the call in
+// groups that fit the scratch budget, each group three dispatches (see the shaders):
+//   retention_chunk_states  U_c = sum_j gamma^(L-1-j) k_j^T v_j into the scratch,
+//   retention_chunk_scan    U_c -> S_c, the state before chunk c, from `state` (which ends
+//                           as the state after the group),
+//   retention_chunk_output  o_(c0+j) += scale gamma^(j+1) q_(c0+j) S_c.
+// The stream orders them through the scratch, `state` and o (a group's first pass waits for
+// the previous group's last pass to have read the scratch).
+void dispatch_between_chunks(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
+                             gpu::Tensor& state, gpu::Tensor& o, const Dims& d, int64_t chunk,
+                             RetentionChunkScratch& scratch) {
+  constexpr const char* kKernel = "retention_chunkwise";
+  const int64_t nh = d.n * d.h, matrix = d.dk * d.dv;
+  const int64_t chunks = (d.t + chunk - 1) / chunk;
+  const TileShape state_tile = fit_tile(d.dk, d.dv);    // rows: state rows (dk)
+  const TileShape output_tile = fit_tile(chunk, d.dv);  // rows: positions in the chunk
+  const int64_t row_tiles = gpu::div_up(d.dk, state_tile.rows()), col_tiles = gpu::div_up(d.dv, state_tile.cols());
+  const int64_t query_tiles = gpu::div_up(chunk, output_tile.rows());
+  if (row_tiles * col_tiles > 65535 || gpu::div_up(matrix, kScanThreads) > 65535)
+    throw Error(fmt::format("{}: the state of {} x {} is too large", kKernel, d.dk, d.dv));
+
+  // Chunks per group: as many as the budget holds (at least one), within the grid limits and
+  // 32-bit indexing (one chunk's states are as many as `state` has, which check_arguments
+  // checked).
+  const int64_t chunk_elements = nh * matrix;
+  int64_t group = std::clamp<int64_t>(scratch.budget_bytes / (4 * chunk_elements), 1, chunks);
+  group = std::min({group, 65535 / query_tiles, int64_t(UINT32_MAX) / chunk_elements});
+  const int64_t needed = group * chunk_elements;
+  if (scratch.states.empty() || scratch.states.capacity() < needed) {
+    // Recorded commands may still use the old buffer.
+    if (!scratch.states.empty()) s.keep_until_submit(std::move(scratch.states));
+    scratch.states = gpu::Tensor(s.context(), {needed}, gpu::DType::F32, "retention chunk states");
+  }
+
+  const uint32_t T = uint32_t(d.t), H = uint32_t(d.h), DK = uint32_t(d.dk), DV = uint32_t(d.dv);
+  for (int64_t first = 0; first < chunks; first += group) {
+    const uint32_t count = static_cast<uint32_t>(std::min(group, chunks - first));
+    scratch.states.reshape({nh, count, d.dk, d.dv});
+    const ChunkStatesPush sp{T, H, DK, DV, uint32_t(chunk), uint32_t(first), count, uint32_t(col_tiles)};
+    s.dispatch("retention_chunk_states", {gpu::out(scratch.states), gpu::in(k), gpu::in(v)}, sp,
+               uint32_t(row_tiles * col_tiles), count, uint32_t(nh), state_tile.specialization());
+    const ChunkScanPush cp{T, H, uint32_t(matrix), uint32_t(chunk), uint32_t(first), count};
+    s.dispatch("retention_chunk_scan", {gpu::out(scratch.states), gpu::out(state)}, cp,
+               gpu::div_up(matrix, kScanThreads), uint32_t(nh));
+    const ChunkOutputPush op{T, H, DK, DV, uint32_t(chunk), uint32_t(first), count, uint32_t(query_tiles),
+                             scale_of(d)};
+    s.dispatch("retention_chunk_output", {gpu::out(o), gpu::in(q), gpu::in(scratch.states)}, op,
+               gpu::div_up(d.dv, output_tile.cols()), uint32_t(count * query_tiles), uint32_t(nh),
+               output_tile.specialization());
+  }
 }
 
 }  // namespace
@@ -124,20 +217,20 @@ void retention_parallel(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor&
 }
 
 void retention_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
-                         gpu::Tensor& state, gpu::Tensor& o, int64_t chunk_size) {
+                         gpu::Tensor& state, gpu::Tensor& o, int64_t chunk_size, RetentionChunkScratch& scratch) {
   const Dims d = check_arguments(q, k, v, o, &state, "retention_chunkwise");
   if (chunk_size < 1) throw Error(fmt::format("retention_chunkwise: chunk size {} must be positive", chunk_size));
   if (d.n * d.t * d.h == 0) return;
   const int64_t chunk = std::min(chunk_size, d.t);  // a chunk longer than the sequence is the sequence
   dispatch_intra(s, q, k, v, o, d, chunk);
-  dispatch_state_pass("retention_inter", s, q, k, v, state, o, d, chunk);
+  dispatch_between_chunks(s, q, k, v, state, o, d, chunk, scratch);
 }
 
 void retention_recurrent(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
                          gpu::Tensor& state, gpu::Tensor& o) {
   const Dims d = check_arguments(q, k, v, o, &state, "retention_recurrent");
   if (d.n * d.t * d.h == 0) return;
-  dispatch_state_pass("retention_recurrent", s, q, k, v, state, o, d, 1);
+  dispatch_recurrent(s, q, k, v, state, o, d);
 }
 
 }  // namespace retnet::kernels

@@ -13,7 +13,10 @@
 // the terms m < cB are gamma^(j+1) times the unrolled S at position cB - 1, which is exactly
 // S_prev as the chunk update builds it (the same unrolling over one chunk); the terms
 // cB <= m <= n are computed directly. Parallel costs O(T^2) but is all parallel; recurrent is
-// O(T) but sequential (it is the decode step); chunkwise is O(T B) with T/B sequential steps.
+// O(T) but sequential (it is the decode step); chunkwise is O(T B) and parallel over the chunks
+// too: each chunk's own update sum_j gamma^(B-1-j) k_j^T v_j is independent, the state
+// recurrence between chunks is elementwise (a short scan), and each chunk's outputs then
+// need only the state before it.
 //
 // Layouts (f32): q, k [N, T, H, dk]; v, o [N, T, H, dv]; state [N, H, dk, dv]; h is the head
 // index within the layer. The forms with a state start from it and leave the final state in it
@@ -27,9 +30,24 @@ namespace retnet::kernels {
 
 void retention_parallel(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
                         gpu::Tensor& o);
-// chunk_size >= 1 (any T; the last chunk may be partial).
+
+// Scratch of retention_chunkwise: the states at the chunk borders, f32 [N * H, chunks, dk, dv]
+// for one group of chunks. The part between chunks runs in parallel over the chunks, so it
+// needs every chunk's state at once; a call whose chunks do not fit in `budget_bytes` walks
+// them in groups, one after the other, carrying the state through `state`. A group has at
+// least one chunk, so the scratch may reach the size of `state` itself when that exceeds the
+// budget. The buffer grows on demand (to what a call needs, within that bound) and is reused:
+// keep one per model or trainer and pass it to every call. A buffer it outgrows lives until
+// the stream's next submit; a sealed recording (Stream::seal) that used it must be recorded
+// again after a call grows it.
+struct RetentionChunkScratch {
+  int64_t budget_bytes = int64_t(64) << 20;  // lower it to force groups (tests); at least one chunk fits
+  gpu::Tensor states;
+};
+
+// chunk_size >= 1 (any T; the last chunk may be partial; a chunk longer than T is T).
 void retention_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
-                         gpu::Tensor& state, gpu::Tensor& o, int64_t chunk_size);
+                         gpu::Tensor& state, gpu::Tensor& o, int64_t chunk_size, RetentionChunkScratch& scratch);
 void retention_recurrent(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
                          gpu::Tensor& state, gpu::Tensor& o);
 

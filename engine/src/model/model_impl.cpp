@@ -251,7 +251,8 @@ void ModelImpl::record_compute(gpu::Stream& s, int64_t N, int64_t T, RetentionFo
       switch (form) {
         case RetentionForm::Parallel: kernels::retention_parallel(s, a.q, a.k, a.v, a.o); break;
         case RetentionForm::Chunkwise:
-          kernels::retention_chunkwise(s, a.q, a.k, a.v, (*states)[l], a.o, options.chunk_size);
+          kernels::retention_chunkwise(s, a.q, a.k, a.v, (*states)[l], a.o, options.chunk_size,
+                                       a.retention);
           break;
         case RetentionForm::Recurrent: kernels::retention_recurrent(s, a.q, a.k, a.v, (*states)[l], a.o); break;
       }

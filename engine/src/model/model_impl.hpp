@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gpu/stream.hpp"
+#include "kernels/retention.hpp"
 #include "model/config.hpp"
 #include "retnet/model.hpp"
 #include "text/tokenizer.hpp"
@@ -22,6 +23,7 @@ struct LayerWeights {
 struct Activations {
   int64_t rows = 0, logit_rows = 0;
   gpu::Tensor tokens, positions, h, a, q, k, v, g, o, gated, gate, up, ffn, last, logits;
+  kernels::RetentionChunkScratch retention;  // chunk states of the chunkwise form (bounded; grows itself)
 };
 
 class ModelImpl {

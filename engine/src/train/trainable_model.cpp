@@ -223,7 +223,7 @@ void TrainableModel::record(gpu::Stream& s, const std::vector<int32_t>& inputs, 
       t->reshape({N, T, c.num_heads, c.head_k_dim});
     }
     s.fill_zero(a.state);
-    kernels::retention_chunkwise(s, L.q, L.k, L.v, a.state, L.o, chunk_size_);
+    kernels::retention_chunkwise(s, L.q, L.k, L.v, a.state, L.o, chunk_size_, retention_forward_scratch_);
     L.o.reshape({R, c.value_dim});
     kernels::rmsnorm_swish_gate(s, L.o, L.g, L.g_norm->value, L.gated, eps);
     L.o.reshape({N, T, c.num_heads, c.head_v_dim});

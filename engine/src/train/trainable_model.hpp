@@ -9,6 +9,7 @@
 
 #include "gpu/stream.hpp"
 #include "kernels/optimizer.hpp"
+#include "kernels/retention.hpp"
 #include "kernels/retention_backward.hpp"
 #include "model/config.hpp"
 
@@ -77,6 +78,7 @@ class TrainableModel {
   Parameter *embeddings_ = nullptr, *final_norm_ = nullptr, *lm_head_ = nullptr;
   std::unique_ptr<Activations> act_;
   kernels::NormScratch norm_scratch_;
+  kernels::RetentionChunkScratch retention_forward_scratch_;
   kernels::RetentionBackwardScratch retention_scratch_;
 };
 

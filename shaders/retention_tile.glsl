@@ -1,0 +1,61 @@
+// The register-blocked tile product shared by the chunkwise retention passes
+// retention_chunk_states (U = K^T (decayed V)) and retention_chunk_output (Q S): one workgroup
+// computes a BM x BN tile of A^T B, where A is [contraction][BM rows] and B is
+// [contraction][BN columns]. The contraction is walked in slices of KS; the shader stages
+// each slice of A and B into shared memory (a_tile_put, b_tile_put; zeros beyond the
+// matrix), then tile_accumulate adds the slice's product into the thread's registers.
+//
+// Threads TX x TY; thread (tx, ty) owns RM consecutive rows ty * RM + i and the 4 consecutive
+// columns tx * 4 .. tx * 4 + 3, one vec4 of accumulators per row. Per contraction step a
+// thread reads RM / 4 vec4 of A and one vec4 of B from shared memory for 4 * RM FMAs:
+//  - B: the 16 column-threads of a warp read 16 consecutive vec4 (no bank conflict), and a
+//    thread's columns are consecutive, so its result row is one 16-byte run of the output;
+//  - A: the warp's threads share ty values (32 / TX of them), so its A reads are broadcasts.
+// With RM = 8 that is 3 shared loads per 32 FMAs: the tile is bound by arithmetic, not by
+// shared memory bandwidth (with 4 x 4 blocks the B reads alone would match the FMAs).
+// Rows of A are padded by 4 floats: retention_chunk_output writes A transposed (q is
+// [position][dim] in memory, A wants [dim][position]), and the padding spreads those
+// stores over the banks; vec4 reads stay aligned.
+
+layout(local_size_x_id = 0, local_size_y_id = 1) in;  // TX x TY threads
+layout(constant_id = 2) const uint RM = 8;            // rows per thread, a multiple of 4
+const uint TX = gl_WorkGroupSize.x, TY = gl_WorkGroupSize.y, NT = TX * TY;
+const uint BM = TY * RM, BN = TX * 4;
+const uint KS = 16;       // contraction slice staged at a time
+const uint BMP = BM + 4;  // padded row length of a_tile
+
+shared vec4 a_tile[KS * BMP / 4];  // [KS][BMP]
+shared vec4 b_tile[KS * BN / 4];   // [KS][BN]
+
+void a_tile_put(uint kk, uint row, float x) {
+  const uint i = kk * BMP + row;
+  a_tile[i / 4][i % 4] = x;
+}
+void b_tile_put(uint kk, uint col, float x) {
+  const uint i = kk * BN + col;
+  b_tile[i / 4][i % 4] = x;
+}
+
+void tile_clear(out vec4 acc[RM]) {
+  [[unroll]] for (uint i = 0; i < RM; ++i) acc[i] = vec4(0.0);
+}
+
+// acc[i] += sum over the staged slice of A[kk][row i] * B[kk][the thread's 4 columns].
+// Call between the barrier after staging and the barrier before the next staging.
+void tile_accumulate(inout vec4 acc[RM]) {
+  const uint tx = gl_LocalInvocationID.x, ty = gl_LocalInvocationID.y;
+  [[unroll]] for (uint kk = 0; kk < KS; ++kk) {
+    const vec4 b = b_tile[kk * (BN / 4) + tx];
+    [[unroll]] for (uint i4 = 0; i4 < RM / 4; ++i4) {
+      const vec4 a = a_tile[kk * (BMP / 4) + ty * (RM / 4) + i4];
+      acc[4 * i4 + 0] += a.x * b;
+      acc[4 * i4 + 1] += a.y * b;
+      acc[4 * i4 + 2] += a.z * b;
+      acc[4 * i4 + 3] += a.w * b;
+    }
+  }
+}
+
+// The tile-local row and first column of the thread's block.
+uint tile_row(uint i) { return gl_LocalInvocationID.y * RM + i; }
+uint tile_col() { return gl_LocalInvocationID.x * 4; }
