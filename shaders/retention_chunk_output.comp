@@ -62,7 +62,7 @@ void main() {
       const float factor = pc.scale * decay_pow(log2_gamma, float(j + 1));
       const uint row = retention_vo_index(n, c0 + j, h, 0, pc.T, pc.H, pc.dv);
       [[unroll]] for (uint c = 0; c < 4; ++c) {
-        const uint col = col0 + tile_col() + c;
+        const uint col = col0 + tile_col(c);
         if (col < pc.dv) o[row + col] += factor * acc[i][c];
       }
     }

@@ -64,7 +64,7 @@ void main() {
     const uint d = row0 + tile_row(i);
     if (d < pc.dk) {
       [[unroll]] for (uint c = 0; c < 4; ++c) {
-        const uint col = col0 + tile_col() + c;
+        const uint col = col0 + tile_col(c);
         if (col < pc.dv) u[(base + d) * pc.dv + col] = acc[i][c];
       }
     }

@@ -5,14 +5,18 @@
 // each slice of A and B into shared memory (a_tile_put, b_tile_put; zeros beyond the
 // matrix), then tile_accumulate adds the slice's product into the thread's registers.
 //
-// Threads TX x TY; thread (tx, ty) owns RM consecutive rows ty * RM + i and the 4 consecutive
-// columns tx * 4 .. tx * 4 + 3, one vec4 of accumulators per row. Per contraction step a
-// thread reads RM / 4 vec4 of A and one vec4 of B from shared memory for 4 * RM FMAs:
-//  - B: the 16 column-threads of a warp read 16 consecutive vec4 (no bank conflict), and a
-//    thread's columns are consecutive, so its result row is one 16-byte run of the output;
-//  - A: the warp's threads share ty values (32 / TX of them), so its A reads are broadcasts.
-// With RM = 8 that is 3 shared loads per 32 FMAs: the tile is bound by arithmetic, not by
-// shared memory bandwidth (with 4 x 4 blocks the B reads alone would match the FMAs).
+// Threads TX x TY; thread (tx, ty) owns RM consecutive rows ty * RM + i and the 4 columns
+// tx + TX * c (c < 4), one vec4 of accumulators per row. Columns are strided by TX so that
+// the threads of a warp write consecutive addresses of each output row (the results go to
+// global memory as coalesced runs, not 4 partial sectors per store). Per contraction step a
+// thread reads RM / 4 vec4 of A and 4 floats of B from shared memory for 4 * RM FMAs:
+//  - B: a warp's TX column-threads read TX consecutive floats (distinct banks; the other
+//    rows of threads read the same ones, a broadcast): one shared-memory cycle per read;
+//  - A: the warp's threads share 32 / TX values of ty, so its A reads are broadcasts of
+//    2 vec4 (TX = 16): one cycle per read.
+// With RM = 8 a warp spends 6 shared-memory cycles per 32 FMA instructions (8 cycles of an
+// SM's 4 x 32 FP32 lanes): the tile is bound by arithmetic, not by shared memory bandwidth,
+// which a 4 x 4 block per thread would be.
 // Rows of A are padded by 4 floats: retention_chunk_output writes A transposed (q is
 // [position][dim] in memory, A wants [dim][position]), and the padding spreads those
 // stores over the banks; vec4 reads stay aligned.
@@ -25,27 +29,25 @@ const uint KS = 16;       // contraction slice staged at a time
 const uint BMP = BM + 4;  // padded row length of a_tile
 
 shared vec4 a_tile[KS * BMP / 4];  // [KS][BMP]
-shared vec4 b_tile[KS * BN / 4];   // [KS][BN]
+shared float b_tile[KS * BN];      // [KS][BN]
 
 void a_tile_put(uint kk, uint row, float x) {
   const uint i = kk * BMP + row;
   a_tile[i / 4][i % 4] = x;
 }
-void b_tile_put(uint kk, uint col, float x) {
-  const uint i = kk * BN + col;
-  b_tile[i / 4][i % 4] = x;
-}
+void b_tile_put(uint kk, uint col, float x) { b_tile[kk * BN + col] = x; }
 
 void tile_clear(out vec4 acc[RM]) {
   [[unroll]] for (uint i = 0; i < RM; ++i) acc[i] = vec4(0.0);
 }
 
-// acc[i] += sum over the staged slice of A[kk][row i] * B[kk][the thread's 4 columns].
+// acc[i] += sum over the staged slice of A[kk][tile_row(i)] * B[kk][tile_col(0 .. 3)].
 // Call between the barrier after staging and the barrier before the next staging.
 void tile_accumulate(inout vec4 acc[RM]) {
   const uint tx = gl_LocalInvocationID.x, ty = gl_LocalInvocationID.y;
   [[unroll]] for (uint kk = 0; kk < KS; ++kk) {
-    const vec4 b = b_tile[kk * (BN / 4) + tx];
+    const uint bk = kk * BN + tx;
+    const vec4 b = vec4(b_tile[bk], b_tile[bk + TX], b_tile[bk + 2 * TX], b_tile[bk + 3 * TX]);
     [[unroll]] for (uint i4 = 0; i4 < RM / 4; ++i4) {
       const vec4 a = a_tile[kk * (BMP / 4) + ty * (RM / 4) + i4];
       acc[4 * i4 + 0] += a.x * b;
@@ -56,6 +58,6 @@ void tile_accumulate(inout vec4 acc[RM]) {
   }
 }
 
-// The tile-local row and first column of the thread's block.
+// The tile-local row i and column c of the thread's block (acc[i][c]).
 uint tile_row(uint i) { return gl_LocalInvocationID.y * RM + i; }
-uint tile_col() { return gl_LocalInvocationID.x * 4; }
+uint tile_col(uint c) { return gl_LocalInvocationID.x + TX * c; }

@@ -41,7 +41,7 @@ void retention_parallel(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor&
 // the stream's next submit; a sealed recording (Stream::seal) that used it must be recorded
 // again after a call grows it.
 struct RetentionChunkScratch {
-  int64_t budget_bytes = int64_t(64) << 20;  // lower it to force groups (tests); at least one chunk fits
+  int64_t budget_bytes = int64_t(64) << 20;  // lower it to use less memory (or, in tests, to force groups)
   gpu::Tensor states;
 };
 
