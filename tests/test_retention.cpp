@@ -176,13 +176,14 @@ TEST_CASE("retention forms on the GPU match the CPU reference", "[kernel][retent
 
 TEST_CASE("retention chunkwise on the GPU: initial state, ragged chunks, groups of chunks", "[kernel][retention]") {
   // Each case from a random (non-zero) initial state, against the CPU chunkwise reference with
-  // the same chunk size, output and final state. `groups` > 0 lowers the scratch budget to
-  // groups of ceil(chunks / groups) chunks; the stream must then record the intra pass plus
-  // three passes per group.
+  // the same chunk size, output and final state. `budget_chunks` > 0 lowers the scratch budget
+  // to that many chunks' states: the call then takes ceil(chunks / budget_chunks) groups, over
+  // which the chunks are spread evenly, and the stream records the intra pass plus three
+  // passes per group.
   struct Case {
     RetentionShape shape;
     int64_t chunk;
-    int64_t groups;  // 0: the default budget (one group here)
+    int64_t budget_chunks;  // 0: the default budget (one group here)
     const char* what;
   };
   const Case cases[] = {
@@ -192,10 +193,11 @@ TEST_CASE("retention chunkwise on the GPU: initial state, ragged chunks, groups 
       {{2, 23, 3, 5, 7}, 4, 0, "odd head dims"},
       {{1, 250, 2, 20, 40}, 100, 0, "chunks longer than a query tile, ragged"},
       {{2, 200, 4, 64, 128}, 64, 0, "realistic head dims"},
-      {{2, 300, 4, 64, 128}, 64, 3, "realistic head dims, 3 groups of chunks (2, 2, 1)"},
-      {{1, 100, 2, 8, 16}, 8, 5, "5 groups of 3 chunks, a ragged last group"},
-      {{1, 37, 3, 5, 7}, 4, 10, "groups of one chunk"},
-      {{1, 70, 2, 256, 512}, 32, 3, "the widest heads"},
+      {{2, 300, 4, 64, 128}, 64, 2, "realistic head dims, 5 chunks in 3 groups (2, 2, 1)"},
+      {{1, 100, 2, 8, 16}, 8, 3, "13 chunks in 5 groups (3, 3, 3, 3, 1)"},
+      {{1, 54, 1, 8, 8}, 6, 4, "9 chunks, room for 4: 3 groups of 3 (not 4, 4, 1)"},
+      {{1, 37, 3, 5, 7}, 4, 1, "10 groups of one chunk"},
+      {{1, 70, 2, 256, 512}, 32, 1, "the widest heads, 3 groups"},
   };
   // The cases with the default budget share one scratch (it grows, and a larger one is reused
   // for smaller calls); a lowered budget gets a fresh one, to see what it allocates.
@@ -211,23 +213,23 @@ TEST_CASE("retention chunkwise on the GPU: initial state, ragged chunks, groups 
 
     const int64_t chunks = (s.t + c.chunk - 1) / c.chunk;
     const int64_t chunk_elements = int64_t(state_size(s));
-    int64_t per_group = chunks;
+    int64_t per_group = chunks, groups = 1;
     kernels::RetentionChunkScratch own_scratch;
-    kernels::RetentionChunkScratch& scratch = c.groups > 0 ? own_scratch : shared_scratch;
-    if (c.groups > 0) {
-      per_group = (chunks + c.groups - 1) / c.groups;
-      // Just under per_group + 1 chunks: the budget need not be a multiple of a chunk.
-      scratch.budget_bytes = (per_group + 1) * chunk_elements * 4 - 4;
+    kernels::RetentionChunkScratch& scratch = c.budget_chunks > 0 ? own_scratch : shared_scratch;
+    if (c.budget_chunks > 0) {
+      // Just under budget_chunks + 1 chunks: the budget need not be a multiple of a chunk.
+      scratch.budget_bytes = (c.budget_chunks + 1) * chunk_elements * 4 - 4;
+      groups = (chunks + c.budget_chunks - 1) / c.budget_chunks;
+      per_group = (chunks + groups - 1) / groups;
+      REQUIRE(groups >= 3);
     }
-    const int64_t groups = (chunks + per_group - 1) / per_group;
-    if (c.groups > 0) REQUIRE(groups >= 3);
     uint32_t dispatches = 0;
     CHECK_CLOSE(run_gpu(Form::Chunkwise, s, in, gpu_state, c.chunk, &scratch, &dispatches), expected, kTolerance);
     CHECK_CLOSE(gpu_state, ref_state, kTolerance);
     CHECK(dispatches == 1 + 3 * groups);
     // The scratch is left viewed as the last group's chunk states.
     CHECK(scratch.states.numel() == (chunks - (groups - 1) * per_group) * chunk_elements);
-    if (c.groups > 0) CHECK(scratch.states.capacity() == per_group * chunk_elements);  // one group, within budget
+    if (c.budget_chunks > 0) CHECK(scratch.states.capacity() == per_group * chunk_elements);  // one group's worth
   }
 }
 

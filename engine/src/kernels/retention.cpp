@@ -176,12 +176,15 @@ void dispatch_between_chunks(gpu::Stream& s, const gpu::Tensor& q, const gpu::Te
   if (row_tiles * col_tiles > 65535 || gpu::div_up(matrix, kScanThreads) > 65535)
     throw Error(fmt::format("{}: the state of {} x {} is too large", kKernel, d.dk, d.dv));
 
-  // Chunks per group: as many as the budget holds (at least one), within the grid limits and
+  // Chunks per group: at most what the budget holds (at least one), within the grid limits and
   // 32-bit indexing (one chunk's states are as many as `state` has, which check_arguments
-  // checked).
+  // checked); then spread evenly over the groups that takes, so that no group is left with
+  // a few chunks (and a few workgroups) of its own.
   const int64_t chunk_elements = nh * matrix;
   int64_t group = std::clamp<int64_t>(scratch.budget_bytes / (4 * chunk_elements), 1, chunks);
   group = std::min({group, 65535 / query_tiles, int64_t(UINT32_MAX) / chunk_elements});
+  const int64_t groups = (chunks + group - 1) / group;
+  group = (chunks + groups - 1) / groups;
   const int64_t needed = group * chunk_elements;
   if (scratch.states.empty() || scratch.states.capacity() < needed) {
     // Recorded commands may still use the old buffer.
