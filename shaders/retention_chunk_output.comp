@@ -9,7 +9,7 @@
 // consecutive dims, 64-byte runs of q) and B = S_c ([dim][column], coalesced).
 //
 // One workgroup = BM positions of one chunk x BN columns of one (sequence, head): grid (dv / BN,
-// chunks of the group x query tiles of the chunk, N * H). BM is fitted to the chunk length
+// chunks of the group x query tiles of the chunk, sequences x heads of the block). BM is fitted to the chunk length
 // (64 positions for chunks of 64), so each S_c tile is read from memory once per query tile
 // (once for chunks up to 64), q is re-read dv / BN times (from L2), and o is read and
 // written once (for a 1.3b layer: 8 x 16 x 8 = 1024 workgroups of 128 threads per group of 16
@@ -20,13 +20,14 @@
 
 layout(std430, set = 0, binding = 0) buffer O { float o[]; };
 layout(std430, set = 0, binding = 1) readonly buffer Q { float q[]; };
-layout(std430, set = 0, binding = 2) readonly buffer S { float st[]; };  // [N * H][chunks][dk][dv]
+layout(std430, set = 0, binding = 2) readonly buffer S { float st[]; };  // [block][chunks][dk][dv]
 layout(push_constant) uniform Push {
   uint T, H, dk, dv;
   uint chunk;        // B
   uint first_chunk;  // the group's first chunk within the sequence
   uint chunks;       // chunks in the group
   uint query_tiles;  // tiles of BM positions per chunk
+  uint first_nh;     // the block's first sequence x head (n * H + h)
   float scale;       // dk^-0.5
 } pc;
 
@@ -34,10 +35,10 @@ void main() {
   const uint lid = gl_LocalInvocationIndex;
   const uint col0 = gl_WorkGroupID.x * BN;
   const uint gc = gl_WorkGroupID.y / pc.query_tiles, r0 = (gl_WorkGroupID.y % pc.query_tiles) * BM;
-  const uint nh = gl_WorkGroupID.z, n = nh / pc.H, h = nh % pc.H;
+  const uint nh = pc.first_nh + gl_WorkGroupID.z, n = nh / pc.H, h = nh % pc.H;
   const uint c0 = (pc.first_chunk + gc) * pc.chunk, len = min(pc.chunk, pc.T - c0);
   if (r0 >= len) return;  // a query tile past a short last chunk (uniform over the workgroup)
-  const uint base = (nh * pc.chunks + gc) * pc.dk;
+  const uint base = (gl_WorkGroupID.z * pc.chunks + gc) * pc.dk;
 
   vec4 acc[RM];
   tile_clear(acc);

@@ -1,6 +1,7 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Chunkwise retention between chunks, pass 2 of 3: the scan over the chunks of one group.
+// Chunkwise retention between chunks, pass 2 of 3: the scan over the chunks of one group (for
+// one block of sequences x heads).
 // In the scratch, U_c (pass 1: the chunk's own contribution) becomes S_c, the state before
 // chunk c, from the state `state` holds before the group:
 //   S_first = state,  S_(c+1) = gamma^L S_c + U_c  (L = the length of chunk c)
@@ -9,8 +10,8 @@
 //
 // One thread per (sequence x head, state element): the recurrence is elementwise, so the only
 // sequential part is the walk over the group's chunks, and every thread reads and writes
-// each of its scratch values once (grid: dk * dv / 256, N * H; 4096 workgroups of 256 for a
-// 1.3b layer). Consecutive threads take consecutive elements, so every access is coalesced.
+// each of its scratch values once (grid: dk * dv / 256, sequences x heads of the block; 4096
+// workgroups of 256 for a 1.3b layer). Consecutive threads take consecutive elements, so every access is coalesced.
 // The next PREFETCH chunks' U are loaded before the state is updated and stored: the loads
 // do not wait for the stores, which the compiler cannot prove distinct.
 #include "common.glsl"
@@ -19,7 +20,7 @@
 layout(local_size_x = 256) in;
 const uint PREFETCH = 4;
 
-layout(std430, set = 0, binding = 0) buffer U { float u[]; };  // [N * H][chunks][dk * dv]
+layout(std430, set = 0, binding = 0) buffer U { float u[]; };  // [block][chunks][dk * dv]
 layout(std430, set = 0, binding = 1) buffer S { float state[]; };  // [N * H][dk * dv]
 layout(push_constant) uniform Push {
   uint T, H;
@@ -27,14 +28,15 @@ layout(push_constant) uniform Push {
   uint chunk;        // B
   uint first_chunk;  // the group's first chunk within the sequence
   uint chunks;       // chunks in the group
+  uint first_nh;     // the block's first sequence x head (n * H + h)
 } pc;
 
 void main() {
   const uint idx = gl_WorkGroupID.x * 256 + gl_LocalInvocationIndex;
   if (idx >= pc.elements) return;  // no barriers below
-  const uint nh = gl_WorkGroupID.y, h = nh % pc.H;
+  const uint nh = pc.first_nh + gl_WorkGroupID.y, h = nh % pc.H;
   const float log2_gamma = retention_log2_gamma(h);
-  const uint first = nh * pc.chunks * pc.elements + idx;  // U of the group's first chunk
+  const uint first = gl_WorkGroupID.y * pc.chunks * pc.elements + idx;  // U of the group's first chunk
 
   float s = state[nh * pc.elements + idx];
   for (uint c0 = 0; c0 < pc.chunks; c0 += PREFETCH) {

@@ -2,7 +2,7 @@
 #extension GL_GOOGLE_include_directive : require
 // Chunkwise retention between chunks, pass 1 of 3 (with retention_chunk_scan and
 // retention_chunk_output): each chunk's own contribution to the state, for one group of
-// chunks of the call. Chunk c covers positions [c0, c0 + L) (c0 = c * B; L = B, or less for
+// chunks (and one block of sequences x heads) of the call. Chunk c covers positions [c0, c0 + L) (c0 = c * B; L = B, or less for
 // the last chunk), j is the position within it:
 //   U_c = sum_j gamma^(L-1-j) k_j^T v_j                                (dk x dv)
 // i.e. the product K_c^T (W V_c), W = diag(gamma^(L-1-j)), contracted over the L positions.
@@ -12,12 +12,12 @@
 // shared stores), v times its decay weight.
 //
 // One workgroup = one BM x BN tile of U_c for one (sequence, head) and one chunk: grid
-// (row tiles x column tiles, chunks of the group, N * H). Every chunk and tile is independent,
-// so the pass has (dk / BM) (dv / BN) C N H workgroups (4096 of 128 threads for a 1.3b layer:
-// 64 x 64 tiles of a 256 x 512 state, 16 chunks, 8 heads), reads k and v from L2 about
-// dv / BN and dk / BM times, and writes each U_c once. U_c goes to the scratch, laid out
-// [N * H][chunks of the group][dk][dv], where retention_chunk_scan turns it into the state
-// before the chunk.
+// (row tiles x column tiles, chunks of the group, sequences x heads of the block). Every chunk
+// and tile is independent, so the pass has (dk / BM) (dv / BN) C N H workgroups (4096 of 128
+// threads for a 1.3b layer: 64 x 64 tiles of a 256 x 512 state, 16 chunks, 8 heads), reads k
+// and v from L2 about dv / BN and dk / BM times, and writes each U_c once. U_c goes to the
+// scratch, laid out [sequences x heads of the block][chunks of the group][dk][dv], where
+// retention_chunk_scan turns it into the state before the chunk.
 #include "common.glsl"
 #include "retention_common.glsl"
 #include "retention_tile.glsl"
@@ -31,12 +31,13 @@ layout(push_constant) uniform Push {
   uint first_chunk;  // the group's first chunk within the sequence
   uint chunks;       // chunks in the group
   uint col_tiles;    // tiles of BN columns across dv
+  uint first_nh;     // the block's first sequence x head (n * H + h)
 } pc;
 
 void main() {
   const uint lid = gl_LocalInvocationIndex;
   const uint row0 = (gl_WorkGroupID.x / pc.col_tiles) * BM, col0 = (gl_WorkGroupID.x % pc.col_tiles) * BN;
-  const uint gc = gl_WorkGroupID.y, nh = gl_WorkGroupID.z, n = nh / pc.H, h = nh % pc.H;
+  const uint gc = gl_WorkGroupID.y, nh = pc.first_nh + gl_WorkGroupID.z, n = nh / pc.H, h = nh % pc.H;
   const uint c0 = (pc.first_chunk + gc) * pc.chunk, len = min(pc.chunk, pc.T - c0);
   const float log2_gamma = retention_log2_gamma(h);
 
@@ -59,7 +60,7 @@ void main() {
     barrier();  // the slice is consumed before the next one is staged
   }
 
-  const uint base = (nh * pc.chunks + gc) * pc.dk;
+  const uint base = (gl_WorkGroupID.z * pc.chunks + gc) * pc.dk;
   [[unroll]] for (uint i = 0; i < RM; ++i) {
     const uint d = row0 + tile_row(i);
     if (d < pc.dk) {

@@ -176,28 +176,39 @@ TEST_CASE("retention forms on the GPU match the CPU reference", "[kernel][retent
 
 TEST_CASE("retention chunkwise on the GPU: initial state, ragged chunks, groups of chunks", "[kernel][retention]") {
   // Each case from a random (non-zero) initial state, against the CPU chunkwise reference with
-  // the same chunk size, output and final state. `budget_chunks` > 0 lowers the scratch budget
-  // to that many chunks' states: the call then takes ceil(chunks / budget_chunks) groups, over
-  // which the chunks are spread evenly, and the stream records the intra pass plus three
-  // passes per group.
+  // the same chunk size, output and final state. `budget` > 0 lowers the scratch budget to
+  // that many dk x dv states; the call must then take `passes` passes (blocks of sequences x
+  // heads times groups of chunks, spread evenly), each of three dispatches after the one of
+  // the intra-chunk part, and allocate `scratch` states.
   struct Case {
     RetentionShape shape;
     int64_t chunk;
-    int64_t budget_chunks;  // 0: the default budget (one group here)
+    double budget;    // in dk x dv states; 0: the default budget (one pass here)
+    int64_t passes;   // expected where budget > 0
+    int64_t scratch;  // expected states in the scratch where budget > 0
     const char* what;
   };
   const Case cases[] = {
-      {{2, 50, 3, 16, 24}, 16, 0, "ragged last chunk (50 = 3 x 16 + 2)"},
-      {{1, 10, 2, 8, 12}, 64, 0, "T < chunk"},
-      {{2, 9, 2, 12, 20}, 1, 0, "chunk size 1"},
-      {{2, 23, 3, 5, 7}, 4, 0, "odd head dims"},
-      {{1, 250, 2, 20, 40}, 100, 0, "chunks longer than a query tile, ragged"},
-      {{2, 200, 4, 64, 128}, 64, 0, "realistic head dims"},
-      {{2, 300, 4, 64, 128}, 64, 2, "realistic head dims, 5 chunks in 3 groups (2, 2, 1)"},
-      {{1, 100, 2, 8, 16}, 8, 3, "13 chunks in 5 groups (3, 3, 3, 3, 1)"},
-      {{1, 54, 1, 8, 8}, 6, 4, "9 chunks, room for 4: 3 groups of 3 (not 4, 4, 1)"},
-      {{1, 37, 3, 5, 7}, 4, 1, "10 groups of one chunk"},
-      {{1, 70, 2, 256, 512}, 32, 1, "the widest heads, 3 groups"},
+      {{2, 50, 3, 16, 24}, 16, 0, 0, 0, "ragged last chunk (50 = 3 x 16 + 2)"},
+      {{1, 10, 2, 8, 12}, 64, 0, 0, 0, "T < chunk"},
+      {{2, 9, 2, 12, 20}, 1, 0, 0, 0, "chunk size 1"},
+      {{2, 23, 3, 5, 7}, 4, 0, 0, 0, "odd head dims"},
+      {{1, 250, 2, 20, 40}, 100, 0, 0, 0, "chunks longer than a query tile, ragged"},
+      {{2, 200, 4, 64, 128}, 64, 0, 0, 0, "realistic head dims"},
+      // 8 sequences x heads, 5 chunks; 2.9 chunks fit: groups of 2, 2, 1.
+      {{2, 300, 4, 64, 128}, 64, 23.5, 3, 16, "realistic head dims in 3 groups of chunks"},
+      // 2 sequences x heads, 13 chunks; 3 chunks fit: 5 groups (3, 3, 3, 3, 1).
+      {{1, 100, 2, 8, 16}, 8, 6.5, 5, 6, "13 chunks in 5 groups"},
+      // 1 head, 9 chunks; 4 fit: 3 groups of 3 rather than 4, 4, 1.
+      {{1, 54, 1, 8, 8}, 6, 4.99, 3, 3, "9 chunks in 3 even groups"},
+      // 3 heads, 10 chunks; one chunk fits: 10 groups of 1.
+      {{1, 37, 3, 5, 7}, 4, 3, 10, 3, "10 groups of one chunk"},
+      // 2 heads, 3 chunks of 32 positions; one chunk fits: 3 groups.
+      {{1, 70, 2, 256, 512}, 32, 2, 3, 2, "the widest heads, 3 groups"},
+      // 6 sequences x heads, 5 chunks; 4 states fit: 2 blocks of 3 heads, each 5 groups of 1.
+      {{2, 40, 3, 12, 20}, 8, 4, 10, 3, "blocks of sequences x heads"},
+      // Less than one state: one (sequence, head) and one chunk at a time.
+      {{2, 20, 2, 16, 8}, 8, 0.5, 12, 1, "a budget below one state"},
   };
   // The cases with the default budget share one scratch (it grows, and a larger one is reused
   // for smaller calls); a lowered budget gets a fresh one, to see what it allocates.
@@ -211,25 +222,20 @@ TEST_CASE("retention chunkwise on the GPU: initial state, ragged chunks, groups 
     std::vector<float> ref_state = initial, gpu_state = initial;
     const auto expected = reference::retention_chunkwise(in.q, in.k, in.v, ref_state, s, c.chunk);
 
-    const int64_t chunks = (s.t + c.chunk - 1) / c.chunk;
-    const int64_t chunk_elements = int64_t(state_size(s));
-    int64_t per_group = chunks, groups = 1;
+    const int64_t matrix = s.dk * s.dv;
     kernels::RetentionChunkScratch own_scratch;
-    kernels::RetentionChunkScratch& scratch = c.budget_chunks > 0 ? own_scratch : shared_scratch;
-    if (c.budget_chunks > 0) {
-      // Just under budget_chunks + 1 chunks: the budget need not be a multiple of a chunk.
-      scratch.budget_bytes = (c.budget_chunks + 1) * chunk_elements * 4 - 4;
-      groups = (chunks + c.budget_chunks - 1) / c.budget_chunks;
-      per_group = (chunks + groups - 1) / groups;
-      REQUIRE(groups >= 3);
-    }
+    kernels::RetentionChunkScratch& scratch = c.budget > 0 ? own_scratch : shared_scratch;
+    if (c.budget > 0) scratch.budget_bytes = int64_t(c.budget * double(matrix * 4));
     uint32_t dispatches = 0;
     CHECK_CLOSE(run_gpu(Form::Chunkwise, s, in, gpu_state, c.chunk, &scratch, &dispatches), expected, kTolerance);
     CHECK_CLOSE(gpu_state, ref_state, kTolerance);
-    CHECK(dispatches == 1 + 3 * groups);
-    // The scratch is left viewed as the last group's chunk states.
-    CHECK(scratch.states.numel() == (chunks - (groups - 1) * per_group) * chunk_elements);
-    if (c.budget_chunks > 0) CHECK(scratch.states.capacity() == per_group * chunk_elements);  // one group's worth
+    if (c.budget > 0) {
+      CHECK(dispatches == 1 + 3 * c.passes);
+      CHECK(scratch.states.capacity() == c.scratch * matrix);
+    } else {
+      CHECK(dispatches == 1 + 3);
+      CHECK(scratch.states.capacity() >= int64_t(state_size(s)) * ((s.t + c.chunk - 1) / c.chunk));
+    }
   }
 }
 

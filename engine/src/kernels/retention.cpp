@@ -143,26 +143,33 @@ TileShape fit_tile(int64_t rows, int64_t cols) {
 }
 
 struct ChunkStatesPush {
-  uint32_t t, h, dk, dv, chunk, first_chunk, chunks, col_tiles;
+  uint32_t t, h, dk, dv, chunk, first_chunk, chunks, col_tiles, first_nh;
 };
 struct ChunkScanPush {
-  uint32_t t, h, elements, chunk, first_chunk, chunks;
+  uint32_t t, h, elements, chunk, first_chunk, chunks, first_nh;
 };
 struct ChunkOutputPush {
-  uint32_t t, h, dk, dv, chunk, first_chunk, chunks, query_tiles;
+  uint32_t t, h, dk, dv, chunk, first_chunk, chunks, query_tiles, first_nh;
   float scale;
 };
 
 constexpr uint32_t kScanThreads = 256;  // local_size_x of retention_chunk_scan
 
-// The part between chunks (o already holds the intra-chunk part): chunks of the call in
-// groups that fit the scratch budget, each group three dispatches (see the shaders):
+// `count` items in the fewest parts of at most `most` items, spread evenly: the part size.
+int64_t even_part(int64_t count, int64_t most) {
+  const int64_t parts = (count + most - 1) / most;
+  return (count + parts - 1) / parts;
+}
+
+// The part between chunks (o already holds the intra-chunk part), in passes over blocks of
+// sequences x heads and groups of their chunks whose states fit the scratch budget; each
+// pass is three dispatches (see the shaders):
 //   retention_chunk_states  U_c = sum_j gamma^(L-1-j) k_j^T v_j into the scratch,
 //   retention_chunk_scan    U_c -> S_c, the state before chunk c, from `state` (which ends
 //                           as the state after the group),
 //   retention_chunk_output  o_(c0+j) += scale gamma^(j+1) q_(c0+j) S_c.
-// The stream orders them through the scratch, `state` and o (a group's first pass waits for
-// the previous group's last pass to have read the scratch).
+// The stream orders them through the scratch, `state` and o (a pass's first dispatch waits
+// for the previous pass's last one to have read the scratch).
 void dispatch_between_chunks(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
                              gpu::Tensor& state, gpu::Tensor& o, const Dims& d, int64_t chunk,
                              RetentionChunkScratch& scratch) {
@@ -176,16 +183,17 @@ void dispatch_between_chunks(gpu::Stream& s, const gpu::Tensor& q, const gpu::Te
   if (row_tiles * col_tiles > 65535 || gpu::div_up(matrix, kScanThreads) > 65535)
     throw Error(fmt::format("{}: the state of {} x {} is too large", kKernel, d.dk, d.dv));
 
-  // Chunks per group: at most what the budget holds (at least one), within the grid limits and
-  // 32-bit indexing (one chunk's states are as many as `state` has, which check_arguments
-  // checked); then spread evenly over the groups that takes, so that no group is left with
-  // a few chunks (and a few workgroups) of its own.
-  const int64_t chunk_elements = nh * matrix;
-  int64_t group = std::clamp<int64_t>(scratch.budget_bytes / (4 * chunk_elements), 1, chunks);
-  group = std::min({group, 65535 / query_tiles, int64_t(UINT32_MAX) / chunk_elements});
-  const int64_t groups = (chunks + group - 1) / group;
-  group = (chunks + groups - 1) / groups;
-  const int64_t needed = group * chunk_elements;
+  // The budget holds `fit` states of one (sequence, head) (at least one, whatever the
+  // budget). All sequences x heads go in one block where the budget holds a chunk of each;
+  // the chunks then go in groups of as many as it holds, within the grid limits and 32-bit
+  // indexing (a block's chunk is at most as large as `state`, which check_arguments
+  // checked). Blocks and groups are spread evenly, so that none is left with a few
+  // workgroups of its own.
+  const int64_t fit = std::max<int64_t>(1, scratch.budget_bytes / (4 * matrix));
+  const int64_t block = even_part(nh, std::min(nh, fit));
+  int64_t group = std::clamp<int64_t>(fit / block, 1, chunks);
+  group = even_part(chunks, std::min({group, 65535 / query_tiles, int64_t(UINT32_MAX) / (block * matrix)}));
+  const int64_t needed = block * group * matrix;
   if (scratch.states.empty() || scratch.states.capacity() < needed) {
     // Recorded commands may still use the old buffer.
     if (!scratch.states.empty()) s.keep_until_submit(std::move(scratch.states));
@@ -193,20 +201,23 @@ void dispatch_between_chunks(gpu::Stream& s, const gpu::Tensor& q, const gpu::Te
   }
 
   const uint32_t T = uint32_t(d.t), H = uint32_t(d.h), DK = uint32_t(d.dk), DV = uint32_t(d.dv);
-  for (int64_t first = 0; first < chunks; first += group) {
-    const uint32_t count = static_cast<uint32_t>(std::min(group, chunks - first));
-    scratch.states.reshape({nh, count, d.dk, d.dv});
-    const ChunkStatesPush sp{T, H, DK, DV, uint32_t(chunk), uint32_t(first), count, uint32_t(col_tiles)};
-    s.dispatch("retention_chunk_states", {gpu::out(scratch.states), gpu::in(k), gpu::in(v)}, sp,
-               uint32_t(row_tiles * col_tiles), count, uint32_t(nh), state_tile.specialization());
-    const ChunkScanPush cp{T, H, uint32_t(matrix), uint32_t(chunk), uint32_t(first), count};
-    s.dispatch("retention_chunk_scan", {gpu::out(scratch.states), gpu::out(state)}, cp,
-               gpu::div_up(matrix, kScanThreads), uint32_t(nh));
-    const ChunkOutputPush op{T, H, DK, DV, uint32_t(chunk), uint32_t(first), count, uint32_t(query_tiles),
-                             scale_of(d)};
-    s.dispatch("retention_chunk_output", {gpu::out(o), gpu::in(q), gpu::in(scratch.states)}, op,
-               gpu::div_up(d.dv, output_tile.cols()), uint32_t(count * query_tiles), uint32_t(nh),
-               output_tile.specialization());
+  const uint32_t B = uint32_t(chunk);
+  for (int64_t first_nh = 0; first_nh < nh; first_nh += block) {
+    const uint32_t heads = static_cast<uint32_t>(std::min(block, nh - first_nh)), f_nh = uint32_t(first_nh);
+    for (int64_t first = 0; first < chunks; first += group) {
+      const uint32_t count = static_cast<uint32_t>(std::min(group, chunks - first)), f = uint32_t(first);
+      scratch.states.reshape({heads, count, d.dk, d.dv});
+      const ChunkStatesPush sp{T, H, DK, DV, B, f, count, uint32_t(col_tiles), f_nh};
+      s.dispatch("retention_chunk_states", {gpu::out(scratch.states), gpu::in(k), gpu::in(v)}, sp,
+                 uint32_t(row_tiles * col_tiles), count, heads, state_tile.specialization());
+      const ChunkScanPush cp{T, H, uint32_t(matrix), B, f, count, f_nh};
+      s.dispatch("retention_chunk_scan", {gpu::out(scratch.states), gpu::out(state)}, cp,
+                 gpu::div_up(matrix, kScanThreads), heads);
+      const ChunkOutputPush op{T, H, DK, DV, B, f, count, uint32_t(query_tiles), f_nh, scale_of(d)};
+      s.dispatch("retention_chunk_output", {gpu::out(o), gpu::in(q), gpu::in(scratch.states)}, op,
+                 gpu::div_up(d.dv, output_tile.cols()), uint32_t(count * query_tiles), heads,
+                 output_tile.specialization());
+    }
   }
 }
 

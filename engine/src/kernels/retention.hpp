@@ -31,15 +31,15 @@ namespace retnet::kernels {
 void retention_parallel(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
                         gpu::Tensor& o);
 
-// Scratch of retention_chunkwise: the states at the chunk borders, f32 [N * H, chunks, dk, dv]
-// for one group of chunks. The part between chunks runs in parallel over the chunks, so it
-// needs every chunk's state at once; a call whose chunks do not fit in `budget_bytes` walks
-// them in groups, one after the other, carrying the state through `state`. A group has at
-// least one chunk, so the scratch may reach the size of `state` itself when that exceeds the
-// budget. The buffer grows on demand (to what a call needs, within that bound) and is reused:
-// keep one per model or trainer and pass it to every call. A buffer it outgrows lives until
-// the stream's next submit; a sealed recording (Stream::seal) that used it must be recorded
-// again after a call grows it.
+// Scratch of retention_chunkwise: the states at the chunk borders (f32, dk x dv each). The
+// part between chunks runs in parallel over the chunks, so it needs every chunk's state at
+// once; a call whose states do not fit in `budget_bytes` walks them in passes over groups of
+// chunks (and, where even one chunk of every sequence x head does not fit, over blocks of
+// sequences x heads), one after the other, carrying the state through `state`. The scratch
+// never exceeds the budget, nor what the call needs, except that it always holds one dk x dv
+// state. It grows on demand and is reused: keep one per model or trainer and pass it to
+// every call. A buffer it outgrows lives until the stream's next submit; a sealed recording
+// (Stream::seal) that used it must be recorded again after a call grows it.
 struct RetentionChunkScratch {
   int64_t budget_bytes = int64_t(64) << 20;  // lower it to use less memory (or, in tests, to force groups)
   gpu::Tensor states;
