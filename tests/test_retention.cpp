@@ -1,6 +1,7 @@
 #include <catch2/catch.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <string>
 
@@ -237,6 +238,37 @@ TEST_CASE("retention chunkwise on the GPU: initial state, ragged chunks, groups 
       CHECK(scratch.states.capacity() >= int64_t(state_size(s)) * ((s.t + c.chunk - 1) / c.chunk));
     }
   }
+}
+
+TEST_CASE("retention chunkwise scratch that grows between two calls of one recording", "[kernel][retention]") {
+  // The second call needs a larger scratch than the first allocated, before anything was
+  // submitted: the first call's commands still use the old buffer, which must live until the
+  // submit (a freed buffer would give validation errors or garbage in the first output).
+  const RetentionShape small{1, 40, 2, 8, 16}, large{2, 90, 2, 8, 16};
+  const Inputs in_small = random_inputs(small, 300), in_large = random_inputs(large, 310);
+  std::vector<float> ref_small(state_size(small), 0.0f), ref_large(state_size(large), 0.0f);
+  const auto expected_small = reference::retention_chunkwise(in_small.q, in_small.k, in_small.v, ref_small, small, 16);
+  const auto expected_large = reference::retention_chunkwise(in_large.q, in_large.k, in_large.v, ref_large, large, 16);
+
+  auto upload = [](const RetentionShape& s, const Inputs& in) {
+    return std::array<gpu::Tensor, 5>{test::tensor(qk_shape(s), in.q), test::tensor(qk_shape(s), in.k),
+                                      test::tensor(vo_shape(s), in.v),
+                                      test::tensor(state_shape(s), std::vector<float>(state_size(s), 0.0f)),
+                                      test::tensor(vo_shape(s), std::vector<float>(vo_size(s), 0.0f))};
+  };
+  auto a = upload(small, in_small), b = upload(large, in_large);
+  kernels::RetentionChunkScratch scratch;
+  gpu::Stream stream(test::context());
+  kernels::retention_chunkwise(stream, a[0], a[1], a[2], a[3], a[4], 16, scratch);
+  const int64_t first_capacity = scratch.states.capacity();
+  kernels::retention_chunkwise(stream, b[0], b[1], b[2], b[3], b[4], 16, scratch);
+  CHECK(first_capacity == 3 * int64_t(state_size(small)));  // 3 chunks of 2 heads
+  CHECK(scratch.states.capacity() == 6 * int64_t(state_size(large)));  // 6 chunks of 4 sequences x heads
+  stream.submit();
+  CHECK_CLOSE(a[4].download(), expected_small, kTolerance);
+  CHECK_CLOSE(a[3].download(), ref_small, kTolerance);
+  CHECK_CLOSE(b[4].download(), expected_large, kTolerance);
+  CHECK_CLOSE(b[3].download(), ref_large, kTolerance);
 }
 
 TEST_CASE("retention GPU forms agree with each other on long sequences", "[kernel][retention]") {
