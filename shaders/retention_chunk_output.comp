@@ -8,12 +8,15 @@
 // [position][dim] in memory, so the slice is staged transposed, with consecutive threads on
 // consecutive dims, 64-byte runs of q) and B = S_c ([dim][column], coalesced).
 //
-// One workgroup = BM positions of one chunk x BN columns of one (sequence, head): grid (dv / BN,
-// chunks of the group x query tiles of the chunk, sequences x heads of the block). BM is fitted to the chunk length
-// (64 positions for chunks of 64), so each S_c tile is read from memory once per query tile
-// (once for chunks up to 64), q is re-read dv / BN times (from L2), and o is read and
-// written once (for a 1.3b layer: 8 x 16 x 8 = 1024 workgroups of 128 threads per group of 16
-// chunks, each 16 slices of 16 dims).
+// One workgroup = BM positions of one chunk x BN columns of one (sequence, head): grid
+// (dv / BN, chunks of the group x query tiles of the chunk, sequences x heads of the block).
+// BM is fitted to the chunk length (64 positions for chunks of 64), so each S_c tile is read
+// from memory once per query tile (once for chunks up to 64), q is re-read dv / BN times
+// (from L2), and o is read and written once. For a 1.3b layer: 8 x 16 x 8 = 1024 workgroups
+// of 128 threads per group of 16 chunks, each 16 slices of 16 dims. Each reads a 256 x 64
+// tile of S_c (from memory, once overall) and the chunk's 64 x 256 of q (from L2, shared with
+// the chunk's 7 other column tiles): wider column tiles would only save L2 reads of q, and
+// would halve the workgroups, which already fill the H100's 132 SMs only about 8 deep.
 #include "common.glsl"
 #include "retention_common.glsl"
 #include "retention_tile.glsl"
