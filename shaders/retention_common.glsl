@@ -1,4 +1,5 @@
-// Shared by the retention shaders (retention_intra, retention_chunk_*, retention_recurrent, retention_backward_*).
+// Shared by the retention shaders (retention_intra, retention_chunk_*, retention_recurrent, retention_decode,
+// retention_backward_*).
 // Layouts: q, k [N, T, H, dk]; v, o [N, T, H, dv]; state [N, H, dk, dv]; all f32.
 
 // 2^-(5+h) = 1 - gamma_h, exact (ldexp of 1).
