@@ -8,10 +8,18 @@
 #include "kernels/retention.hpp"
 #include "reference/retention.hpp"
 #include "retnet/error.hpp"
+#include "retention_test_shapes.hpp"
 #include "test_support.hpp"
 
 using namespace retnet;
 using reference::RetentionShape;
+using test::describe;
+using test::qk_shape;
+using test::qk_size;
+using test::state_shape;
+using test::state_size;
+using test::vo_shape;
+using test::vo_size;
 
 namespace {
 
@@ -22,26 +30,10 @@ struct Inputs {
   std::vector<float> q, k, v;
 };
 
-size_t qk_size(const RetentionShape& s) { return size_t(s.n * s.t * s.h * s.dk); }
-size_t vo_size(const RetentionShape& s) { return size_t(s.n * s.t * s.h * s.dv); }
-size_t state_size(const RetentionShape& s) { return size_t(s.n * s.h * s.dk * s.dv); }
-
 Inputs random_inputs(const RetentionShape& s, uint32_t seed) {
   return {test::random_vector(qk_size(s), seed), test::random_vector(qk_size(s), seed + 1),
           test::random_vector(vo_size(s), seed + 2)};
 }
-
-std::vector<int64_t> qk_shape(const RetentionShape& s) { return {s.n, s.t, s.h, s.dk}; }
-std::vector<int64_t> vo_shape(const RetentionShape& s) { return {s.n, s.t, s.h, s.dv}; }
-std::vector<int64_t> state_shape(const RetentionShape& s) { return {s.n, s.h, s.dk, s.dv}; }
-
-// Checks max_rel_error(actual, expected) < tolerance, reporting the error on failure.
-#define CHECK_CLOSE(actual, expected, tolerance)                \
-  do {                                                          \
-    const double error_ = test::max_rel_error(actual, expected); \
-    INFO("max_rel_error " << error_);                           \
-    CHECK(error_ < (tolerance));                                \
-  } while (0)
 
 enum class Form { Parallel, Chunkwise, Recurrent };
 
@@ -91,11 +83,6 @@ void put_tokens(std::vector<float>& x, const std::vector<float>& part, const Ret
 RetentionShape with_tokens(RetentionShape s, int64_t t) {
   s.t = t;
   return s;
-}
-
-std::string describe(const RetentionShape& s) {
-  return "N=" + std::to_string(s.n) + " T=" + std::to_string(s.t) + " H=" + std::to_string(s.h) +
-         " dk=" + std::to_string(s.dk) + " dv=" + std::to_string(s.dv);
 }
 
 }  // namespace

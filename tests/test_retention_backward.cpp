@@ -10,10 +10,16 @@
 #include "reference/retention.hpp"
 #include "reference/retention_backward.hpp"
 #include "retnet/error.hpp"
+#include "retention_test_shapes.hpp"
 #include "test_support.hpp"
 
 using namespace retnet;
 using reference::RetentionShape;
+using test::describe;
+using test::qk_shape;
+using test::qk_size;
+using test::vo_shape;
+using test::vo_size;
 
 namespace {
 
@@ -24,23 +30,6 @@ constexpr double kFiniteDifferenceTolerance = 1e-7;
 // fp32 GPU backward against the double-accumulating reference (fp32 inputs); measured at most
 // 6e-7 on the shapes below (lavapipe).
 constexpr double kGpuTolerance = 1e-5;
-
-#define CHECK_CLOSE(actual, expected, tolerance)                 \
-  do {                                                           \
-    const double error_ = test::max_rel_error(actual, expected); \
-    INFO("max_rel_error " << error_);                            \
-    CHECK(error_ < (tolerance));                                 \
-  } while (0)
-
-size_t qk_size(const RetentionShape& s) { return size_t(s.n * s.t * s.h * s.dk); }
-size_t vo_size(const RetentionShape& s) { return size_t(s.n * s.t * s.h * s.dv); }
-std::vector<int64_t> qk_shape(const RetentionShape& s) { return {s.n, s.t, s.h, s.dk}; }
-std::vector<int64_t> vo_shape(const RetentionShape& s) { return {s.n, s.t, s.h, s.dv}; }
-
-std::string describe(const RetentionShape& s) {
-  return "N=" + std::to_string(s.n) + " T=" + std::to_string(s.t) + " H=" + std::to_string(s.h) +
-         " dk=" + std::to_string(s.dk) + " dv=" + std::to_string(s.dv);
-}
 
 }  // namespace
 
