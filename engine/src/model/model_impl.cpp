@@ -98,6 +98,7 @@ ModelImpl::ModelImpl(Context& c, const std::string& folder, const LoadOptions& o
   info.weight_dtype = gpu::dtype_name(weight_dtype);
   const ModelConfig& cfg = config;
   retention_decode_ = kernels::retention_decode_supported(ctx, cfg.head_k_dim, cfg.head_v_dim);
+  // The lm_head takes the hidden state like q/k/v/g and gate/up do: one check serves all three.
   fused_lm_head_ = kernels::decode_matvec_supported(ctx, cfg.hidden_size, 0, weight_dtype);
   fused_decode_ = retention_decode_ && fused_lm_head_ &&
                   kernels::decode_matvec_supported(ctx, cfg.value_dim, cfg.head_v_dim, weight_dtype) &&
@@ -311,8 +312,6 @@ void ModelImpl::record_fused_decode_layer(gpu::Stream& s, const LayerWeights& w,
   kernels::decode_matvec(s, {&a.o, &w.g_norm, &a.g, c.head_v_dim, eps}, {{&w.o_proj, &a.h}}, true);
   kernels::decode_matvec_swiglu(s, {&a.h, &w.mlp_norm, nullptr, 0, eps}, w.gate_proj, w.up_proj, a.ffn);
   kernels::decode_matvec(s, {&a.ffn}, {{&w.down_proj, &a.h}}, true);
-  for (gpu::Tensor* t : {&a.q, &a.k}) t->reshape({1, c.key_dim});
-  for (gpu::Tensor* t : {&a.v, &a.o}) t->reshape({1, c.value_dim});
 }
 
 std::string ModelImpl::layer_parameter_name(int64_t layer, const std::string& name) const {
