@@ -57,7 +57,7 @@ double copy_bandwidth_gbs(const retnet::ContextOptions& device_options) {
   s.fill_zero(a);
   s.submit();
   struct { uint32_t n; } push{static_cast<uint32_t>(n / 4)};
-  const uint32_t groups = static_cast<uint32_t>(std::min<int64_t>(65535, (n / 4 + 255) / 256));
+  const uint32_t groups = static_cast<uint32_t>(std::min<int64_t>(retnet::gpu::kMaxGroupsPerDimension, (n / 4 + 255) / 256));
   std::vector<double> times;
   for (int i = 0; i < 6; ++i) {
     auto t0 = clock_type::now();

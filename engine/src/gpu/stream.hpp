@@ -116,6 +116,10 @@ class Stream {
   size_t readback_used_ = 0;
 };
 
+// Workgroups per grid dimension that every Vulkan device accepts (the minimum of
+// maxComputeWorkGroupCount); larger problems loop over their blocks inside the shader.
+constexpr uint32_t kMaxGroupsPerDimension = 65535;
+
 // Workgroup counts for `n` items in groups of `size`.
 inline uint32_t div_up(int64_t n, int64_t size) { return static_cast<uint32_t>((n + size - 1) / size); }
 

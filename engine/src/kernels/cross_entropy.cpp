@@ -32,7 +32,7 @@ void cross_entropy(gpu::Stream& s, gpu::Tensor& logits, const gpu::Tensor& targe
   const bool subgroups = s.context().active_paths().subgroups;
   s.dispatch(subgroups ? "cross_entropy_subgroup" : "cross_entropy",
              {gpu::out(logits), gpu::in(targets), gpu::out(losses)}, push,
-             static_cast<uint32_t>(std::min<int64_t>(rows, 65535)), 1, 1, {vocab < 2048 ? 64u : 256u});
+             static_cast<uint32_t>(std::min<int64_t>(rows, gpu::kMaxGroupsPerDimension)), 1, 1, {vocab < 2048 ? 64u : 256u});
 }
 
 }  // namespace retnet::kernels

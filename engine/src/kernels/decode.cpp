@@ -14,7 +14,6 @@ namespace retnet::kernels {
 
 namespace {
 
-constexpr uint32_t kMaxGroups = 65535;
 constexpr int64_t kMaxInput = 16384;  // elements staged in shared memory (64 KiB would hurt occupancy)
 constexpr int64_t kMaxNormParts = 64;  // the shader's MAX_PARTS
 constexpr uint32_t kMaxPrefetch = 16;  // weight pieces per lane in registers (64 registers of f16 rows)
@@ -103,7 +102,7 @@ void dispatch_matvec(gpu::Stream& s, const DecodeInput& in, const std::vector<De
   const uint32_t rows_per_group = threads / dev.subgroup_size;
   const int64_t total = swiglu ? rows[0] : int64_t(rows[0]) + rows[1] + rows[2] + rows[3];
   const uint32_t groups = gpu::div_up(total, rows_per_group);
-  if (groups > kMaxGroups) throw Error(fmt::format("{}: {} output rows are too many for one dispatch", kernel, total));
+  if (groups > gpu::kMaxGroupsPerDimension) throw Error(fmt::format("{}: {} output rows are too many for one dispatch", kernel, total));
   if (total == 0) return;
   const int64_t pieces = K / piece_elements(w0.dtype());
   const uint32_t prefetch = std::clamp<uint32_t>(gpu::div_up(pieces, dev.subgroup_size), 1,
@@ -182,7 +181,7 @@ void retention_decode(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k
   require_shape(positions, {N}, kernel);
   require_rotary_dim(dk, q.describe(), kernel);
   require_u32_index(state.numel(), "state elements", kernel);
-  if (N * H > kMaxGroups) throw Error(fmt::format("{}: more than {} sequences x heads", kernel, kMaxGroups));
+  if (N * H > gpu::kMaxGroupsPerDimension) throw Error(fmt::format("{}: more than {} sequences x heads", kernel, gpu::kMaxGroupsPerDimension));
   if (!retention_decode_supported(s.context(), dk, dv))
     throw Error(fmt::format("{}: heads of {} x {} are not supported on this device", kernel, dk, dv));
   if (N * H == 0) return;

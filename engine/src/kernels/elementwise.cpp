@@ -9,7 +9,7 @@
 
 namespace retnet::kernels {
 
-uint32_t grid_stride_groups(int64_t n) { return std::clamp<uint32_t>(gpu::div_up(n, 256), 1, 65535); }
+uint32_t grid_stride_groups(int64_t n) { return std::clamp<uint32_t>(gpu::div_up(n, 256), 1, gpu::kMaxGroupsPerDimension); }
 
 void residual_add(gpu::Stream& s, gpu::Tensor& h, const gpu::Tensor& x) {
   require_dtype(h, gpu::DType::F32, "residual_add");

@@ -29,7 +29,7 @@ void embedding(gpu::Stream& s, const gpu::Tensor& tokens, const gpu::Tensor& tab
     uint32_t tokens_count, vocab, dim;
   } push{static_cast<uint32_t>(count), static_cast<uint32_t>(vocab), static_cast<uint32_t>(dim)};
   s.dispatch(f16 ? "embedding_f16" : "embedding", {gpu::out(out), gpu::in(tokens), gpu::in(table)}, push,
-             std::min<uint32_t>(gpu::div_up(dim, 256), 65535), static_cast<uint32_t>(std::min<int64_t>(count, 65535)));
+             std::min<uint32_t>(gpu::div_up(dim, 256), gpu::kMaxGroupsPerDimension), static_cast<uint32_t>(std::min<int64_t>(count, gpu::kMaxGroupsPerDimension)));
 }
 
 void embedding_backward(gpu::Stream& s, const std::vector<int32_t>& tokens, const gpu::Tensor& d_out,
@@ -80,7 +80,7 @@ void embedding_backward(gpu::Stream& s, const std::vector<int32_t>& tokens, cons
     uint32_t distinct, dim;
   } push{static_cast<uint32_t>(distinct), static_cast<uint32_t>(dim)};
   s.dispatch("embedding_backward", {gpu::out(d_table), gpu::in(d_out), gpu::in(grouping)}, push,
-             std::min<uint32_t>(gpu::div_up(dim, 256), 65535), static_cast<uint32_t>(std::min<int64_t>(distinct, 65535)));
+             std::min<uint32_t>(gpu::div_up(dim, 256), gpu::kMaxGroupsPerDimension), static_cast<uint32_t>(std::min<int64_t>(distinct, gpu::kMaxGroupsPerDimension)));
 }
 
 void check_token_ids(const std::vector<int32_t>& ids, int64_t vocab_size) {

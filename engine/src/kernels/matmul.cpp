@@ -18,7 +18,6 @@ constexpr int64_t kRowsMaxRows = 8;  // rows per workgroup of the Rows kernel (i
 constexpr int64_t kRowsCols = 4;     // output columns per workgroup of the Rows kernel (COLS)
 constexpr int64_t kTile = 64;        // output tile edge of the Tiled kernel (BM = BN)
 constexpr int64_t kCoopTile = 128;   // output tile edge of the CoopMat kernel
-constexpr uint32_t kMaxGroups = 65535;
 
 struct Push {
   uint32_t M, N, K;
@@ -26,7 +25,7 @@ struct Push {
 };
 
 uint32_t capped_groups(int64_t n, int64_t per_group) {
-  return std::clamp<uint32_t>(gpu::div_up(n, per_group), 1, kMaxGroups);
+  return std::clamp<uint32_t>(gpu::div_up(n, per_group), 1, gpu::kMaxGroupsPerDimension);
 }
 
 // The product of every dimension but the last (the rows of a [..., C] tensor).

@@ -38,7 +38,8 @@ Dims check_arguments(const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tens
   }
   require_u32_index(q.numel(), "q elements", kernel);
   require_u32_index(v.numel(), "v elements", kernel);
-  if (d.n * d.h > 65535) throw Error(fmt::format("{}: more than 65535 sequences x heads", kernel));
+  if (d.n * d.h > gpu::kMaxGroupsPerDimension)
+    throw Error(fmt::format("{}: more than {} sequences x heads", kernel, gpu::kMaxGroupsPerDimension));
   return d;
 }
 
@@ -94,7 +95,7 @@ void dispatch_intra(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, 
   const IntraConfig& c = *chosen;
   const uint32_t rows = c.ty * c.rq, cols = c.tx * c.rv;
   const uint32_t query_tiles = gpu::div_up(d.t, rows);
-  if (query_tiles > 65535) throw Error(fmt::format("retention: T = {} is too long for one call", d.t));
+  if (query_tiles > gpu::kMaxGroupsPerDimension) throw Error(fmt::format("retention: T = {} is too long for one call", d.t));
   const IntraPush push{uint32_t(d.t), uint32_t(d.h), uint32_t(d.dk), uint32_t(d.dv), uint32_t(window), scale_of(d)};
   s.dispatch("retention_intra", {gpu::out(o), gpu::in(q), gpu::in(k), gpu::in(v)}, push, query_tiles,
              gpu::div_up(d.dv, cols), static_cast<uint32_t>(d.n * d.h), {c.tx, c.ty, c.rq, c.rk, c.rv, slice});
@@ -180,7 +181,8 @@ void dispatch_between_chunks(gpu::Stream& s, const gpu::Tensor& q, const gpu::Te
   const TileShape output_tile = fit_tile(chunk, d.dv);  // rows: positions in the chunk
   const int64_t row_tiles = gpu::div_up(d.dk, state_tile.rows()), col_tiles = gpu::div_up(d.dv, state_tile.cols());
   const int64_t query_tiles = gpu::div_up(chunk, output_tile.rows());
-  if (row_tiles * col_tiles > 65535 || gpu::div_up(matrix, kScanThreads) > 65535)
+  if (row_tiles * col_tiles > gpu::kMaxGroupsPerDimension ||
+      gpu::div_up(matrix, kScanThreads) > gpu::kMaxGroupsPerDimension)
     throw Error(fmt::format("{}: the state of {} x {} is too large", kKernel, d.dk, d.dv));
 
   // The budget holds `fit` states of one (sequence, head) (at least one, whatever the
@@ -192,7 +194,8 @@ void dispatch_between_chunks(gpu::Stream& s, const gpu::Tensor& q, const gpu::Te
   const int64_t fit = std::max<int64_t>(1, scratch.budget_bytes / (4 * matrix));
   const int64_t block = even_part(nh, std::min(nh, fit));
   int64_t group = std::clamp<int64_t>(fit / block, 1, chunks);
-  group = even_part(chunks, std::min({group, 65535 / query_tiles, int64_t(UINT32_MAX) / (block * matrix)}));
+  group = even_part(chunks, std::min({group, int64_t(gpu::kMaxGroupsPerDimension) / query_tiles,
+                                      int64_t(UINT32_MAX) / (block * matrix)}));
   const int64_t needed = block * group * matrix;
   if (scratch.states.empty() || scratch.states.capacity() < needed) {
     // Recorded commands may still use the old buffer.

@@ -62,14 +62,15 @@ void retention_chunkwise_backward(gpu::Stream& s, const gpu::Tensor& q, const gp
   if (N * T * H == 0) return;
   require_u32_index(q.numel(), "q elements", kKernel);
   require_u32_index(v.numel(), "v elements", kKernel);
-  if (N * H > 65535) throw Error(fmt::format("{}: more than 65535 sequences x heads", kKernel));
+  if (N * H > gpu::kMaxGroupsPerDimension)
+    throw Error(fmt::format("{}: more than {} sequences x heads", kKernel, gpu::kMaxGroupsPerDimension));
 
   const int64_t chunk = std::min(chunk_size, T);
   const int64_t chunks = (T + chunk - 1) / chunk;
   const int64_t tiles = (chunk + kTileRows - 1) / kTileRows;
-  if (chunks * tiles > 65535) throw Error(fmt::format("{}: T = {} has too many chunks for one call", kKernel, T));
+  if (chunks * tiles > gpu::kMaxGroupsPerDimension) throw Error(fmt::format("{}: T = {} has too many chunks for one call", kKernel, T));
   require_u32_index(N * H * chunks * DK * DV, "state elements", kKernel);
-  if (gpu::div_up(DK * DV, 64) > 65535) throw Error(fmt::format("{}: dk x dv = {} is too large", kKernel, DK * DV));
+  if (gpu::div_up(DK * DV, 64) > gpu::kMaxGroupsPerDimension) throw Error(fmt::format("{}: dk x dv = {} is too large", kKernel, DK * DV));
   scratch.ensure(s.context(), N * H, chunks, DK, DV);
 
   const float scale = static_cast<float>(1.0 / std::sqrt(double(DK)));

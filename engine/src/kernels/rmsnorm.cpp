@@ -107,7 +107,7 @@ void rmsnorm_backward(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& w
   const BackwardPush push{uint32_t(n), uint32_t(rows), eps, accumulate_dx ? 1u : 0u};
   s.dispatch(subgroups ? "rmsnorm_backward_subgroup" : "rmsnorm_backward",
              {gpu::out(dx), gpu::out(scratch), gpu::in(x), gpu::in(weight), gpu::in(dy)}, push,
-             static_cast<uint32_t>(std::min<int64_t>(rows, 65535)), 1, 1, {workgroup_size(n)});
+             static_cast<uint32_t>(std::min<int64_t>(rows, gpu::kMaxGroupsPerDimension)), 1, 1, {workgroup_size(n)});
   weight_gradient(s, false, scratch, x, dy, nullptr, dweight, rows, n);
 }
 
@@ -141,7 +141,7 @@ void rmsnorm_swish_gate_backward(gpu::Stream& s, const gpu::Tensor& o, const gpu
   s.dispatch(subgroups ? "rmsnorm_swish_gate_backward_subgroup" : "rmsnorm_swish_gate_backward",
              {gpu::out(d_o), gpu::out(scratch), gpu::in(o), gpu::in(weight), gpu::in(dy), gpu::in(gate),
               gpu::out(d_gate)},
-             push, static_cast<uint32_t>(std::min<int64_t>(rows, 65535)), 1, 1, {workgroup_size(dv)});
+             push, static_cast<uint32_t>(std::min<int64_t>(rows, gpu::kMaxGroupsPerDimension)), 1, 1, {workgroup_size(dv)});
   weight_gradient(s, true, scratch, o, dy, &gate, dweight, rows, dv);
 }
 
@@ -162,7 +162,7 @@ void rmsnorm(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& weight, gp
   const int64_t rows = x.numel() / n;
   Push push{static_cast<uint32_t>(n), static_cast<uint32_t>(rows), eps};
   s.dispatch(subgroups ? "rmsnorm_subgroup" : "rmsnorm", {gpu::out(y), gpu::in(x), gpu::in(weight)}, push,
-             static_cast<uint32_t>(std::min<int64_t>(rows, 65535)), 1, 1, {workgroup_size(n)});
+             static_cast<uint32_t>(std::min<int64_t>(rows, gpu::kMaxGroupsPerDimension)), 1, 1, {workgroup_size(n)});
 }
 
 void rmsnorm_swish_gate(gpu::Stream& s, const gpu::Tensor& o, const gpu::Tensor& gate, const gpu::Tensor& weight,
@@ -187,7 +187,7 @@ void rmsnorm_swish_gate(gpu::Stream& s, const gpu::Tensor& o, const gpu::Tensor&
   Push push{static_cast<uint32_t>(dv), static_cast<uint32_t>(rows), eps};
   s.dispatch(subgroups ? "rmsnorm_swish_gate_subgroup" : "rmsnorm_swish_gate",
              {gpu::out(y), gpu::in(o), gpu::in(weight), gpu::in(gate)}, push,
-             static_cast<uint32_t>(std::min<int64_t>(rows, 65535)), 1, 1, {workgroup_size(dv)});
+             static_cast<uint32_t>(std::min<int64_t>(rows, gpu::kMaxGroupsPerDimension)), 1, 1, {workgroup_size(dv)});
 }
 
 }  // namespace retnet::kernels
