@@ -7,10 +7,11 @@
 //   output  up to four products y_m (+)= W_m x that share the input (q, k, v, g), or with
 //           SWIGLU one output y_0 = swish(W_0 x) * (W_1 x) (the MLP's gate and up).
 // Decode is bound by reading the weights, so each output row is one subgroup: its lanes read
-// consecutive 16-byte pieces of the row (coalesced), issue the first PREFETCH of them before
-// the input is staged (the loads travel while the norm is computed), and subgroupAdd the dot
-// product. Any subgroup size works: PREFETCH and ROWS_PER_GROUP are planned for the host's
-// subgroup size, and the loops below cover whatever the device runs.
+// consecutive 16-byte pieces of the row (coalesced) and subgroupAdd the dot product. The
+// input's loads are issued first (they are few, and every FMA waits for them), then the first
+// PREFETCH weight pieces of the row, which travel while the input is normalised: one trip to
+// memory before the first FMA. Any subgroup size works: PREFETCH and ROWS_PER_GROUP are planned
+// for the host's subgroup size, and the loops below cover whatever the device runs.
 // Defines: W_F16 (f16 weights read as uvec4s of 8 halves) or f32 weights (vec4s).
 // The launcher (kernels/decode.cpp) guarantees K % CHUNK == 0 and group_size % 4 == 0.
 #extension GL_KHR_shader_subgroup_basic : require
@@ -21,7 +22,9 @@ layout(constant_id = 1) const uint X_VECS = 512;   // shared vec4s for the input
 layout(constant_id = 2) const uint PREFETCH = 8;   // weight pieces per lane loaded up front
 layout(constant_id = 3) const bool SWIGLU = false;  // y0 = swish(W0 x) * (W1 x)
 layout(constant_id = 4) const uint ROWS_PER_GROUP = 8;  // output rows per workgroup
-const uint MAX_PARTS = 64;                         // norm partial sums (groups x parts)
+layout(constant_id = 5) const uint INPUT_REGS = 1;  // input vec4s per thread loaded before the weights
+layout(constant_id = 6) const uint SQ_VECS = 1;     // X_VECS when normalising, else 1 (unused)
+const uint MAX_GROUPS = 64;                         // norm groups
 
 layout(push_constant) uniform Push {
   uint K;
@@ -46,14 +49,15 @@ layout(std430, set = 0, binding = 2) buffer Y2 { float y2[]; };
 layout(std430, set = 0, binding = 3) buffer Y3 { float y3[]; };
 layout(std430, set = 0, binding = 4) readonly buffer X { vec4 x4[]; };
 layout(std430, set = 0, binding = 5) readonly buffer Gate { vec4 gate4[]; };
-layout(std430, set = 0, binding = 6) readonly buffer NormWeight { float norm_w[]; };
+layout(std430, set = 0, binding = 6) readonly buffer NormWeight { vec4 norm_w4[]; };
 layout(std430, set = 0, binding = 7) readonly buffer W0 { WVEC w0[]; };
 layout(std430, set = 0, binding = 8) readonly buffer W1 { WVEC w1[]; };
 layout(std430, set = 0, binding = 9) readonly buffer W2 { WVEC w2[]; };
 layout(std430, set = 0, binding = 10) readonly buffer W3 { WVEC w3[]; };
 
 shared vec4 xs[X_VECS];
-shared float part_sum[MAX_PARTS];
+shared float sq[SQ_VECS];  // sum of squares of each input vec4
+shared float scale[MAX_GROUPS];
 
 WVEC load_w(uint m, uint i) {
   switch (m) {
@@ -83,39 +87,51 @@ float dot_piece(WVEC w, uint c) {
 #endif
 }
 
-// Stages the input in xs: x, or x normalised per group (see the top of the file).
-void stage_input() {
-  const uint t = gl_LocalInvocationIndex, threads = gl_WorkGroupSize.x;
-  for (uint i = t; i < pc.K / 4; i += threads) xs[i] = x4[i];
+// Input vec4 i, as read from memory: x, and the norm weight and gate where the norm uses them.
+struct InputVec {
+  vec4 x, w, gate;
+};
+
+InputVec load_input(uint i) {
+  InputVec v;
+  v.x = x4[i];
+  if (pc.norm != 0) v.w = norm_w4[i % (pc.group_size / 4)];  // a vec4 never straddles groups
+  if (pc.norm == 2) v.gate = gate4[i];
+  return v;
+}
+
+// Stages vec4 i of the input before its group's scale is known: x * norm_w (* swish(gate)),
+// and the sum of squares of x for the scale.
+void stage_vec(uint i, InputVec v) {
+  if (pc.norm == 0) {
+    xs[i] = v.x;
+    return;
+  }
+  sq[i] = dot(v.x, v.x);
+  vec4 s = v.x * v.w;
+  if (pc.norm == 2) s *= vec4(swish(v.gate.x), swish(v.gate.y), swish(v.gate.z), swish(v.gate.w));
+  xs[i] = s;
+}
+
+// Finishes staging the input in xs (see the top of the file), given the first INPUT_REGS vec4s
+// of this thread already loaded.
+void stage_input(InputVec first[INPUT_REGS]) {
+  const uint t = gl_LocalInvocationIndex, threads = gl_WorkGroupSize.x, vecs = pc.K / 4;
+  [[unroll]] for (uint j = 0; j < INPUT_REGS; ++j)
+    if (t + j * threads < vecs) stage_vec(t + j * threads, first[j]);
+  for (uint i = t + INPUT_REGS * threads; i < vecs; i += threads) stage_vec(i, load_input(i));
   barrier();
   if (pc.norm == 0) return;  // uniform: every thread returns, or none
 
-  // Sums of squares: `parts` subgroups share a group when there are fewer groups than subgroups.
-  const uint gs = pc.group_size, groups = pc.K / gs, parts = max(1u, gl_NumSubgroups / groups);
-  for (uint item = gl_SubgroupID; item < groups * parts; item += gl_NumSubgroups) {
-    const uint g = item / parts, p = item % parts;
-    const uint begin = g * gs + p * gs / parts, end = g * gs + (p + 1) * gs / parts;
+  const uint group_vecs = pc.group_size / 4, groups = pc.K / pc.group_size;
+  for (uint g = gl_SubgroupID; g < groups; g += gl_NumSubgroups) {
     float s = 0.0;
-    for (uint e = begin + gl_SubgroupInvocationID; e < end; e += gl_SubgroupSize) {
-      const float v = xs[e / 4][e % 4];
-      s += v * v;
-    }
+    for (uint i = g * group_vecs + gl_SubgroupInvocationID; i < (g + 1) * group_vecs; i += gl_SubgroupSize) s += sq[i];
     s = subgroupAdd(s);
-    if (subgroupElect()) part_sum[item] = s;
+    if (subgroupElect()) scale[g] = inversesqrt(s / float(pc.group_size) + pc.eps);
   }
   barrier();
-  for (uint i = t; i < pc.K / 4; i += threads) {
-    const uint e = 4 * i, g = e / gs, j = e - g * gs;  // a vec4 never straddles groups
-    float sum_sq = 0.0;
-    for (uint p = 0; p < parts; ++p) sum_sq += part_sum[g * parts + p];
-    const float scale = inversesqrt(sum_sq / float(gs) + pc.eps);
-    vec4 v = xs[i] * scale * vec4(norm_w[j], norm_w[j + 1], norm_w[j + 2], norm_w[j + 3]);
-    if (pc.norm == 2) {
-      const vec4 z = gate4[i];
-      v *= vec4(swish(z.x), swish(z.y), swish(z.z), swish(z.w));
-    }
-    xs[i] = v;
-  }
+  for (uint i = t; i < vecs; i += threads) xs[i] *= scale[i / group_vecs];
   barrier();
 }
 
@@ -136,6 +152,11 @@ void main() {
   // the subgroup size the host planned for (else the subgroups loop over them).
   const uint first_row = gl_WorkGroupID.x * ROWS_PER_GROUP, end_row = min(first_row + ROWS_PER_GROUP, total);
 
+  InputVec first_input[INPUT_REGS];
+  [[unroll]] for (uint j = 0; j < INPUT_REGS; ++j) {
+    const uint i = gl_LocalInvocationIndex + j * gl_WorkGroupSize.x;
+    if (i < pc.K / 4) first_input[j] = load_input(i);
+  }
   uint row = first_row + gl_SubgroupID, m, r;
   locate(row, m, r);
   WVEC first[PREFETCH], first_up[PREFETCH];  // first_up: SWIGLU only
@@ -146,7 +167,7 @@ void main() {
       if (SWIGLU) first_up[i] = w1[r * pieces + c];
     }
   }
-  stage_input();
+  stage_input(first_input);
 
   for (bool prefetched = true; row < end_row; row += gl_NumSubgroups, prefetched = false) {
     locate(row, m, r);

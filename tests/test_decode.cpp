@@ -37,12 +37,12 @@ Weight random_weight(int64_t N, int64_t K, gpu::DType dtype, uint32_t seed) {
 }  // namespace
 
 TEST_CASE("decode_matvec: RMSNorm then four products equals rmsnorm and four matmuls", "[kernel][decode]") {
-  if (!kernels::decode_matvec_supported(test::context(), 264, 0, gpu::DType::F32)) {
+  if (!kernels::decode_matvec_supported(test::context(), 264, 0, true, gpu::DType::F32)) {
     WARN("skipped: no subgroup arithmetic");
     return;
   }
   for (auto dtype : {gpu::DType::F32, gpu::DType::F16})
-    for (int64_t K : {8, 264, 2048}) {
+    for (int64_t K : {8, 264, 2048, 6144}) {  // 6144: more input than the threads preload
       for (bool accumulate : {false, true}) {
         CAPTURE(gpu::dtype_name(dtype), K, accumulate);
         const std::vector<int64_t> rows = {33, 1, 64, 7};
@@ -76,12 +76,12 @@ TEST_CASE("decode_matvec: RMSNorm then four products equals rmsnorm and four mat
 
 TEST_CASE("decode_matvec: the gated head norm then o_proj equals rmsnorm_swish_gate and a matmul",
           "[kernel][decode]") {
-  if (!kernels::decode_matvec_supported(test::context(), 96, 24, gpu::DType::F32)) {
+  if (!kernels::decode_matvec_supported(test::context(), 96, 24, true, gpu::DType::F32)) {
     WARN("skipped: no subgroup arithmetic");
     return;
   }
   for (auto dtype : {gpu::DType::F32, gpu::DType::F16})
-    for (auto [heads, head_dim] : std::vector<std::pair<int64_t, int64_t>>{{1, 8}, {4, 24}, {8, 512}, {64, 8}}) {
+    for (auto [heads, head_dim] : std::vector<std::pair<int64_t, int64_t>>{{1, 8}, {4, 24}, {8, 512}, {12, 512}, {64, 8}}) {
       const int64_t K = heads * head_dim, N = 45;
       CAPTURE(gpu::dtype_name(dtype), heads, head_dim);
       auto o = test::random_vector(size_t(K), 3, 2.0f), g = test::random_vector(size_t(K), 4, 4.0f);
@@ -100,7 +100,7 @@ TEST_CASE("decode_matvec: the gated head norm then o_proj equals rmsnorm_swish_g
 }
 
 TEST_CASE("decode_matvec_swiglu equals rmsnorm, the gate and up matmuls and swiglu", "[kernel][decode]") {
-  if (!kernels::decode_matvec_supported(test::context(), 264, 0, gpu::DType::F32)) {
+  if (!kernels::decode_matvec_supported(test::context(), 264, 0, true, gpu::DType::F32)) {
     WARN("skipped: no subgroup arithmetic");
     return;
   }
@@ -123,7 +123,7 @@ TEST_CASE("decode_matvec_swiglu equals rmsnorm, the gate and up matmuls and swig
 }
 
 TEST_CASE("decode_matvec without a norm, many rows, and the rows of a long input", "[kernel][decode]") {
-  if (!kernels::decode_matvec_supported(test::context(), 4096, 0, gpu::DType::F16)) {
+  if (!kernels::decode_matvec_supported(test::context(), 4096, 0, false, gpu::DType::F16)) {
     WARN("skipped: no room for the input");
     return;
   }
@@ -142,13 +142,13 @@ TEST_CASE("decode_matvec without a norm, many rows, and the rows of a long input
 
 TEST_CASE("decode_matvec says where it cannot run and rejects bad arguments", "[kernel][decode][errors]") {
   auto& ctx = test::context();
-  CHECK_FALSE(kernels::decode_matvec_supported(ctx, 12, 0, gpu::DType::F16));  // not whole 8-half pieces
-  CHECK_FALSE(kernels::decode_matvec_supported(ctx, 96, 10, gpu::DType::F32)); // groups do not tile K
-  CHECK_FALSE(kernels::decode_matvec_supported(ctx, 1 << 20, 0, gpu::DType::F32));  // input too long
+  CHECK_FALSE(kernels::decode_matvec_supported(ctx, 12, 0, false, gpu::DType::F16));  // not whole 8-half pieces
+  CHECK_FALSE(kernels::decode_matvec_supported(ctx, 96, 10, true, gpu::DType::F32)); // groups do not tile K
+  CHECK_FALSE(kernels::decode_matvec_supported(ctx, 1 << 20, 0, false, gpu::DType::F32));  // input too long
   auto options = ctx.options();
   options.allow.subgroups = false;
   Context no_subgroups(options);
-  CHECK_FALSE(kernels::decode_matvec_supported(no_subgroups, 64, 0, gpu::DType::F32));
+  CHECK_FALSE(kernels::decode_matvec_supported(no_subgroups, 64, 0, false, gpu::DType::F32));
   {
     auto x = test::random_vector(64, 1);
     gpu::Tensor tx(no_subgroups, {64}, gpu::DType::F32, "x"), tw(no_subgroups, {4, 64}, gpu::DType::F32, "w"),
@@ -156,7 +156,7 @@ TEST_CASE("decode_matvec says where it cannot run and rejects bad arguments", "[
     gpu::Stream s(no_subgroups);
     CHECK_THROWS_WITH(kernels::decode_matvec(s, {&tx}, {{&tw, &ty}}, false), Catch::Contains("not supported"));
   }
-  if (!kernels::decode_matvec_supported(ctx, 64, 0, gpu::DType::F32)) return;
+  if (!kernels::decode_matvec_supported(ctx, 64, 0, false, gpu::DType::F32)) return;
   auto tx = test::tensor({64}, test::random_vector(64, 1));
   auto tw = test::tensor({4, 64}, test::random_vector(256, 2));
   auto tw_wide = test::tensor({4, 72}, test::random_vector(288, 3));

@@ -15,7 +15,8 @@ namespace retnet::kernels {
 namespace {
 
 constexpr int64_t kMaxInput = 16384;  // elements staged in shared memory (64 KiB would hurt occupancy)
-constexpr int64_t kMaxNormParts = 64;  // the shader's MAX_PARTS
+constexpr int64_t kMaxNormGroups = 64;  // the shader's MAX_GROUPS
+constexpr uint32_t kMaxInputRegs = 4;   // input vec4s per thread loaded ahead of the weights
 constexpr uint32_t kMaxPrefetch = 16;  // weight pieces per lane in registers (64 registers of f16 rows)
 
 uint32_t workgroup_threads(const Context& ctx) {
@@ -73,7 +74,7 @@ void dispatch_matvec(gpu::Stream& s, const DecodeInput& in, const std::vector<De
                             products[1].w->describe()));
 
   const int64_t group_size = in.gate ? in.group_size : K;
-  if (!decode_matvec_supported(s.context(), K, in.gate ? group_size : 0, w0.dtype()))
+  if (!decode_matvec_supported(s.context(), K, in.gate ? group_size : 0, in.norm_weight != nullptr, w0.dtype()))
     throw Error(fmt::format("{}: inputs of {} elements (norm groups of {}) are not supported on this device", kernel,
                             K, group_size));
   MatvecPush push{};
@@ -118,7 +119,9 @@ void dispatch_matvec(gpu::Stream& s, const DecodeInput& in, const std::vector<De
              {gpu::out(y_at(0)), gpu::out(y_at(1)), gpu::out(y_at(2)), gpu::out(y_at(3)), gpu::in(x), gpu::in(gate),
               gpu::in(norm_weight), gpu::in(w_at(0)), gpu::in(w_at(1)), gpu::in(w_at(2)), gpu::in(w_at(3))},
              push, groups, 1, 1,
-             {threads, static_cast<uint32_t>(K / 4), prefetch, swiglu ? 1u : 0u, rows_per_group});
+             {threads, static_cast<uint32_t>(K / 4), prefetch, swiglu ? 1u : 0u, rows_per_group,
+              std::clamp<uint32_t>(gpu::div_up(K / 4, threads), 1, kMaxInputRegs),
+              push.norm != 0 ? static_cast<uint32_t>(K / 4) : 1u});
 }
 
 // retention_decode's workgroup: CQ column quads x RG row groups (both powers of two).
@@ -138,12 +141,14 @@ DecodeShape retention_decode_shape(const Context& ctx, int64_t dk, int64_t dv) {
 
 }  // namespace
 
-bool decode_matvec_supported(const Context& ctx, int64_t K, int64_t group_size, gpu::DType weight_dtype) {
+bool decode_matvec_supported(const Context& ctx, int64_t K, int64_t group_size, bool normalised,
+                             gpu::DType weight_dtype) {
   if (!subgroups_usable(ctx)) return false;
   if (K < 1 || K > kMaxInput || K % piece_elements(weight_dtype) != 0) return false;
   const int64_t gs = group_size == 0 ? K : group_size;
-  if (gs % 4 != 0 || K % gs != 0 || K / gs > kMaxNormParts) return false;
-  return uint64_t(K) * 4 + kMaxNormParts * 4 <= ctx.device().shared_memory_bytes;
+  if (gs % 4 != 0 || K % gs != 0 || K / gs > kMaxNormGroups) return false;
+  // The staged input (16 bytes per vec4), its sums of squares (4 per vec4) and the group scales.
+  return uint64_t(K) * 4 + (normalised ? uint64_t(K) : 0) + kMaxNormGroups * 4 <= ctx.device().shared_memory_bytes;
 }
 
 void decode_matvec(gpu::Stream& s, const DecodeInput& in, std::initializer_list<DecodeProduct> products,

@@ -36,8 +36,9 @@ struct DecodeProduct {
 };
 
 // Whether decode_matvec can take inputs of K elements (norm groups of group_size, 0 for a
-// single group) with weights of `weight_dtype` on this device.
-bool decode_matvec_supported(const Context& ctx, int64_t K, int64_t group_size, gpu::DType weight_dtype);
+// single group; `normalised`: with a norm at all) with weights of `weight_dtype` on this device.
+bool decode_matvec_supported(const Context& ctx, int64_t K, int64_t group_size, bool normalised,
+                             gpu::DType weight_dtype);
 
 // y_m (+)= W_m in for 1 to 4 products sharing the input; all weights of one dtype.
 void decode_matvec(gpu::Stream& s, const DecodeInput& in, std::initializer_list<DecodeProduct> products,

@@ -99,10 +99,10 @@ ModelImpl::ModelImpl(Context& c, const std::string& folder, const LoadOptions& o
   const ModelConfig& cfg = config;
   retention_decode_ = kernels::retention_decode_supported(ctx, cfg.head_k_dim, cfg.head_v_dim);
   // The lm_head takes the hidden state like q/k/v/g and gate/up do: one check serves all three.
-  fused_lm_head_ = kernels::decode_matvec_supported(ctx, cfg.hidden_size, 0, weight_dtype);
+  fused_lm_head_ = kernels::decode_matvec_supported(ctx, cfg.hidden_size, 0, true, weight_dtype);
   fused_decode_ = retention_decode_ && fused_lm_head_ &&
-                  kernels::decode_matvec_supported(ctx, cfg.value_dim, cfg.head_v_dim, weight_dtype) &&
-                  kernels::decode_matvec_supported(ctx, cfg.intermediate_size, 0, weight_dtype);
+                  kernels::decode_matvec_supported(ctx, cfg.value_dim, cfg.head_v_dim, true, weight_dtype) &&
+                  kernels::decode_matvec_supported(ctx, cfg.intermediate_size, 0, false, weight_dtype);
   info.state_bytes_per_session =
       uint64_t(config.num_layers * config.num_heads * config.head_k_dim * config.head_v_dim) * 4;
 }
