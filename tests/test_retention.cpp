@@ -25,6 +25,8 @@ namespace {
 
 // fp32 kernels against the double-precision reference, and the fp32 forms against each other.
 constexpr double kTolerance = 1e-5;
+// The part inside chunks with f16 products (q, k, v and the scores rounded to f16, sums f32).
+constexpr double kTensorCoreTolerance = 4e-3;
 
 struct Inputs {
   std::vector<float> q, k, v;
@@ -42,7 +44,7 @@ enum class Form { Parallel, Chunkwise, Recurrent };
 // *dispatches, when given, receives the number of dispatches the call recorded.
 std::vector<float> run_gpu(Form form, const RetentionShape& s, const Inputs& in, std::vector<float>& state,
                            int64_t chunk = 0, kernels::RetentionChunkScratch* scratch = nullptr,
-                           uint32_t* dispatches = nullptr) {
+                           uint32_t* dispatches = nullptr, bool f16_products = false) {
   kernels::RetentionChunkScratch own_scratch;
   if (!scratch) scratch = &own_scratch;
   auto q = test::tensor(qk_shape(s), in.q, gpu::DType::F32, "q");
@@ -53,7 +55,7 @@ std::vector<float> run_gpu(Form form, const RetentionShape& s, const Inputs& in,
   auto o = test::tensor(vo_shape(s), test::random_vector(vo_size(s), 99, 1e3f), gpu::DType::F32, "o");
   gpu::Stream stream(test::context());
   if (form == Form::Parallel) kernels::retention_parallel(stream, q, k, v, o);
-  if (form == Form::Chunkwise) kernels::retention_chunkwise(stream, q, k, v, st, o, chunk, *scratch);
+  if (form == Form::Chunkwise) kernels::retention_chunkwise(stream, q, k, v, st, o, chunk, *scratch, f16_products);
   if (form == Form::Recurrent) kernels::retention_recurrent(stream, q, k, v, st, o);
   if (dispatches) *dispatches = stream.dispatch_count();
   stream.submit();
@@ -225,6 +227,31 @@ TEST_CASE("retention chunkwise on the GPU: initial state, ragged chunks, groups 
       CHECK(scratch.states.capacity() >= int64_t(state_size(s)) * ((s.t + c.chunk - 1) / c.chunk));
     }
   }
+}
+
+TEST_CASE("retention chunkwise with f16 products on tensor cores matches the reference", "[kernel][retention]") {
+  // From a non-zero state: the part inside chunks in f16 (within kTensorCoreTolerance), the
+  // state (f32 throughout) within f32 rounding.
+  const RetentionShape shapes[] = {
+      {1, 150, 2, 256, 512},  // the 1.3b model's heads; a ragged last chunk (150 = 2 x 64 + 22)
+      {2, 128, 3, 64, 128},   // whole chunks only, several sequences
+      {1, 64, 1, 128, 64},    // one chunk
+  };
+  uint32_t seed = 400;
+  for (const RetentionShape& s : shapes) {
+    INFO(describe(s));
+    if (!kernels::retention_chunks_on_tensor_cores(test::context(), s.t, s.dk, s.dv, 64)) {
+      WARN("skipped: no 16x16x16 f16 cooperative matrices with subgroups of 32 on this device");
+      return;
+    }
+    const Inputs in = random_inputs(s, seed += 4);
+    std::vector<float> ref_state = test::random_vector(state_size(s), seed + 3), gpu_state = ref_state;
+    const auto expected = reference::retention_chunkwise(in.q, in.k, in.v, ref_state, s, 64);
+    CHECK_CLOSE(run_gpu(Form::Chunkwise, s, in, gpu_state, 64, nullptr, nullptr, true), expected,
+                kTensorCoreTolerance);
+    CHECK_CLOSE(gpu_state, ref_state, kTolerance);
+  }
+  CHECK(test::context().validation_messages().empty());
 }
 
 TEST_CASE("retention chunkwise scratch that grows between two calls of one recording", "[kernel][retention]") {

@@ -67,8 +67,31 @@ struct IntraConfig {
   uint32_t tx, ty, rq, rk, rv;
 };
 
+// retention_intra_coopmat: the same for windows of 64 positions, on tensor cores (f16
+// products, f32 sums), for heads whose dims are multiples of 64.
+constexpr int64_t kTensorCoreChunk = 64;
+
+bool intra_on_tensor_cores(const Context& ctx, int64_t dk, int64_t dv, int64_t window) {
+  const auto& dev = ctx.device();
+  // tiles [2][64][72] halves + per subgroup 16 x 64 f32 scores and 16 x 72 f16 decayed scores
+  constexpr uint64_t shared_bytes = 2 * 64 * 72 * 2 + 4 * 16 * 64 * 4 + 4 * 16 * 72 * 2;
+  return ctx.active_paths().coopmat && dev.cooperative_matrix_n == 16 && dev.subgroup_size == 32 &&
+         window == kTensorCoreChunk && dk % 64 == 0 && dv % 64 == 0 && shared_bytes <= dev.shared_memory_bytes;
+}
+
 void dispatch_intra(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
-                    gpu::Tensor& o, const Dims& d, int64_t window) {
+                    gpu::Tensor& o, const Dims& d, int64_t window, bool f16_products = false) {
+  if (f16_products && intra_on_tensor_cores(s.context(), d.dk, d.dv, window)) {
+    const struct {
+      uint32_t t, h, dk, dv;
+      float scale;
+    } push{uint32_t(d.t), uint32_t(d.h), uint32_t(d.dk), uint32_t(d.dv), scale_of(d)};
+    const int64_t chunks = gpu::div_up(d.t, kTensorCoreChunk);
+    if (chunks > gpu::kMaxGroupsPerDimension) throw Error(fmt::format("retention: T = {} is too long for one call", d.t));
+    s.dispatch("retention_intra_coopmat", {gpu::out(o), gpu::in(q), gpu::in(k), gpu::in(v)}, push,
+               static_cast<uint32_t>(chunks), static_cast<uint32_t>(d.n * d.h));
+    return;
+  }
   const uint32_t slice = d.dk <= 8 ? 8 : 16;
   // Shared memory, as the shader lays it out: scores [BQ][BK+4], the q slice [BQ][DS+4], and
   // the k slice [BK][DS+4] sharing space with v^T [BV][BK+4].
@@ -234,13 +257,18 @@ void retention_parallel(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor&
 }
 
 void retention_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
-                         gpu::Tensor& state, gpu::Tensor& o, int64_t chunk_size, RetentionChunkScratch& scratch) {
+                         gpu::Tensor& state, gpu::Tensor& o, int64_t chunk_size, RetentionChunkScratch& scratch,
+                         bool f16_products) {
   const Dims d = check_arguments(q, k, v, o, &state, "retention_chunkwise");
   if (chunk_size < 1) throw Error(fmt::format("retention_chunkwise: chunk size {} must be positive", chunk_size));
   if (d.n * d.t * d.h == 0) return;
   const int64_t chunk = std::min(chunk_size, d.t);  // a chunk longer than the sequence is the sequence
-  dispatch_intra(s, q, k, v, o, d, chunk);
+  dispatch_intra(s, q, k, v, o, d, chunk, f16_products);
   dispatch_between_chunks(s, q, k, v, state, o, d, chunk, scratch);
+}
+
+bool retention_chunks_on_tensor_cores(const Context& ctx, int64_t T, int64_t dk, int64_t dv, int64_t chunk_size) {
+  return intra_on_tensor_cores(ctx, dk, dv, std::min(chunk_size, T));
 }
 
 void retention_recurrent(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,

@@ -46,8 +46,15 @@ struct RetentionChunkScratch {
 };
 
 // chunk_size >= 1 (any T; the last chunk may be partial; a chunk longer than T is T).
+// With f16_products, where retention_chunks_on_tensor_cores says so, the part inside each
+// chunk runs on tensor cores: q, k, v and the decayed scores are rounded to f16 for the
+// products, summed in f32 (a relative error near 1e-3 instead of f32 rounding, as in fla's
+// f16 kernels; for models whose weights are f16 anyway). The state and the part between
+// chunks stay f32.
 void retention_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
-                         gpu::Tensor& state, gpu::Tensor& o, int64_t chunk_size, RetentionChunkScratch& scratch);
+                         gpu::Tensor& state, gpu::Tensor& o, int64_t chunk_size, RetentionChunkScratch& scratch,
+                         bool f16_products = false);
+bool retention_chunks_on_tensor_cores(const Context& ctx, int64_t T, int64_t dk, int64_t dv, int64_t chunk_size);
 void retention_recurrent(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
                          gpu::Tensor& state, gpu::Tensor& o);
 

@@ -252,8 +252,9 @@ void ModelImpl::record_compute(gpu::Stream& s, int64_t N, int64_t T, RetentionFo
       switch (form) {
         case RetentionForm::Parallel: kernels::retention_parallel(s, a.q, a.k, a.v, a.o); break;
         case RetentionForm::Chunkwise:
-          kernels::retention_chunkwise(s, a.q, a.k, a.v, (*states)[l], a.o, options.chunk_size,
-                                       a.retention);
+          // A model of f16 weights takes f16 products here too, as its tensor-core matmuls do.
+          kernels::retention_chunkwise(s, a.q, a.k, a.v, (*states)[l], a.o, options.chunk_size, a.retention,
+                                       weight_dtype == gpu::DType::F16);
           break;
         case RetentionForm::Recurrent: kernels::retention_recurrent(s, a.q, a.k, a.v, (*states)[l], a.o); break;
       }
