@@ -9,6 +9,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <nlohmann/json.hpp>
@@ -18,6 +19,7 @@
 #include "model/model_impl.hpp"
 #include "retnet/error.hpp"
 #include "retnet/model.hpp"
+#include "kernels/decode.hpp"
 #include "kernels/matmul.hpp"
 #include "train/trainable_model.hpp"
 
@@ -162,6 +164,87 @@ nlohmann::json matmul_speed(const retnet::ContextOptions& device_options, int64_
   return out;
 }
 
+// GPU time of each fused decode kernel on its own: a chain of dependent trivial dispatches
+// (the per-dispatch floor of barrier + launch), then each product of a layer over every
+// layer's weights, once as independent dispatches and once chained by a barrier each, with
+// the bytes each reads per microsecond. Needs a context with profiling on.
+nlohmann::json decode_kernel_speed(const retnet::model::ModelImpl& m) {
+  using namespace retnet;
+  Context& ctx = m.ctx;
+  const auto& c = m.config;
+  const float eps = float(c.norm_eps);
+  auto vec = [&](int64_t n, const char* name) { return gpu::Tensor(ctx, {n}, gpu::DType::F32, name); };
+  const int64_t L = c.num_layers;
+  gpu::Tensor x = vec(c.hidden_size, "x"), o = vec(c.value_dim, "o"), g = vec(c.value_dim, "g"),
+              f = vec(c.intermediate_size, "ffn in"), tiny_a = vec(16, "a"), tiny_b = vec(16, "b");
+  std::vector<gpu::Tensor> q, k, v, gg, h, ffn, logits;
+  for (int64_t l = 0; l < L; ++l) {
+    q.push_back(vec(c.key_dim, "q"));
+    k.push_back(vec(c.key_dim, "k"));
+    v.push_back(vec(c.value_dim, "v"));
+    gg.push_back(vec(c.value_dim, "g"));
+    h.push_back(vec(c.hidden_size, "h"));
+    ffn.push_back(vec(c.intermediate_size, "ffn"));
+  }
+  gpu::Tensor lm_out = vec(c.vocab_size, "logits");
+  gpu::Stream s(ctx);
+  for (auto* t : {&x, &o, &g, &f}) s.fill_zero(*t);
+  s.submit();
+  auto timed = [&](auto&& record) {
+    double best = 1e30;
+    for (int rep = 0; rep < 3; ++rep) {
+      record();
+      s.submit();
+      double total = 0;
+      for (const auto& t : s.timings()) total += t.ms;
+      best = std::min(best, total);
+    }
+    return best;
+  };
+  nlohmann::json out = nlohmann::json::array();
+  auto report = [&](const std::string& name, double ms, int dispatches, double bytes) {
+    const double us = ms * 1e3 / dispatches;
+    fmt::print("  {:<44} {:8.2f} us {:8.0f} GB/s\n", name, us, bytes > 0 ? bytes / (us * 1e3) : 0.0);
+    out.push_back({{"kernel", name}, {"us_per_dispatch", us}, {"bytes", bytes}, {"gb_s", bytes > 0 ? bytes / (us * 1e3) : 0.0}});
+  };
+  fmt::print("\ndecode kernels on their own (GPU time per dispatch):\n");
+  struct { uint32_t n; } push{4};
+  report("floor (dependent 64-byte copies)", timed([&] {
+    for (int i = 0; i < 100; ++i) s.dispatch("copy_vec4", {gpu::in(i % 2 ? tiny_b : tiny_a), gpu::out(i % 2 ? tiny_a : tiny_b)}, push, 1);
+  }), 100, 0);
+  const auto& W = m.layers;
+  struct Product {
+    const char* name;
+    std::function<void(int64_t, bool)> record;
+    double bytes;
+  };
+  std::vector<Product> products{
+      {"q/k/v/g + RMSNorm", [&](int64_t l, bool chained) {
+         auto& y = chained ? q[0] : q[l];
+         kernels::decode_matvec(s, {&x, &W[l].attn_norm, nullptr, 0, eps},
+                                {{&W[l].q_proj, &y}, {&W[l].k_proj, &k[l]}, {&W[l].v_proj, &v[l]}, {&W[l].g_proj, &gg[l]}}, false);
+       }, double(W[0].q_proj.bytes() + W[0].k_proj.bytes() + W[0].v_proj.bytes() + W[0].g_proj.bytes())},
+      {"o_proj + gated head norm", [&](int64_t l, bool chained) {
+         kernels::decode_matvec(s, {&o, &W[l].g_norm, &g, c.head_v_dim, eps}, {{&W[l].o_proj, &h[chained ? 0 : l]}}, true);
+       }, double(W[0].o_proj.bytes())},
+      {"gate/up + RMSNorm + SwiGLU", [&](int64_t l, bool chained) {
+         kernels::decode_matvec_swiglu(s, {&x, &W[l].mlp_norm, nullptr, 0, eps}, W[l].gate_proj, W[l].up_proj, ffn[chained ? 0 : l]);
+       }, double(W[0].gate_proj.bytes() + W[0].up_proj.bytes())},
+      {"down_proj", [&](int64_t l, bool chained) {
+         kernels::decode_matvec(s, {&f}, {{&W[l].down_proj, &h[chained ? 0 : l]}}, true);
+       }, double(W[0].down_proj.bytes())},
+  };
+  for (auto& p : products)
+    for (bool chained : {false, true})
+      report(fmt::format("{} ({})", p.name, chained ? "chained" : "independent"), timed([&] {
+        for (int64_t l = 0; l < L; ++l) p.record(l, chained);
+      }), int(L), p.bytes);
+  report("lm_head + RMSNorm", timed([&] {
+    for (int i = 0; i < 4; ++i) kernels::decode_matvec(s, {&x, &m.final_norm, nullptr, 0, eps}, {{m.lm_head, &lm_out}}, false);
+  }), 4, double(m.lm_head->bytes()));
+  return out;
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -300,6 +383,7 @@ int main(int argc, char** argv) {
     }
     if (ctx.options().profiling) {  // where a prefill and a decode step spend their GPU time
       auto& impl = model->impl();
+      if (impl.fused_decode_available()) out["decode_kernels"] = decode_kernel_speed(impl);
       std::lock_guard<std::mutex> lock(impl.step_mutex);
       for (int64_t T : {int64_t(8192), int64_t(1)}) {
         auto states = impl.new_states(1, "profile state");

@@ -61,6 +61,8 @@ class ModelImpl {
   void check_tokens(const std::vector<int32_t>& tokens) const;
 
   void save(const std::string& folder) const;
+  // Whether a one-token step runs through the fused decode kernels (kernels/decode.hpp).
+  bool fused_decode_available() const { return fused_decode_; }
   // Every parameter under its fla name, in checkpoint order.
   std::vector<std::pair<std::string, const gpu::Tensor*>> named_parameters() const;
   // fla's name of a layer parameter (the output norm's name depends on config.fuse_norm).
