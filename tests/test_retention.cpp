@@ -230,16 +230,29 @@ TEST_CASE("retention chunkwise on the GPU: initial state, ragged chunks, groups 
 }
 
 TEST_CASE("retention chunkwise with f16 products on tensor cores matches the reference", "[kernel][retention]") {
-  // From a non-zero state: the part inside chunks in f16 (within kTensorCoreTolerance), the
-  // state (f32 throughout) within f32 rounding.
-  const RetentionShape shapes[] = {
-      {1, 150, 2, 256, 512},  // the 1.3b model's heads; a ragged last chunk (150 = 2 x 64 + 22)
-      {2, 128, 3, 64, 128},   // whole chunks only, several sequences
-      {1, 64, 1, 128, 64},    // one chunk
+  // From a non-zero state: the output within kTensorCoreTolerance (f16 products), the state
+  // within twice that (its updates are f16 products too, summed in f32). `budget` > 0 lowers
+  // the scratch budget to that many dk x dv states, so the call takes `passes` passes of two
+  // dispatches (blocks of sequences x heads times groups of chunks).
+  struct Case {
+    RetentionShape shape;
+    double budget;
+    int64_t passes;
+    const char* what;
+  };
+  const Case cases[] = {
+      {{1, 150, 2, 256, 512}, 0, 1, "the 1.3b model's heads, a ragged last chunk (150 = 2 x 64 + 22)"},
+      {{2, 128, 3, 64, 128}, 0, 1, "whole chunks only, several sequences"},
+      {{1, 64, 1, 128, 64}, 0, 1, "one chunk"},
+      // 4 sequences x heads, 5 chunks; 3 states fit: 2 blocks of 2, each 5 groups of 1.
+      {{2, 300, 2, 64, 128}, 3, 10, "blocks and groups"},
+      // 10 states fit: one block of 4, groups of 2, 2, 1.
+      {{2, 300, 2, 64, 128}, 10, 3, "groups of chunks"},
   };
   uint32_t seed = 400;
-  for (const RetentionShape& s : shapes) {
-    INFO(describe(s));
+  for (const Case& c : cases) {
+    const RetentionShape& s = c.shape;
+    INFO(describe(s) << ": " << c.what);
     if (!kernels::retention_chunks_on_tensor_cores(test::context(), s.t, s.dk, s.dv, 64)) {
       WARN("skipped: no 16x16x16 f16 cooperative matrices with subgroups of 32 on this device");
       return;
@@ -247,9 +260,13 @@ TEST_CASE("retention chunkwise with f16 products on tensor cores matches the ref
     const Inputs in = random_inputs(s, seed += 4);
     std::vector<float> ref_state = test::random_vector(state_size(s), seed + 3), gpu_state = ref_state;
     const auto expected = reference::retention_chunkwise(in.q, in.k, in.v, ref_state, s, 64);
-    CHECK_CLOSE(run_gpu(Form::Chunkwise, s, in, gpu_state, 64, nullptr, nullptr, true), expected,
+    kernels::RetentionChunkScratch scratch;
+    if (c.budget > 0) scratch.budget_bytes = int64_t(c.budget * double(s.dk * s.dv * 4));
+    uint32_t dispatches = 0;
+    CHECK_CLOSE(run_gpu(Form::Chunkwise, s, in, gpu_state, 64, &scratch, &dispatches, true), expected,
                 kTensorCoreTolerance);
-    CHECK_CLOSE(gpu_state, ref_state, kTolerance);
+    CHECK_CLOSE(gpu_state, ref_state, 2 * kTensorCoreTolerance);
+    CHECK(dispatches == 2 * c.passes);
   }
   CHECK(test::context().validation_messages().empty());
 }

@@ -67,31 +67,8 @@ struct IntraConfig {
   uint32_t tx, ty, rq, rk, rv;
 };
 
-// retention_intra_coopmat: the same for windows of 64 positions, on tensor cores (f16
-// products, f32 sums), for heads whose dims are multiples of 64.
-constexpr int64_t kTensorCoreChunk = 64;
-
-bool intra_on_tensor_cores(const Context& ctx, int64_t dk, int64_t dv, int64_t window) {
-  const auto& dev = ctx.device();
-  // tiles [2][64][72] halves + per subgroup 16 x 64 f32 scores and 16 x 72 f16 decayed scores
-  constexpr uint64_t shared_bytes = 2 * 64 * 72 * 2 + 4 * 16 * 64 * 4 + 4 * 16 * 72 * 2;
-  return ctx.active_paths().coopmat && dev.cooperative_matrix_n == 16 && dev.subgroup_size == 32 &&
-         window == kTensorCoreChunk && dk % 64 == 0 && dv % 64 == 0 && shared_bytes <= dev.shared_memory_bytes;
-}
-
 void dispatch_intra(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
-                    gpu::Tensor& o, const Dims& d, int64_t window, bool f16_products = false) {
-  if (f16_products && intra_on_tensor_cores(s.context(), d.dk, d.dv, window)) {
-    const struct {
-      uint32_t t, h, dk, dv;
-      float scale;
-    } push{uint32_t(d.t), uint32_t(d.h), uint32_t(d.dk), uint32_t(d.dv), scale_of(d)};
-    const int64_t chunks = gpu::div_up(d.t, kTensorCoreChunk);
-    if (chunks > gpu::kMaxGroupsPerDimension) throw Error(fmt::format("retention: T = {} is too long for one call", d.t));
-    s.dispatch("retention_intra_coopmat", {gpu::out(o), gpu::in(q), gpu::in(k), gpu::in(v)}, push,
-               static_cast<uint32_t>(chunks), static_cast<uint32_t>(d.n * d.h));
-    return;
-  }
+                    gpu::Tensor& o, const Dims& d, int64_t window) {
   const uint32_t slice = d.dk <= 8 ? 8 : 16;
   // Shared memory, as the shader lays it out: scores [BQ][BK+4], the q slice [BQ][DS+4], and
   // the k slice [BK][DS+4] sharing space with v^T [BV][BK+4].
@@ -185,6 +162,37 @@ int64_t even_part(int64_t count, int64_t most) {
   return (count + parts - 1) / parts;
 }
 
+// How the part between chunks walks a call's chunks within the scratch budget: blocks of
+// `block` sequences x heads, each in groups of `group` chunks, one pass per group.
+struct ChunkPasses {
+  int64_t block, group;
+};
+
+// Also grows the scratch to what the passes need. `tiles_per_chunk`: workgroups per chunk
+// along the grid's second dimension.
+ChunkPasses plan_passes(gpu::Stream& s, const Dims& d, int64_t chunks, int64_t tiles_per_chunk,
+                        RetentionChunkScratch& scratch) {
+  const int64_t nh = d.n * d.h, matrix = d.dk * d.dv;
+  // The budget holds `fit` states of one (sequence, head) (at least one, whatever the
+  // budget). All sequences x heads go in one block where the budget holds a chunk of each;
+  // the chunks then go in groups of as many as it holds, within the grid limits and 32-bit
+  // indexing (a block's chunk is at most as large as `state`, which check_arguments
+  // checked). Blocks and groups are spread evenly, so that none is left with a few
+  // workgroups of its own.
+  const int64_t fit = std::max<int64_t>(1, scratch.budget_bytes / (4 * matrix));
+  const int64_t block = even_part(nh, std::min(nh, fit));
+  int64_t group = std::clamp<int64_t>(fit / block, 1, chunks);
+  group = even_part(chunks, std::min({group, int64_t(gpu::kMaxGroupsPerDimension) / tiles_per_chunk,
+                                      int64_t(UINT32_MAX) / (block * matrix)}));
+  const int64_t needed = block * group * matrix;
+  if (scratch.states.empty() || scratch.states.capacity() < needed) {
+    // Recorded commands may still use the old buffer.
+    if (!scratch.states.empty()) s.keep_until_submit(std::move(scratch.states));
+    scratch.states = gpu::Tensor(s.context(), {needed}, gpu::DType::F32, "retention chunk states");
+  }
+  return {block, group};
+}
+
 // The part between chunks (o already holds the intra-chunk part), in passes over blocks of
 // sequences x heads and groups of their chunks whose states fit the scratch budget; each
 // pass is three dispatches (see the shaders):
@@ -208,23 +216,8 @@ void dispatch_between_chunks(gpu::Stream& s, const gpu::Tensor& q, const gpu::Te
       gpu::div_up(matrix, kScanThreads) > gpu::kMaxGroupsPerDimension)
     throw Error(fmt::format("{}: the state of {} x {} is too large", kKernel, d.dk, d.dv));
 
-  // The budget holds `fit` states of one (sequence, head) (at least one, whatever the
-  // budget). All sequences x heads go in one block where the budget holds a chunk of each;
-  // the chunks then go in groups of as many as it holds, within the grid limits and 32-bit
-  // indexing (a block's chunk is at most as large as `state`, which check_arguments
-  // checked). Blocks and groups are spread evenly, so that none is left with a few
-  // workgroups of its own.
-  const int64_t fit = std::max<int64_t>(1, scratch.budget_bytes / (4 * matrix));
-  const int64_t block = even_part(nh, std::min(nh, fit));
-  int64_t group = std::clamp<int64_t>(fit / block, 1, chunks);
-  group = even_part(chunks, std::min({group, int64_t(gpu::kMaxGroupsPerDimension) / query_tiles,
-                                      int64_t(UINT32_MAX) / (block * matrix)}));
-  const int64_t needed = block * group * matrix;
-  if (scratch.states.empty() || scratch.states.capacity() < needed) {
-    // Recorded commands may still use the old buffer.
-    if (!scratch.states.empty()) s.keep_until_submit(std::move(scratch.states));
-    scratch.states = gpu::Tensor(s.context(), {needed}, gpu::DType::F32, "retention chunk states");
-  }
+  const ChunkPasses passes = plan_passes(s, d, chunks, query_tiles, scratch);
+  const int64_t block = passes.block, group = passes.group;
 
   const uint32_t T = uint32_t(d.t), H = uint32_t(d.h), DK = uint32_t(d.dk), DV = uint32_t(d.dv);
   const uint32_t B = uint32_t(chunk);
@@ -247,6 +240,50 @@ void dispatch_between_chunks(gpu::Stream& s, const gpu::Tensor& q, const gpu::Te
   }
 }
 
+
+// The chunkwise form on tensor cores (chunks of 64 positions, f16 products, f32 sums and
+// state), in passes as above, each of two dispatches (see the shaders):
+//   retention_chunk_states_coopmat   S_c, the state before each chunk c of the group, into the
+//                                    scratch, walking the chunks from `state` (which ends as
+//                                    the state after the group);
+//   retention_chunk_output_coopmat   o = the part inside each chunk + the part from S_c.
+constexpr int64_t kTensorCoreChunk = 64;
+
+bool chunks_on_tensor_cores(const Context& ctx, int64_t dk, int64_t dv, int64_t chunk) {
+  const auto& dev = ctx.device();
+  // The output pass's shared memory: tiles [2][64][72] halves, and per subgroup 16 x 64 f32
+  // scores and 16 x 72 f16 decayed scores.
+  constexpr uint64_t shared_bytes = 2 * 64 * 72 * 2 + 4 * 16 * 64 * 4 + 4 * 16 * 72 * 2;
+  return ctx.active_paths().coopmat && dev.cooperative_matrix_n == 16 && dev.subgroup_size == 32 &&
+         chunk == kTensorCoreChunk && dk % 64 == 0 && dv % 64 == 0 && shared_bytes <= dev.shared_memory_bytes;
+}
+
+void dispatch_chunkwise_on_tensor_cores(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k,
+                                        const gpu::Tensor& v, gpu::Tensor& state, gpu::Tensor& o, const Dims& d,
+                                        RetentionChunkScratch& scratch) {
+  const int64_t nh = d.n * d.h, chunks = gpu::div_up(d.t, kTensorCoreChunk);
+  const ChunkPasses passes = plan_passes(s, d, chunks, 1, scratch);
+  const uint32_t T = uint32_t(d.t), H = uint32_t(d.h), DK = uint32_t(d.dk), DV = uint32_t(d.dv);
+  const uint32_t state_tiles = uint32_t((d.dk / 64) * (d.dv / 64));
+  for (int64_t first_nh = 0; first_nh < nh; first_nh += passes.block) {
+    const uint32_t heads = static_cast<uint32_t>(std::min(passes.block, nh - first_nh)), f_nh = uint32_t(first_nh);
+    for (int64_t first = 0; first < chunks; first += passes.group) {
+      const uint32_t count = static_cast<uint32_t>(std::min(passes.group, chunks - first)), f = uint32_t(first);
+      scratch.states.reshape({heads, count, d.dk, d.dv});
+      const struct {
+        uint32_t t, h, dk, dv, first_chunk, chunks, first_nh;
+      } sp{T, H, DK, DV, f, count, f_nh};
+      s.dispatch("retention_chunk_states_coopmat", {gpu::out(scratch.states), gpu::out(state), gpu::in(k), gpu::in(v)},
+                 sp, state_tiles, 1, heads);
+      const struct {
+        uint32_t t, h, dk, dv, first_chunk, chunks, first_nh;
+        float scale;
+      } op{T, H, DK, DV, f, count, f_nh, scale_of(d)};
+      s.dispatch("retention_chunk_output_coopmat",
+                 {gpu::out(o), gpu::in(q), gpu::in(k), gpu::in(v), gpu::in(scratch.states)}, op, count, heads);
+    }
+  }
+}
 }  // namespace
 
 void retention_parallel(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
@@ -263,12 +300,16 @@ void retention_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor
   if (chunk_size < 1) throw Error(fmt::format("retention_chunkwise: chunk size {} must be positive", chunk_size));
   if (d.n * d.t * d.h == 0) return;
   const int64_t chunk = std::min(chunk_size, d.t);  // a chunk longer than the sequence is the sequence
-  dispatch_intra(s, q, k, v, o, d, chunk, f16_products);
+  if (f16_products && chunks_on_tensor_cores(s.context(), d.dk, d.dv, chunk)) {
+    dispatch_chunkwise_on_tensor_cores(s, q, k, v, state, o, d, scratch);
+    return;
+  }
+  dispatch_intra(s, q, k, v, o, d, chunk);
   dispatch_between_chunks(s, q, k, v, state, o, d, chunk, scratch);
 }
 
 bool retention_chunks_on_tensor_cores(const Context& ctx, int64_t T, int64_t dk, int64_t dv, int64_t chunk_size) {
-  return intra_on_tensor_cores(ctx, dk, dv, std::min(chunk_size, T));
+  return chunks_on_tensor_cores(ctx, dk, dv, std::min(chunk_size, T));
 }
 
 void retention_recurrent(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,

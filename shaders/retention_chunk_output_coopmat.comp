@@ -1,16 +1,19 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Retention within chunks of 64 positions on tensor cores (VK_NV_cooperative_matrix): the
-// part of the chunkwise form inside each chunk, as retention_intra computes it (o is
-// overwritten), one chunk of one (sequence, head) per workgroup of 4 subgroups:
-//   scores  S = q k^T, each subgroup 16 query rows against the keys of the chunk up to its
+// Chunkwise retention on tensor cores, pass 2 of 2 (after retention_chunk_states_coopmat left
+// S_c, the state before chunk c, in the scratch): the outputs of one group of chunks of 64
+// positions, one chunk of one (sequence, head) per workgroup of 4 subgroups. With n, m
+// positions within the chunk:
+//   scores  P = q k^T, each subgroup 16 query rows against the keys of the chunk up to its
 //           own rows (later key blocks are wholly above the diagonal), over slices of 64
-//           dims of q and k staged in shared memory;
-//   decay   S * scale * gamma^(n-m) where m <= n, else 0;
-//   output  o = S v, 64 value columns at a time.
-// q, k, v and the decayed scores are rounded to f16 for the products (relative error 2^-11
-// each, as in fla's f16 kernels); the products are summed in f32. The launcher
-// (kernels/retention.cpp) guarantees subgroups of 32, dk % 64 == 0 and dv % 64 == 0.
+//           dims of q and k staged in shared memory, then decayed:
+//           P[n,m] = scale * gamma^(n-m) * (q_n . k_m) where m <= n, else 0;
+//   output  o = P v + (D q) S_c, D = diag(scale * gamma^(n+1)), 64 value columns at a time
+//           (o is overwritten).
+// q, k, v, P and S_c are rounded to f16 for the products (relative error 2^-11 each, as in
+// fla's f16 kernels); the products are summed in f32. Grid (chunks of the group, sequences x
+// heads of the block). The launcher (kernels/retention.cpp) guarantees subgroups of 32,
+// dk % 64 == 0 and dv % 64 == 0.
 #extension GL_NV_cooperative_matrix : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_KHR_shader_subgroup_basic : require
@@ -30,12 +33,17 @@ layout(std430, set = 0, binding = 0) writeonly buffer O { float o[]; };
 layout(std430, set = 0, binding = 1) readonly buffer Q { vec4 q4[]; };
 layout(std430, set = 0, binding = 2) readonly buffer K { vec4 k4[]; };
 layout(std430, set = 0, binding = 3) readonly buffer V { vec4 v4[]; };
+layout(std430, set = 0, binding = 4) readonly buffer S { vec4 s4[]; };  // [block][chunks][dk][dv]
 layout(push_constant) uniform Push {
   uint T, H, dk, dv;
-  float scale;  // dk^-0.5
+  uint first_chunk;  // the group's first chunk within the sequence
+  uint chunks;       // chunks in the group
+  uint first_nh;     // the block's first sequence x head (n * H + h)
+  float scale;       // dk^-0.5
 } pc;
 
-// q and k slices [B][LDS] while scores are computed, then the v tile [B][LDS] (f16).
+// Two [B][LDS] f16 tiles: the q and k slices while scores are computed, then the v tile, then
+// slices of D q and S_c.
 shared uvec2 tiles[2 * B * LDS4];
 // Per subgroup: its 16 x 64 f32 scores (and edge output tiles), and its decayed f16 scores.
 shared float staged[4 * 16 * B];
@@ -45,9 +53,10 @@ shared uvec2 decayed[4 * 16 * LDS4];
 #define FRAG fcoopmatNV<16, SCOPE_SUBGROUP, 16, 16>
 #define EACH_BLOCK(F) F(0) F(1) F(2) F(3)
 
-// Rows [t0, t0 + B) x columns [c0, c0 + DS) of a [N, T, H, width] tensor into tiles at
-// `base`, as f16; rows past T are zeros.
-void stage_tile(uint which, uint n, uint h, uint t0, uint c0, uint width, uint base) {
+// Rows [t0, t0 + B) x columns [c0, c0 + DS) of q (which 0), k (1) or v (2), a [N, T, H, width]
+// tensor, into tiles at `base` as f16, rows past T zeros; q rows times `row_scale`^(r+1) * scale
+// where row_scale is not 0 (D q).
+void stage_tile(uint which, uint n, uint h, uint t0, uint c0, uint width, uint base, float log2_row_scale) {
   const uint quads = DS / 4;
   [[unroll]] for (uint i = 0; i < B * quads / THREADS; ++i) {
     const uint idx = gl_LocalInvocationIndex + i * THREADS, r = idx / quads, c = idx % quads;
@@ -55,22 +64,37 @@ void stage_tile(uint which, uint n, uint h, uint t0, uint c0, uint width, uint b
     if (t0 + r < pc.T) {
       const uint at = (((n * pc.T + t0 + r) * pc.H + h) * width + c0) / 4 + c;
       x = which == 0 ? q4[at] : which == 1 ? k4[at] : v4[at];
+      if (log2_row_scale != 0.0) x *= pc.scale * decay_pow(log2_row_scale, float(r + 1));
     }
+    tiles[base + r * LDS4 + c] = uvec2(packHalf2x16(x.xy), packHalf2x16(x.zw));
+  }
+}
+
+// Rows [d0, d0 + DS) x columns [c0, c0 + DS) of S_c (slot: its first row in the scratch) into
+// tiles at `base`, as f16.
+void stage_state(uint slot, uint d0, uint c0, uint base) {
+  const uint quads = DS / 4;
+  [[unroll]] for (uint i = 0; i < DS * quads / THREADS; ++i) {
+    const uint idx = gl_LocalInvocationIndex + i * THREADS, r = idx / quads, c = idx % quads;
+    const vec4 x = s4[((slot + d0 + r) * pc.dv + c0) / 4 + c];
     tiles[base + r * LDS4 + c] = uvec2(packHalf2x16(x.xy), packHalf2x16(x.zw));
   }
 }
 
 void main() {
   const uint sg = gl_SubgroupID, lane = gl_SubgroupInvocationID;
-  const uint t0 = gl_WorkGroupID.x * B, n = gl_WorkGroupID.y / pc.H, h = gl_WorkGroupID.y % pc.H;
-  const uint k_tile = B * LDS4;  // where the k slice starts in `tiles`
+  const uint t0 = (pc.first_chunk + gl_WorkGroupID.x) * B;
+  const uint nh = pc.first_nh + gl_WorkGroupID.y, n = nh / pc.H, h = nh % pc.H;
+  const uint slot = (gl_WorkGroupID.y * pc.chunks + gl_WorkGroupID.x) * pc.dk;  // S_c's first row
+  const float log2_gamma = retention_log2_gamma(h);
+  const uint k_tile = B * LDS4;  // where the second tile starts in `tiles`
 
   // Scores of this subgroup's rows: key block j (16 keys) is needed where j <= sg.
 #define INIT_S(j) ACC s_##j = ACC(0.0);
   EACH_BLOCK(INIT_S)
   for (uint d0 = 0; d0 < pc.dk; d0 += DS) {
-    stage_tile(0, n, h, t0, d0, pc.dk, 0);
-    stage_tile(1, n, h, t0, d0, pc.dk, k_tile);
+    stage_tile(0, n, h, t0, d0, pc.dk, 0, 0.0);
+    stage_tile(1, n, h, t0, d0, pc.dk, k_tile, 0.0);
     barrier();
     [[unroll]] for (uint kk = 0; kk < DS; kk += 16) {
       FRAG a;
@@ -94,7 +118,6 @@ void main() {
   EACH_BLOCK(STAGE_S)
   subgroupMemoryBarrierShared();
   subgroupBarrier();
-  const float log2_gamma = retention_log2_gamma(h);
   for (uint e = lane; e < 16 * B / 4; e += gl_SubgroupSize) {
     const uint i = e / (B / 4), m0 = 4 * (e % (B / 4)), row = 16 * sg + i;
     vec4 x;
@@ -111,11 +134,11 @@ void main() {
   if (j <= sg) coopMatLoadNV(p_##j, decayed, d_base + 4 * j, LDS4, false);
   EACH_BLOCK(LOAD_P)
 
-  // o = decayed scores x v, DS value columns at a time.
+  // o = P v + (D q) S_c, DS value columns at a time.
   const bool full = t0 + B <= pc.T;
   const uint row0 = t0 + 16 * sg;
   for (uint c0 = 0; c0 < pc.dv; c0 += DS) {
-    stage_tile(2, n, h, t0, c0, pc.dv, 0);
+    stage_tile(2, n, h, t0, c0, pc.dv, 0, 0.0);
     barrier();
 #define INIT_O(j) ACC o_##j = ACC(0.0);
     EACH_BLOCK(INIT_O)
@@ -129,6 +152,23 @@ void main() {
 #define OUT_ROW(kb) \
   if (kb <= sg) { OUT(0, kb) OUT(1, kb) OUT(2, kb) OUT(3, kb) }
     EACH_BLOCK(OUT_ROW)
+    for (uint d0 = 0; d0 < pc.dk; d0 += DS) {
+      barrier();  // the previous tiles are consumed
+      stage_tile(0, n, h, t0, d0, pc.dk, 0, log2_gamma);
+      stage_state(slot, d0, c0, k_tile);
+      barrier();
+      [[unroll]] for (uint kk = 0; kk < DS; kk += 16) {
+        FRAG a;
+        coopMatLoadNV(a, tiles, (16 * sg * LDS + kk) / 4, LDS4, false);
+#define FROM_STATE(j)                                                      \
+  {                                                                        \
+    FRAG b;                                                                \
+    coopMatLoadNV(b, tiles, k_tile + (kk * LDS + 16 * j) / 4, LDS4, false); \
+    o_##j = coopMatMulAddNV(a, b, o_##j);                                  \
+  }
+        EACH_BLOCK(FROM_STATE)
+      }
+    }
     if (full) {
 #define STORE_O(j) coopMatStoreNV(o_##j, o, ((n * pc.T + row0) * pc.H + h) * pc.dv + c0 + 16 * j, pc.H * pc.dv, false);
       EACH_BLOCK(STORE_O)
