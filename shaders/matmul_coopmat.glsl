@@ -2,8 +2,10 @@
 // y[M,N] (+)= x[M,K] w[N,K]^T on tensor cores (VK_NV_cooperative_matrix): f16 x f16 products
 // accumulated in f32, for many rows (prefill, the training forward). x is rounded to f16 on
 // its way into shared memory (relative error 2^-11 per element, like PyTorch's f16 autocast);
-// w is f16 already. A workgroup of 8 subgroups of 32 lanes computes a 128 x 128 tile of y,
-// each subgroup a 32 x 64 block of 16 x FRAG_N accumulators; K is walked in steps of 32
+// w is f16 already. A workgroup of 4 subgroups of 32 lanes computes a 128 x 128 tile of y,
+// each subgroup a 64 x 64 block of 16 x FRAG_N accumulators (4 fragments of x and 64 / FRAG_N
+// of w loaded per 16-deep step feed 16 (or 32) products: 1.3x the speed of 8 subgroups of
+// 32 x 64 on the H100, measured in bench/results/README.md); K is walked in steps of 32
 // staged in shared memory (rows padded by 8 halves so fragment loads stay 16-byte aligned
 // and spread over banks), the next step's tiles loaded into registers during the multiplies.
 // The accumulators are separate named variables, not an array: with an array of cooperative
@@ -24,10 +26,10 @@
 #define BN 128
 #define BK 32
 #define WARPS_N 2
-#define WM 32            // rows per subgroup
+#define WM 64            // rows per subgroup
 #define WN 64            // columns per subgroup
+#define THREADS 128
 #define LDS (BK + 8)     // shared row stride in halves (80 bytes)
-#define THREADS 256
 
 layout(local_size_x = THREADS) in;
 // K % 8 == 0: x rows are read as vec4s and w rows as uvec4s (8 halves).
@@ -47,7 +49,8 @@ shared float stage[(THREADS / 32) * 16 * FRAG_N];
 #define ACC fcoopmatNV<32, SCOPE_SUBGROUP, 16, FRAG_N>
 #define A_FRAG fcoopmatNV<16, SCOPE_SUBGROUP, 16, 16>
 #define B_FRAG fcoopmatNV<16, SCOPE_SUBGROUP, 16, FRAG_N>
-// F(i, j) for every accumulator (FM = 2 rows of fragments, FN columns); G(j) for every column.
+// F(i, j) for every accumulator (4 rows of fragments, WN / FRAG_N columns); G(j) for every
+// column, G(i) for every row.
 #if FRAG_N == 16
 #define EACH_COLUMN(G) G(0) G(1) G(2) G(3)
 #define EACH_IN_ROW(F, i) F(i, 0) F(i, 1) F(i, 2) F(i, 3)
@@ -55,7 +58,8 @@ shared float stage[(THREADS / 32) * 16 * FRAG_N];
 #define EACH_COLUMN(G) G(0) G(1) G(2) G(3) G(4) G(5) G(6) G(7)
 #define EACH_IN_ROW(F, i) F(i, 0) F(i, 1) F(i, 2) F(i, 3) F(i, 4) F(i, 5) F(i, 6) F(i, 7)
 #endif
-#define EACH_ACC(F) EACH_IN_ROW(F, 0) EACH_IN_ROW(F, 1)
+#define EACH_ROW(G) G(0) G(1) G(2) G(3)
+#define EACH_ACC(F) EACH_IN_ROW(F, 0) EACH_IN_ROW(F, 1) EACH_IN_ROW(F, 2) EACH_IN_ROW(F, 3)
 
 #define X_LOADS (BM * BK / 4 / THREADS)  // vec4s of x per thread and step
 #define W_LOADS (BN * BK / 8 / THREADS)  // 8-half groups of w per thread and step
@@ -144,9 +148,10 @@ void main() {
         barrier();
         if (k0 + BK < pc.K) fetch(t, m0, n0, k0 + BK);  // in flight during the multiplies
         [[unroll]] for (uint kk = 0; kk < BK; kk += 16) {
-          A_FRAG a_0, a_1;
-          coopMatLoadNV(a_0, xs, ((wm * WM) * LDS + kk) / 4, LDS4, false);
-          coopMatLoadNV(a_1, xs, ((wm * WM + 16) * LDS + kk) / 4, LDS4, false);
+#define LOAD_A(i) \
+  A_FRAG a_##i;   \
+  coopMatLoadNV(a_##i, xs, ((wm * WM + 16 * i) * LDS + kk) / 4, LDS4, false);
+          EACH_ROW(LOAD_A)
           // B = w^T: column n of B is row n of the w tile, so it loads column-major.
 #define LOAD_B(j) \
   B_FRAG b_##j;   \
