@@ -249,14 +249,13 @@ TEST_CASE("retention chunkwise with f16 products on tensor cores matches the ref
       // 10 states fit: one block of 4, groups of 2, 2, 1.
       {{2, 300, 2, 64, 128}, 10, 3, "groups of chunks"},
   };
+  // Where the device has no tensor cores for it, the f16 request takes the f32 kernels (four
+  // dispatches per pass) with their accuracy.
   uint32_t seed = 400;
   for (const Case& c : cases) {
     const RetentionShape& s = c.shape;
     INFO(describe(s) << ": " << c.what);
-    if (!kernels::retention_chunks_on_tensor_cores(test::context(), s.t, s.dk, s.dv, 64)) {
-      WARN("skipped: no 16x16x16 f16 cooperative matrices with subgroups of 32 on this device");
-      return;
-    }
+    const bool tensor_cores = kernels::retention_chunks_on_tensor_cores(test::context(), s.t, s.dk, s.dv, 64);
     const Inputs in = random_inputs(s, seed += 4);
     std::vector<float> ref_state = test::random_vector(state_size(s), seed + 3), gpu_state = ref_state;
     const auto expected = reference::retention_chunkwise(in.q, in.k, in.v, ref_state, s, 64);
@@ -264,9 +263,9 @@ TEST_CASE("retention chunkwise with f16 products on tensor cores matches the ref
     if (c.budget > 0) scratch.budget_bytes = int64_t(c.budget * double(s.dk * s.dv * 4));
     uint32_t dispatches = 0;
     CHECK_CLOSE(run_gpu(Form::Chunkwise, s, in, gpu_state, 64, &scratch, &dispatches, true), expected,
-                kTensorCoreTolerance);
-    CHECK_CLOSE(gpu_state, ref_state, 2 * kTensorCoreTolerance);
-    CHECK(dispatches == 2 * c.passes);
+                tensor_cores ? kTensorCoreTolerance : kTolerance);
+    CHECK_CLOSE(gpu_state, ref_state, tensor_cores ? 2 * kTensorCoreTolerance : kTolerance);
+    CHECK(dispatches == (tensor_cores ? 2 * c.passes : 1 + 3 * c.passes));
   }
   CHECK(test::context().validation_messages().empty());
 }
