@@ -177,7 +177,7 @@ nlohmann::json decode_kernel_speed(const retnet::model::ModelImpl& m) {
   const int64_t L = c.num_layers;
   gpu::Tensor x = vec(c.hidden_size, "x"), o = vec(c.value_dim, "o"), g = vec(c.value_dim, "g"),
               f = vec(c.intermediate_size, "ffn in"), tiny_a = vec(16, "a"), tiny_b = vec(16, "b");
-  std::vector<gpu::Tensor> q, k, v, gg, h, ffn, logits;
+  std::vector<gpu::Tensor> q, k, v, gg, h, ffn;
   for (int64_t l = 0; l < L; ++l) {
     q.push_back(vec(c.key_dim, "q"));
     k.push_back(vec(c.key_dim, "k"));
@@ -203,9 +203,9 @@ nlohmann::json decode_kernel_speed(const retnet::model::ModelImpl& m) {
   };
   nlohmann::json out = nlohmann::json::array();
   auto report = [&](const std::string& name, double ms, int dispatches, double bytes) {
-    const double us = ms * 1e3 / dispatches;
-    fmt::print("  {:<44} {:8.2f} us {:8.0f} GB/s\n", name, us, bytes > 0 ? bytes / (us * 1e3) : 0.0);
-    out.push_back({{"kernel", name}, {"us_per_dispatch", us}, {"bytes", bytes}, {"gb_s", bytes > 0 ? bytes / (us * 1e3) : 0.0}});
+    const double us = ms * 1e3 / dispatches, gb_s = bytes / (us * 1e3);
+    fmt::print("  {:<44} {:8.2f} us {:8.0f} GB/s\n", name, us, gb_s);
+    out.push_back({{"kernel", name}, {"us_per_dispatch", us}, {"bytes", bytes}, {"gb_s", gb_s}});
   };
   fmt::print("\ndecode kernels on their own (GPU time per dispatch):\n");
   struct { uint32_t n; } push{4};

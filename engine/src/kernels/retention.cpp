@@ -162,16 +162,19 @@ int64_t even_part(int64_t count, int64_t most) {
   return (count + parts - 1) / parts;
 }
 
-// How the part between chunks walks a call's chunks within the scratch budget: blocks of
-// `block` sequences x heads, each in groups of `group` chunks, one pass per group.
-struct ChunkPasses {
-  int64_t block, group;
+// One pass of the part between chunks: `heads` sequences x heads from `first_nh` on, and
+// `count` of their chunks from `first_chunk` on, whose states the scratch holds at once.
+struct ChunkPass {
+  uint32_t heads, first_nh, count, first_chunk;
 };
 
-// Also grows the scratch to what the passes need. `tiles_per_chunk`: workgroups per chunk
-// along the grid's second dimension.
-ChunkPasses plan_passes(gpu::Stream& s, const Dims& d, int64_t chunks, int64_t tiles_per_chunk,
-                        RetentionChunkScratch& scratch) {
+// Walks a call's chunks in passes within the scratch budget (blocks of sequences x heads,
+// each in groups of chunks), growing the scratch to what they need and viewing it as
+// [heads, count, dk, dv] before calling record(pass) for each. `tiles_per_chunk`: workgroups
+// per chunk along the grid's second dimension.
+template <class Record>
+void for_each_chunk_pass(gpu::Stream& s, const Dims& d, int64_t chunks, int64_t tiles_per_chunk,
+                         RetentionChunkScratch& scratch, Record&& record) {
   const int64_t nh = d.n * d.h, matrix = d.dk * d.dv;
   // The budget holds `fit` states of one (sequence, head) (at least one, whatever the
   // budget). All sequences x heads go in one block where the budget holds a chunk of each;
@@ -190,7 +193,14 @@ ChunkPasses plan_passes(gpu::Stream& s, const Dims& d, int64_t chunks, int64_t t
     if (!scratch.states.empty()) s.keep_until_submit(std::move(scratch.states));
     scratch.states = gpu::Tensor(s.context(), {needed}, gpu::DType::F32, "retention chunk states");
   }
-  return {block, group};
+  for (int64_t first_nh = 0; first_nh < nh; first_nh += block) {
+    for (int64_t first = 0; first < chunks; first += group) {
+      const ChunkPass pass{static_cast<uint32_t>(std::min(block, nh - first_nh)), static_cast<uint32_t>(first_nh),
+                           static_cast<uint32_t>(std::min(group, chunks - first)), static_cast<uint32_t>(first)};
+      scratch.states.reshape({pass.heads, pass.count, d.dk, d.dv});
+      record(pass);
+    }
+  }
 }
 
 // The part between chunks (o already holds the intra-chunk part), in passes over blocks of
@@ -206,7 +216,7 @@ void dispatch_between_chunks(gpu::Stream& s, const gpu::Tensor& q, const gpu::Te
                              gpu::Tensor& state, gpu::Tensor& o, const Dims& d, int64_t chunk,
                              RetentionChunkScratch& scratch) {
   constexpr const char* kKernel = "retention_chunkwise";
-  const int64_t nh = d.n * d.h, matrix = d.dk * d.dv;
+  const int64_t matrix = d.dk * d.dv;
   const int64_t chunks = (d.t + chunk - 1) / chunk;
   const TileShape state_tile = fit_tile(d.dk, d.dv);    // rows: state rows (dk)
   const TileShape output_tile = fit_tile(chunk, d.dv);  // rows: positions in the chunk
@@ -216,30 +226,21 @@ void dispatch_between_chunks(gpu::Stream& s, const gpu::Tensor& q, const gpu::Te
       gpu::div_up(matrix, kScanThreads) > gpu::kMaxGroupsPerDimension)
     throw Error(fmt::format("{}: the state of {} x {} is too large", kKernel, d.dk, d.dv));
 
-  const ChunkPasses passes = plan_passes(s, d, chunks, query_tiles, scratch);
-  const int64_t block = passes.block, group = passes.group;
-
   const uint32_t T = uint32_t(d.t), H = uint32_t(d.h), DK = uint32_t(d.dk), DV = uint32_t(d.dv);
   const uint32_t B = uint32_t(chunk);
-  for (int64_t first_nh = 0; first_nh < nh; first_nh += block) {
-    const uint32_t heads = static_cast<uint32_t>(std::min(block, nh - first_nh)), f_nh = uint32_t(first_nh);
-    for (int64_t first = 0; first < chunks; first += group) {
-      const uint32_t count = static_cast<uint32_t>(std::min(group, chunks - first)), f = uint32_t(first);
-      scratch.states.reshape({heads, count, d.dk, d.dv});
-      const ChunkStatesPush sp{T, H, DK, DV, B, f, count, uint32_t(col_tiles), f_nh};
-      s.dispatch("retention_chunk_states", {gpu::out(scratch.states), gpu::in(k), gpu::in(v)}, sp,
-                 uint32_t(row_tiles * col_tiles), count, heads, state_tile.specialization());
-      const ChunkScanPush cp{T, H, uint32_t(matrix), B, f, count, f_nh};
-      s.dispatch("retention_chunk_scan", {gpu::out(scratch.states), gpu::out(state)}, cp,
-                 gpu::div_up(matrix, kScanThreads), heads);
-      const ChunkOutputPush op{T, H, DK, DV, B, f, count, uint32_t(query_tiles), f_nh, scale_of(d)};
-      s.dispatch("retention_chunk_output", {gpu::out(o), gpu::in(q), gpu::in(scratch.states)}, op,
-                 gpu::div_up(d.dv, output_tile.cols()), uint32_t(count * query_tiles), heads,
-                 output_tile.specialization());
-    }
-  }
+  for_each_chunk_pass(s, d, chunks, query_tiles, scratch, [&](const ChunkPass& p) {
+    const ChunkStatesPush sp{T, H, DK, DV, B, p.first_chunk, p.count, uint32_t(col_tiles), p.first_nh};
+    s.dispatch("retention_chunk_states", {gpu::out(scratch.states), gpu::in(k), gpu::in(v)}, sp,
+               uint32_t(row_tiles * col_tiles), p.count, p.heads, state_tile.specialization());
+    const ChunkScanPush cp{T, H, uint32_t(matrix), B, p.first_chunk, p.count, p.first_nh};
+    s.dispatch("retention_chunk_scan", {gpu::out(scratch.states), gpu::out(state)}, cp,
+               gpu::div_up(matrix, kScanThreads), p.heads);
+    const ChunkOutputPush op{T, H, DK, DV, B, p.first_chunk, p.count, uint32_t(query_tiles), p.first_nh, scale_of(d)};
+    s.dispatch("retention_chunk_output", {gpu::out(o), gpu::in(q), gpu::in(scratch.states)}, op,
+               gpu::div_up(d.dv, output_tile.cols()), uint32_t(p.count * query_tiles), p.heads,
+               output_tile.specialization());
+  });
 }
-
 
 // The chunkwise form on tensor cores (chunks of 64 positions, f16 products, f32 sums and
 // state), in passes as above, each of two dispatches (see the shaders):
@@ -249,41 +250,26 @@ void dispatch_between_chunks(gpu::Stream& s, const gpu::Tensor& q, const gpu::Te
 //   retention_chunk_output_coopmat   o = the part inside each chunk + the part from S_c.
 constexpr int64_t kTensorCoreChunk = 64;
 
-bool chunks_on_tensor_cores(const Context& ctx, int64_t dk, int64_t dv, int64_t chunk) {
-  const auto& dev = ctx.device();
-  // The output pass's shared memory: tiles [2][64][72] halves, and per subgroup 16 x 64 f32
-  // scores and 16 x 72 f16 decayed scores.
-  constexpr uint64_t shared_bytes = 2 * 64 * 72 * 2 + 4 * 16 * 64 * 4 + 4 * 16 * 72 * 2;
-  return ctx.active_paths().coopmat && dev.cooperative_matrix_n == 16 && dev.subgroup_size == 32 &&
-         chunk == kTensorCoreChunk && dk % 64 == 0 && dv % 64 == 0 && shared_bytes <= dev.shared_memory_bytes;
-}
-
 void dispatch_chunkwise_on_tensor_cores(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k,
                                         const gpu::Tensor& v, gpu::Tensor& state, gpu::Tensor& o, const Dims& d,
                                         RetentionChunkScratch& scratch) {
-  const int64_t nh = d.n * d.h, chunks = gpu::div_up(d.t, kTensorCoreChunk);
-  const ChunkPasses passes = plan_passes(s, d, chunks, 1, scratch);
   const uint32_t T = uint32_t(d.t), H = uint32_t(d.h), DK = uint32_t(d.dk), DV = uint32_t(d.dv);
   const uint32_t state_tiles = uint32_t((d.dk / 64) * (d.dv / 64));
-  for (int64_t first_nh = 0; first_nh < nh; first_nh += passes.block) {
-    const uint32_t heads = static_cast<uint32_t>(std::min(passes.block, nh - first_nh)), f_nh = uint32_t(first_nh);
-    for (int64_t first = 0; first < chunks; first += passes.group) {
-      const uint32_t count = static_cast<uint32_t>(std::min(passes.group, chunks - first)), f = uint32_t(first);
-      scratch.states.reshape({heads, count, d.dk, d.dv});
-      const struct {
-        uint32_t t, h, dk, dv, first_chunk, chunks, first_nh;
-      } sp{T, H, DK, DV, f, count, f_nh};
-      s.dispatch("retention_chunk_states_coopmat", {gpu::out(scratch.states), gpu::out(state), gpu::in(k), gpu::in(v)},
-                 sp, state_tiles, 1, heads);
-      const struct {
-        uint32_t t, h, dk, dv, first_chunk, chunks, first_nh;
-        float scale;
-      } op{T, H, DK, DV, f, count, f_nh, scale_of(d)};
-      s.dispatch("retention_chunk_output_coopmat",
-                 {gpu::out(o), gpu::in(q), gpu::in(k), gpu::in(v), gpu::in(scratch.states)}, op, count, heads);
-    }
-  }
+  for_each_chunk_pass(s, d, gpu::div_up(d.t, kTensorCoreChunk), 1, scratch, [&](const ChunkPass& p) {
+    const struct {
+      uint32_t t, h, dk, dv, first_chunk, chunks, first_nh;
+    } sp{T, H, DK, DV, p.first_chunk, p.count, p.first_nh};
+    s.dispatch("retention_chunk_states_coopmat", {gpu::out(scratch.states), gpu::out(state), gpu::in(k), gpu::in(v)},
+               sp, state_tiles, 1, p.heads);
+    const struct {
+      uint32_t t, h, dk, dv, first_chunk, chunks, first_nh;
+      float scale;
+    } op{T, H, DK, DV, p.first_chunk, p.count, p.first_nh, scale_of(d)};
+    s.dispatch("retention_chunk_output_coopmat",
+               {gpu::out(o), gpu::in(q), gpu::in(k), gpu::in(v), gpu::in(scratch.states)}, op, p.count, p.heads);
+  });
 }
+
 }  // namespace
 
 void retention_parallel(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
@@ -300,7 +286,7 @@ void retention_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor
   if (chunk_size < 1) throw Error(fmt::format("retention_chunkwise: chunk size {} must be positive", chunk_size));
   if (d.n * d.t * d.h == 0) return;
   const int64_t chunk = std::min(chunk_size, d.t);  // a chunk longer than the sequence is the sequence
-  if (f16_products && chunks_on_tensor_cores(s.context(), d.dk, d.dv, chunk)) {
+  if (f16_products && retention_chunks_on_tensor_cores(s.context(), d.t, d.dk, d.dv, chunk)) {
     dispatch_chunkwise_on_tensor_cores(s, q, k, v, state, o, d, scratch);
     return;
   }
@@ -309,7 +295,13 @@ void retention_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor
 }
 
 bool retention_chunks_on_tensor_cores(const Context& ctx, int64_t T, int64_t dk, int64_t dv, int64_t chunk_size) {
-  return chunks_on_tensor_cores(ctx, dk, dv, std::min(chunk_size, T));
+  const auto& dev = ctx.device();
+  // The output pass's shared memory: tiles [2][64][72] halves, and per subgroup 16 x 64 f32
+  // scores and 16 x 72 f16 decayed scores.
+  constexpr uint64_t shared_bytes = 2 * 64 * 72 * 2 + 4 * 16 * 64 * 4 + 4 * 16 * 72 * 2;
+  return ctx.active_paths().coopmat && dev.cooperative_matrix_n == 16 && dev.subgroup_size == 32 &&
+         std::min(chunk_size, T) == kTensorCoreChunk && dk % 64 == 0 && dv % 64 == 0 &&
+         shared_bytes <= dev.shared_memory_bytes;
 }
 
 void retention_recurrent(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
