@@ -1,19 +1,28 @@
-// Body of matmul_coopmat_n8/n16.comp (FRAG_N: the N of the device's 16 x N x 16 shape).
-// y[M,N] (+)= x[M,K] w[N,K]^T on tensor cores (VK_NV_cooperative_matrix): f16 x f16 products
-// accumulated in f32, for many rows (prefill, the training forward). x is rounded to f16 on
-// its way into shared memory (relative error 2^-11 per element, like PyTorch's f16 autocast);
-// w is f16 already. A workgroup of 4 subgroups of 32 lanes computes a 128 x 128 tile of y,
-// each subgroup a 64 x 64 block of 16 x FRAG_N accumulators (4 fragments of x and 64 / FRAG_N
-// of w loaded per 16-deep step feed 16 (or 32) products: 1.3x the speed of 8 subgroups of
-// 32 x 64 on the H100, measured in bench/results/README.md); K is walked in steps of 32
-// staged in shared memory (rows padded by 8 halves so fragment loads stay 16-byte aligned
-// and spread over banks), the next step's tiles loaded into registers during the multiplies.
-// The accumulators are separate named variables, not an array: with an array of cooperative
-// matrices the driver (NVIDIA 580) kept them in memory and the kernel ran 3.4x slower
-// (measured, bench/results/README.md). Tiles wholly inside y start from y (accumulate) and
-// are stored straight from the fragments; edge tiles go through a per-subgroup staging tile
-// so ragged edges need no special case. Only used where the subgroup size is 32 (the
-// launcher checks).
+// Body of the matmul_coopmat_*.comp shaders. C[M,N] (+)= A[M,K] B[K,N] on tensor cores
+// (VK_NV_cooperative_matrix): f16 x f16 products accumulated in f32. The includer defines
+// FRAG_N (the N of the device's 16 x FRAG_N x 16 shape) and how A and B lie in memory:
+//   A_F16 / B_F16: the operand holds f16 (else f32, rounded to f16 on its way into shared
+//                  memory: relative error 2^-11 per element, like PyTorch's f16 autocast);
+//   A_T:  A is stored transposed, [K][M] (else [M][K]);
+//   B_T:  B is stored transposed, [N][K] (else [K][N]), as nn.Linear weights are;
+//   SCALED: binding 3 holds max|A| and max|B| (as float bits); each f32 operand is multiplied
+//           by a power of two that brings its largest value near 2^15 before the rounding to
+//           f16, and C is divided by the same factors (exactly). Gradients (1e-8 and less)
+//           would otherwise fall below f16's range, and large values overflow it.
+// So: the forward y = x w^T is A = x, B_T = w (f16); the backward dx = dy w is A = dy,
+// B = w (f16); dw = dy^T x is A_T = dy, B = x.
+//
+// A workgroup of 4 subgroups of 32 lanes computes a 128 x 128 tile of C, each subgroup a
+// 64 x 64 block of 16 x FRAG_N accumulators (4 fragments of A and 64 / FRAG_N of B loaded per
+// 16-deep step feed 16 (or 32) products: 1.3x the speed of 8 subgroups of 32 x 64 on the
+// H100; two shared buffers, 256-row or 256-column tiles measured slower, bench/results/
+// README.md). K is walked in steps of 32 staged in shared memory (rows padded by 8 halves so
+// fragment loads stay 16-byte aligned and spread over banks), the next step's tiles loaded
+// into registers during the multiplies. The accumulators are separate named variables, not
+// an array: with an array of cooperative matrices the driver (NVIDIA 580) kept them in memory
+// and the kernel ran 3.4x slower (measured). Interior tiles are stored straight from the
+// fragments; edge tiles go through a per-subgroup staging tile so ragged edges need no
+// special case. Only used where the subgroup size is 32 (the launcher checks).
 #extension GL_NV_cooperative_matrix : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_KHR_shader_subgroup_basic : require
@@ -29,21 +38,68 @@
 #define WM 64            // rows per subgroup
 #define WN 64            // columns per subgroup
 #define THREADS 128
-#define LDS (BK + 8)     // shared row stride in halves (80 bytes)
 
 layout(local_size_x = THREADS) in;
-// K % 8 == 0: x rows are read as vec4s and w rows as uvec4s (8 halves).
-layout(constant_id = 0) const bool ALIGNED = false;
+// Every row of A's and of B's memory layout starts on 8 elements, and their lengths are
+// multiples of 8: tiles load 8 elements at a time (two vec4s of f32, one uvec4 of f16).
+layout(constant_id = 0) const bool A_ALIGNED = false;
+layout(constant_id = 1) const bool B_ALIGNED = false;
 
-#define W_F16
-#include "matmul_interface.glsl"
+layout(push_constant) uniform Push {
+  uint M, N, K;
+  uint accumulate;  // 1: C += A B, 0: C = A B
+  // Split reduction: workgroup z sums k in [z slice, (z + 1) slice) (slice a multiple of BK)
+  // into C's z-th M x N block, for a kernel that adds the blocks up. Short, wide products (a
+  // weight gradient: few output tiles, thousands of tokens deep) then still fill the GPU.
+  uint slice;
+} pc;
 
-// Tiles as uvec2s of 4 packed halves: one 8-byte shared store per 4 values, and w's f16 bits
-// go from memory to shared memory untouched. Fragment loads count offsets and strides in
+layout(std430, set = 0, binding = 0) buffer C { float c[]; };
+#ifdef A_F16
+layout(std430, set = 0, binding = 1) readonly buffer A { uint a[]; };
+layout(std430, set = 0, binding = 1) readonly buffer A8 { uvec4 a8[]; };
+#else
+layout(std430, set = 0, binding = 1) readonly buffer A { float a[]; };
+layout(std430, set = 0, binding = 1) readonly buffer A8 { vec4 a8[]; };
+#endif
+#ifdef B_F16
+layout(std430, set = 0, binding = 2) readonly buffer B { uint b[]; };
+layout(std430, set = 0, binding = 2) readonly buffer B8 { uvec4 b8[]; };
+#else
+layout(std430, set = 0, binding = 2) readonly buffer B { float b[]; };
+layout(std430, set = 0, binding = 2) readonly buffer B8 { vec4 b8[]; };
+#endif
+#ifdef SCALED
+layout(std430, set = 0, binding = 3) readonly buffer Maxima { uint maxima[]; };
+#endif
+
+// Each operand's tile as it lies in memory: TR rows of TC contiguous elements, copied to shared
+// memory in the same order with a row stride of TC + 8 halves. A: BM x BK ([M][K]) or BK x BM
+// (A_T); B: BK x BN ([K][N]) or BN x BK (B_T).
+#ifdef A_T
+#define A_TR BK
+#define A_TC BM
+#else
+#define A_TR BM
+#define A_TC BK
+#endif
+#ifdef B_T
+#define B_TR BN
+#define B_TC BK
+#else
+#define B_TR BK
+#define B_TC BN
+#endif
+#define A_LD (A_TC + 8)
+#define B_LD (B_TC + 8)
+#define A_CHUNKS (A_TR * A_TC / 8 / THREADS)  // 8-element pieces per thread and step
+#define B_CHUNKS (B_TR * B_TC / 8 / THREADS)
+
+// Tiles as uvec2s of 4 packed halves: one 8-byte shared store per 4 values, and f16 operands'
+// bits go from memory to shared memory untouched. Fragment loads count offsets and strides in
 // these 4-half units.
-#define LDS4 (LDS / 4)
-shared uvec2 xs[BM * LDS4];
-shared uvec2 ws[BN * LDS4];
+shared uvec2 a_tile[A_TR * A_LD / 4];
+shared uvec2 b_tile[B_TR * B_LD / 4];
 shared float stage[(THREADS / 32) * 16 * FRAG_N];
 
 #define ACC fcoopmatNV<32, SCOPE_SUBGROUP, 16, FRAG_N>
@@ -61,66 +117,173 @@ shared float stage[(THREADS / 32) * 16 * FRAG_N];
 #define EACH_ROW(G) G(0) G(1) G(2) G(3)
 #define EACH_ACC(F) EACH_IN_ROW(F, 0) EACH_IN_ROW(F, 1) EACH_IN_ROW(F, 2) EACH_IN_ROW(F, 3)
 
-#define X_LOADS (BM * BK / 4 / THREADS)  // vec4s of x per thread and step
-#define W_LOADS (BN * BK / 8 / THREADS)  // 8-half groups of w per thread and step
+// The next step's tiles travel through registers while the current one is multiplied: raw,
+// because converting f32 to f16 here would wait for the loads and defeat the prefetch.
+#ifdef A_F16
+uvec4 a_next[A_CHUNKS];
+#else
+vec4 a_next[2 * A_CHUNKS];
+#endif
+#ifdef B_F16
+uvec4 b_next[B_CHUNKS];
+#else
+vec4 b_next[2 * B_CHUNKS];
+#endif
 
-// The next step's tiles travel through registers while the current one is multiplied.
-vec4 x_next[X_LOADS];
-uvec4 w_next[W_LOADS];
+// The power of two that brings max|operand| into (2^14, 2^15]; 1 for zero or non-finite maxima
+// (NaN and inf then pass through as they are). The exponent is clamped so that both factors
+// and their product stay normal f32 numbers.
+float scale_exponent(uint bits) {
+  const float m = uintBitsToFloat(bits);
+  if (!(m > 0.0) || isinf(m) || isnan(m)) return 0.0;
+  return clamp(15.0 - ceil(log2(m)), -60.0, 60.0);
+}
 
-void fetch(uint t, uint m0, uint n0, uint k0) {
-  [[unroll]] for (uint i = 0; i < X_LOADS; ++i) {
-    const uint idx = t + i * THREADS, r = idx / (BK / 4), q = idx % (BK / 4);
-    x_next[i] = x_quad(m0 + r, k0 + 4 * q, ALIGNED);
+// 8 elements of A's memory at (row, col .. col + 7), zero outside rows x cols.
+#ifdef A_F16
+uvec4 a_piece(uint row, uint col, uint rows, uint cols) {
+  if (row >= rows) return uvec4(0);  // zero bits are +0.0
+  if (A_ALIGNED) return col < cols ? a8[(row * cols + col) / 8] : uvec4(0);
+  vec4 lo = vec4(0.0), hi = vec4(0.0);
+  [[unroll]] for (uint e = 0; e < 4; ++e) {
+    const uint i = row * cols + col + e;
+    if (col + e < cols) lo[e] = unpackHalf2x16(a[i >> 1])[i & 1];
+    if (col + 4 + e < cols) hi[e] = unpackHalf2x16(a[(i + 4) >> 1])[(i + 4) & 1];
   }
-  [[unroll]] for (uint i = 0; i < W_LOADS; ++i) {
-    const uint idx = t + i * THREADS, r = idx / (BK / 8), h = idx % (BK / 8);
-    const uint n = n0 + r, k = k0 + 8 * h;
-    uvec4 q = uvec4(0);  // zero bits are +0.0
-    if (ALIGNED) {
-      if (n < pc.N && k < pc.K) q = w4[(n * pc.K + k) / 8];
-    } else if (n < pc.N) {
-      vec4 lo = vec4(0.0), hi = vec4(0.0);
-      [[unroll]] for (uint c = 0; c < 4; ++c) {
-        if (k + c < pc.K) lo[c] = weight_at(n * pc.K + k + c);
-        if (k + 4 + c < pc.K) hi[c] = weight_at(n * pc.K + k + 4 + c);
-      }
-      q = uvec4(packHalf2x16(lo.xy), packHalf2x16(lo.zw), packHalf2x16(hi.xy), packHalf2x16(hi.zw));
+  return uvec4(packHalf2x16(lo.xy), packHalf2x16(lo.zw), packHalf2x16(hi.xy), packHalf2x16(hi.zw));
+}
+#else
+void a_piece(uint row, uint col, uint rows, uint cols, out vec4 lo, out vec4 hi) {
+  lo = vec4(0.0);
+  hi = vec4(0.0);
+  if (row >= rows) return;
+  if (A_ALIGNED) {
+    if (col < cols) {
+      lo = a8[(row * cols + col) / 4];
+      hi = a8[(row * cols + col) / 4 + 1];
     }
-    w_next[i] = q;
+    return;
+  }
+  [[unroll]] for (uint e = 0; e < 4; ++e) {
+    if (col + e < cols) lo[e] = a[row * cols + col + e];
+    if (col + 4 + e < cols) hi[e] = a[row * cols + col + 4 + e];
+  }
+}
+#endif
+
+#ifdef B_F16
+uvec4 b_piece(uint row, uint col, uint rows, uint cols) {
+  if (row >= rows) return uvec4(0);
+  if (B_ALIGNED) return col < cols ? b8[(row * cols + col) / 8] : uvec4(0);
+  vec4 lo = vec4(0.0), hi = vec4(0.0);
+  [[unroll]] for (uint e = 0; e < 4; ++e) {
+    const uint i = row * cols + col + e;
+    if (col + e < cols) lo[e] = unpackHalf2x16(b[i >> 1])[i & 1];
+    if (col + 4 + e < cols) hi[e] = unpackHalf2x16(b[(i + 4) >> 1])[(i + 4) & 1];
+  }
+  return uvec4(packHalf2x16(lo.xy), packHalf2x16(lo.zw), packHalf2x16(hi.xy), packHalf2x16(hi.zw));
+}
+#else
+void b_piece(uint row, uint col, uint rows, uint cols, out vec4 lo, out vec4 hi) {
+  lo = vec4(0.0);
+  hi = vec4(0.0);
+  if (row >= rows) return;
+  if (B_ALIGNED) {
+    if (col < cols) {
+      lo = b8[(row * cols + col) / 4];
+      hi = b8[(row * cols + col) / 4 + 1];
+    }
+    return;
+  }
+  [[unroll]] for (uint e = 0; e < 4; ++e) {
+    if (col + e < cols) lo[e] = b[row * cols + col + e];
+    if (col + 4 + e < cols) hi[e] = b[row * cols + col + 4 + e];
+  }
+}
+#endif
+
+uvec4 to_halves(vec4 lo, vec4 hi, float scale) {
+  lo *= scale;
+  hi *= scale;
+  return uvec4(packHalf2x16(lo.xy), packHalf2x16(lo.zw), packHalf2x16(hi.xy), packHalf2x16(hi.zw));
+}
+
+// Loads the step at k0 of the tiles at rows m0 of A and columns n0 of B into registers.
+void fetch(uint t, uint m0, uint n0, uint k0) {
+  [[unroll]] for (uint i = 0; i < A_CHUNKS; ++i) {
+    const uint idx = t + i * THREADS, r = idx / (A_TC / 8), q = 8 * (idx % (A_TC / 8));
+#ifdef A_T
+    const uint row = k0 + r, col = m0 + q, rows = pc.K, cols = pc.M;
+#else
+    const uint row = m0 + r, col = k0 + q, rows = pc.M, cols = pc.K;
+#endif
+#ifdef A_F16
+    a_next[i] = a_piece(row, col, rows, cols);
+#else
+    a_piece(row, col, rows, cols, a_next[2 * i], a_next[2 * i + 1]);
+#endif
+  }
+  [[unroll]] for (uint i = 0; i < B_CHUNKS; ++i) {
+    const uint idx = t + i * THREADS, r = idx / (B_TC / 8), q = 8 * (idx % (B_TC / 8));
+#ifdef B_T
+    const uint row = n0 + r, col = k0 + q, rows = pc.N, cols = pc.K;
+#else
+    const uint row = k0 + r, col = n0 + q, rows = pc.K, cols = pc.N;
+#endif
+#ifdef B_F16
+    b_next[i] = b_piece(row, col, rows, cols);
+#else
+    b_piece(row, col, rows, cols, b_next[2 * i], b_next[2 * i + 1]);
+#endif
   }
 }
 
-void store_tiles(uint t) {
-  [[unroll]] for (uint i = 0; i < X_LOADS; ++i) {
-    const uint idx = t + i * THREADS, r = idx / (BK / 4), q = idx % (BK / 4);
-    xs[r * LDS4 + q] = uvec2(packHalf2x16(x_next[i].xy), packHalf2x16(x_next[i].zw));
+void store_tiles(uint t, float a_scale, float b_scale) {
+  [[unroll]] for (uint i = 0; i < A_CHUNKS; ++i) {
+    const uint idx = t + i * THREADS, r = idx / (A_TC / 8), q = idx % (A_TC / 8);
+#ifdef A_F16
+    const uvec4 h = a_next[i];
+#else
+    const uvec4 h = to_halves(a_next[2 * i], a_next[2 * i + 1], a_scale);
+#endif
+    a_tile[(r * A_LD) / 4 + 2 * q] = h.xy;
+    a_tile[(r * A_LD) / 4 + 2 * q + 1] = h.zw;
   }
-  [[unroll]] for (uint i = 0; i < W_LOADS; ++i) {
-    const uint idx = t + i * THREADS, r = idx / (BK / 8), h = idx % (BK / 8);
-    const uvec4 q = w_next[i];
-    ws[r * LDS4 + 2 * h] = q.xy;
-    ws[r * LDS4 + 2 * h + 1] = q.zw;
+  [[unroll]] for (uint i = 0; i < B_CHUNKS; ++i) {
+    const uint idx = t + i * THREADS, r = idx / (B_TC / 8), q = idx % (B_TC / 8);
+#ifdef B_F16
+    const uvec4 h = b_next[i];
+#else
+    const uvec4 h = to_halves(b_next[2 * i], b_next[2 * i + 1], b_scale);
+#endif
+    b_tile[(r * B_LD) / 4 + 2 * q] = h.xy;
+    b_tile[(r * B_LD) / 4 + 2 * q + 1] = h.zw;
   }
 }
 
-// Writes fragment (i, j) of this subgroup's block: straight from the registers when the tile is
-// interior (the accumulator then already holds y's old value where accumulating), else
+// Writes fragment x of this subgroup's block, multiplied by `unscale` (and added to C's old
+// value when accumulating): straight from the registers when the tile is interior, else
 // element by element through the staging tile, bounds-checked.
-void store_fragment(ACC c, uint row0, uint col0, bool interior) {
+void store_fragment(ACC x, uint c0, uint row0, uint col0, bool interior, float unscale) {
+  x = x * unscale;
   if (interior) {
-    coopMatStoreNV(c, y, row0 * pc.N + col0, pc.N, false);
+    if (pc.accumulate != 0) {
+      ACC old;
+      coopMatLoadNV(old, c, c0 + row0 * pc.N + col0, pc.N, false);
+      x = x + old;
+    }
+    coopMatStoreNV(x, c, c0 + row0 * pc.N + col0, pc.N, false);
     return;
   }
   const uint base = gl_SubgroupID * 16 * FRAG_N;
-  coopMatStoreNV(c, stage, base, FRAG_N, false);
+  coopMatStoreNV(x, stage, base, FRAG_N, false);
   subgroupMemoryBarrierShared();
   subgroupBarrier();
   for (uint e = gl_SubgroupInvocationID; e < 16 * FRAG_N; e += gl_SubgroupSize) {
     const uint m = row0 + e / FRAG_N, n = col0 + e % FRAG_N;
     if (m < pc.M && n < pc.N) {
-      const uint o = m * pc.N + n;
-      y[o] = (pc.accumulate != 0 ? y[o] : 0.0) + stage[base + e];
+      const uint o = c0 + m * pc.N + n;
+      c[o] = (pc.accumulate != 0 ? c[o] : 0.0) + stage[base + e];
     }
   }
   subgroupBarrier();  // the stage is rewritten by the next fragment
@@ -130,39 +293,55 @@ void main() {
   const uint t = gl_LocalInvocationID.x, warp = gl_SubgroupID;
   const uint wm = warp / WARPS_N, wn = warp % WARPS_N;
   const uint row_tiles = (pc.M + BM - 1) / BM, col_tiles = (pc.N + BN - 1) / BN;
+#ifdef SCALED
+  const float a_exp = scale_exponent(maxima[0]), b_exp = scale_exponent(maxima[1]);
+#else
+  const float a_exp = 0.0, b_exp = 0.0;
+#endif
+  const float a_scale = exp2(a_exp), b_scale = exp2(b_exp), unscale = exp2(-a_exp - b_exp);
+  const uint k_lo = gl_WorkGroupID.z * pc.slice, k_hi = min(pc.K, k_lo + pc.slice);
+  const uint c0 = gl_WorkGroupID.z * pc.M * pc.N;
   for (uint tm = gl_WorkGroupID.y; tm < row_tiles; tm += gl_NumWorkGroups.y) {
     for (uint tn = gl_WorkGroupID.x; tn < col_tiles; tn += gl_NumWorkGroups.x) {
       const uint m0 = tm * BM, n0 = tn * BN;
       const uint row0 = m0 + wm * WM, col0 = n0 + wn * WN;
-      // Direct fragment stores need the whole tile inside y and 16-byte aligned rows.
+      // Direct fragment stores need the whole tile inside C and 16-byte aligned rows.
       const bool interior = m0 + BM <= pc.M && n0 + BN <= pc.N && pc.N % 4 == 0;
-      const bool from_y = interior && pc.accumulate != 0;
-#define INIT(i, j) \
-  ACC acc_##i##_##j = ACC(0.0); \
-  if (from_y) coopMatLoadNV(acc_##i##_##j, y, (row0 + 16 * i) * pc.N + col0 + FRAG_N * j, pc.N, false);
+#define INIT(i, j) ACC acc_##i##_##j = ACC(0.0);
       EACH_ACC(INIT)
 
-      fetch(t, m0, n0, 0);
-      for (uint k0 = 0; k0 < pc.K; k0 += BK) {
-        store_tiles(t);
+      fetch(t, m0, n0, k_lo);
+      for (uint k0 = k_lo; k0 < k_hi; k0 += BK) {
+        store_tiles(t, a_scale, b_scale);
         barrier();
-        if (k0 + BK < pc.K) fetch(t, m0, n0, k0 + BK);  // in flight during the multiplies
+        if (k0 + BK < k_hi) fetch(t, m0, n0, k0 + BK);  // in flight during the multiplies
         [[unroll]] for (uint kk = 0; kk < BK; kk += 16) {
+#ifdef A_T
 #define LOAD_A(i) \
   A_FRAG a_##i;   \
-  coopMatLoadNV(a_##i, xs, ((wm * WM + 16 * i) * LDS + kk) / 4, LDS4, false);
+  coopMatLoadNV(a_##i, a_tile, (kk * A_LD + wm * WM + 16 * i) / 4, A_LD / 4, true);
+#else
+#define LOAD_A(i) \
+  A_FRAG a_##i;   \
+  coopMatLoadNV(a_##i, a_tile, ((wm * WM + 16 * i) * A_LD + kk) / 4, A_LD / 4, false);
+#endif
           EACH_ROW(LOAD_A)
-          // B = w^T: column n of B is row n of the w tile, so it loads column-major.
+#ifdef B_T
 #define LOAD_B(j) \
   B_FRAG b_##j;   \
-  coopMatLoadNV(b_##j, ws, ((wn * WN + j * FRAG_N) * LDS + kk) / 4, LDS4, true);
+  coopMatLoadNV(b_##j, b_tile, ((wn * WN + j * FRAG_N) * B_LD + kk) / 4, B_LD / 4, true);
+#else
+#define LOAD_B(j) \
+  B_FRAG b_##j;   \
+  coopMatLoadNV(b_##j, b_tile, (kk * B_LD + wn * WN + j * FRAG_N) / 4, B_LD / 4, false);
+#endif
           EACH_COLUMN(LOAD_B)
 #define MUL_ADD(i, j) acc_##i##_##j = coopMatMulAddNV(a_##i, b_##j, acc_##i##_##j);
           EACH_ACC(MUL_ADD)
         }
         barrier();  // the next step overwrites the tiles
       }
-#define STORE(i, j) store_fragment(acc_##i##_##j, row0 + 16 * i, col0 + FRAG_N * j, interior);
+#define STORE(i, j) store_fragment(acc_##i##_##j, c0, row0 + 16 * i, col0 + FRAG_N * j, interior, unscale);
       EACH_ACC(STORE)
     }
   }

@@ -1,5 +1,8 @@
 #include <catch2/catch.hpp>
 
+#include <cmath>
+#include <cstring>
+
 #include "kernels/elementwise.hpp"
 #include "reference/elementwise.hpp"
 #include "retnet/error.hpp"
@@ -46,4 +49,45 @@ TEST_CASE("cast_to_f16 rounds like the host's f16 conversion", "[kernel][element
   gpu::Tensor dst(test::context(), {3}, gpu::DType::F16, "dst");
   gpu::Stream s(test::context());
   CHECK_THROWS_AS(kernels::cast_to_f16(s, odd, dst), Error);  // f16 pairs: an even count
+}
+
+namespace {
+float slot_value(const gpu::Tensor& maxima, size_t slot) {
+  const auto bits = maxima.download_ints();
+  float v;
+  std::memcpy(&v, &bits[slot], sizeof v);
+  return v;
+}
+}  // namespace
+
+TEST_CASE("abs_max matches the CPU reference and keeps a larger value already in the slot", "[kernel][elementwise]") {
+  for (int64_t n : {1, 255, 100003, 5000001}) {  // the last needs many values per thread
+    INFO(n);
+    auto values = test::random_vector(size_t(n), 21, 3.0f);
+    values[size_t(n) / 2] = -7.5f;  // the largest magnitude is negative
+    auto t = test::tensor({n}, values);
+    gpu::Tensor maxima(test::context(), {2}, gpu::DType::I32, "maxima");
+    gpu::Stream s(test::context());
+    s.fill_zero(maxima);
+    kernels::abs_max(s, t, maxima, 1);
+    s.submit();
+    CHECK(slot_value(maxima, 1) == reference::abs_max(values));
+    CHECK(slot_value(maxima, 0) == 0.0f);  // the other slot is untouched
+    auto smaller = test::tensor({3}, {1, -2, 3});
+    kernels::abs_max(s, smaller, maxima, 1);
+    s.submit();
+    CHECK(slot_value(maxima, 1) == 7.5f);  // max with what was there
+  }
+  auto values = test::random_vector(1000, 22);
+  values[500] = std::nanf("");
+  auto t = test::tensor({1000}, values);
+  gpu::Tensor maxima(test::context(), {1}, gpu::DType::I32, "maxima");
+  gpu::Stream s(test::context());
+  s.fill_zero(maxima);
+  kernels::abs_max(s, t, maxima, 0);
+  s.submit();
+  CHECK(std::isnan(slot_value(maxima, 0)));  // a NaN shows instead of hiding behind finite values
+  CHECK_THROWS_AS(kernels::abs_max(s, t, maxima, 1), Error);  // no slot 1
+  gpu::Tensor float_maxima(test::context(), {1}, gpu::DType::F32, "maxima");
+  CHECK_THROWS_AS(kernels::abs_max(s, t, float_maxima, 0), Error);
 }

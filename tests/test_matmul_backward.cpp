@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -26,31 +27,61 @@ constexpr double kFdTolerance = 1e-8;
 
 constexpr double kFdStep = 1e-3;
 
-double dx_error(gpu::Stream& s, int64_t M, int64_t N, int64_t K, gpu::DType wtype, bool accumulate, uint32_t seed) {
-  const auto dy = test::random_vector(size_t(M * N), seed);
+// The tensor-core path multiplies f16 roundings of each f32 operand taken after scaling it by
+// a power of two (exact, and undone exactly), so f16's range does not clip small gradients or
+// large values; the products are exact in f32 and summed in an order of its own: 1e-4, like
+// the forward's tensor-core tolerance.
+constexpr double kCoopMatTolerance = 1e-4;
+
+// What the tensor-core path multiplies for an f32 operand: each value rounded to f16's 11
+// significant bits wherever the largest lands just below 2^15 (the scale is a power of two, so
+// its exact exponent matters only to values 2^24 times smaller than the largest).
+std::vector<float> f16_after_scaling(const std::vector<float>& v) {
+  float largest = 0.0f;
+  for (float e : v) largest = std::max(largest, std::fabs(e));
+  if (!(largest > 0.0f) || !std::isfinite(largest)) return test::rounded(v, gpu::DType::F16);
+  const int exponent = 15 - static_cast<int>(std::ceil(std::log2(double(largest))));
+  std::vector<float> scaled(v.size());
+  for (size_t i = 0; i < v.size(); ++i) scaled[i] = std::ldexp(v[i], exponent);
+  auto r = test::rounded(scaled, gpu::DType::F16);
+  for (auto& e : r) e = std::ldexp(e, -exponent);
+  return r;
+}
+
+// GPU dx against the reference on the values the path multiplies, as max error relative to
+// the output's scale; dy is drawn from [-dy_scale, dy_scale).
+double dx_error(gpu::Stream& s, int64_t M, int64_t N, int64_t K, gpu::DType wtype, bool accumulate, uint32_t seed,
+                kernels::MatmulPath path = kernels::MatmulPath::Tiled, float dy_scale = 1.0f) {
+  const auto dy = test::random_vector(size_t(M * N), seed, dy_scale);
   const auto w = test::random_vector(size_t(N * K), seed + 1);
-  const auto dx0 = test::random_vector(size_t(M * K), seed + 2);
+  const auto dx0 = test::random_vector(size_t(M * K), seed + 2, dy_scale);
   auto tdy = test::tensor({M, N}, dy, gpu::DType::F32, "dy");
   auto tw = test::tensor({N, K}, w, wtype, "w");
   auto tdx = test::tensor({M, K}, dx0, gpu::DType::F32, "dx");
-  kernels::matmul_backward_input(s, tdy, tw, tdx, accumulate);
+  kernels::matmul_backward_input(s, tdy, tw, tdx, accumulate, path);
   s.submit();
-  auto expected = reference::matmul_backward_input(dy, test::rounded(w, wtype), M, N, K);
+  const bool coopmat = path == kernels::MatmulPath::CoopMat;
+  auto expected =
+      reference::matmul_backward_input(coopmat ? f16_after_scaling(dy) : dy, test::rounded(w, wtype), M, N, K);
   if (accumulate)
     for (size_t i = 0; i < expected.size(); ++i) expected[i] += dx0[i];
   return test::max_rel_error(tdx.download(), expected);
 }
 
-double dw_error(gpu::Stream& s, int64_t M, int64_t N, int64_t K, bool accumulate, uint32_t seed) {
-  const auto x = test::random_vector(size_t(M * K), seed);
-  const auto dy = test::random_vector(size_t(M * N), seed + 1);
-  const auto dw0 = test::random_vector(size_t(N * K), seed + 2);
+// The same for dw, with x drawn from [-x_scale, x_scale).
+double dw_error(gpu::Stream& s, int64_t M, int64_t N, int64_t K, bool accumulate, uint32_t seed,
+                kernels::MatmulPath path = kernels::MatmulPath::Tiled, float dy_scale = 1.0f, float x_scale = 1.0f) {
+  const auto x = test::random_vector(size_t(M * K), seed, x_scale);
+  const auto dy = test::random_vector(size_t(M * N), seed + 1, dy_scale);
+  const auto dw0 = test::random_vector(size_t(N * K), seed + 2, dy_scale * x_scale);
   auto tx = test::tensor({M, K}, x, gpu::DType::F32, "x");
   auto tdy = test::tensor({M, N}, dy, gpu::DType::F32, "dy");
   auto tdw = test::tensor({N, K}, dw0, gpu::DType::F32, "dw");
-  kernels::matmul_backward_weight(s, tx, tdy, tdw, accumulate);
+  kernels::matmul_backward_weight(s, tx, tdy, tdw, accumulate, path);
   s.submit();
-  auto expected = reference::matmul_backward_weight(x, dy, M, N, K);
+  const bool coopmat = path == kernels::MatmulPath::CoopMat;
+  auto expected = coopmat ? reference::matmul_backward_weight(f16_after_scaling(x), f16_after_scaling(dy), M, N, K)
+                          : reference::matmul_backward_weight(x, dy, M, N, K);
   if (accumulate)
     for (size_t i = 0; i < expected.size(); ++i) expected[i] += dw0[i];
   return test::max_rel_error(tdw.download(), expected);
@@ -197,4 +228,81 @@ TEST_CASE("matmul backward rejects bad shapes dtypes and aliasing", "[matmul_bac
   kernels::matmul_backward_weight(s, x, dy, dw, true);
   s.submit();
   CHECK(s.dispatch_count() == 2);
+}
+
+TEST_CASE("matmul backward on tensor cores matches the reference where the device has them", "[matmul_backward]") {
+  using kernels::MatmulPath;
+  gpu::Stream s(test::context());
+  if (!test::context().active_paths().coopmat) {
+    auto dy = test::tensor({9, 8}, test::random_vector(72, 1)), x = test::tensor({9, 8}, test::random_vector(72, 2));
+    auto w = test::tensor({8, 8}, test::random_vector(64, 3), gpu::DType::F16);
+    gpu::Tensor dx(test::context(), {9, 8}, gpu::DType::F32, "dx"), dw(test::context(), {8, 8}, gpu::DType::F32, "dw");
+    CHECK_THROWS_AS(kernels::matmul_backward_input(s, dy, w, dx, false, MatmulPath::CoopMat), Error);  // a clear error
+    CHECK_THROWS_AS(kernels::matmul_backward_weight(s, x, dy, dw, false, MatmulPath::CoopMat), Error);
+    CHECK(s.dispatch_count() == 0);
+    return;
+  }
+  // Edge tiles only, whole 128 x 128 tiles (stored straight from the fragments), ragged and
+  // 8-aligned rows, reductions shorter and longer than one 32-deep step.
+  uint32_t seed = 11;
+  for (bool accumulate : {false, true})
+    for (int64_t M : {1, 7, 130, 256})
+      for (int64_t N : {5, 64, 300})
+        for (int64_t K : {17, 64, 256, 260}) {
+          CAPTURE(M, N, K, accumulate);
+          CHECK(dx_error(s, M, N, K, gpu::DType::F16, accumulate, seed += 3, MatmulPath::CoopMat) <= kCoopMatTolerance);
+          CHECK(dw_error(s, M, N, K, accumulate, seed += 3, MatmulPath::CoopMat) <= kCoopMatTolerance);
+        }
+  // Long reductions over few output tiles are split over workgroups and summed after.
+  CHECK(dx_error(s, 130, 3000, 260, gpu::DType::F16, true, 150, MatmulPath::CoopMat) <= kCoopMatTolerance);
+  CHECK(dw_error(s, 4100, 130, 200, true, 151, MatmulPath::CoopMat) <= kCoopMatTolerance);
+  CHECK(dw_error(s, 4100, 256, 256, false, 152, MatmulPath::CoopMat) <= kCoopMatTolerance);
+  // Through a scratch reused between recordings: two split products in one recording, the
+  // second growing the partial-sum buffer the first still needs, then both again.
+  {
+    kernels::MatmulScratch scratch;
+    const int64_t M = 4100, K = 136;
+    const auto x = test::random_vector(size_t(M * K), 160), dy_small = test::random_vector(size_t(M * 64), 161);
+    const auto dy_large = test::random_vector(size_t(M * 200), 162);
+    auto tx = test::tensor({M, K}, x), tdy_small = test::tensor({M, 64}, dy_small),
+         tdy_large = test::tensor({M, 200}, dy_large);
+    gpu::Tensor dw_small(test::context(), {64, K}, gpu::DType::F32, "dw"),
+        dw_large(test::context(), {200, K}, gpu::DType::F32, "dw");
+    for (int round = 0; round < 2; ++round) {
+      scratch.begin();
+      kernels::matmul_backward_weight(s, tx, tdy_small, dw_small, false, MatmulPath::CoopMat, &scratch);
+      kernels::matmul_backward_weight(s, tx, tdy_large, dw_large, false, MatmulPath::CoopMat, &scratch);
+      s.submit();
+      CHECK(test::max_rel_error(dw_small.download(),
+                                reference::matmul_backward_weight(f16_after_scaling(x), f16_after_scaling(dy_small), M,
+                                                                  64, K)) <= kCoopMatTolerance);
+      CHECK(test::max_rel_error(dw_large.download(),
+                                reference::matmul_backward_weight(f16_after_scaling(x), f16_after_scaling(dy_large), M,
+                                                                  200, K)) <= kCoopMatTolerance);
+    }
+  }
+  // Gradients of 1e-7 are f16 subnormals (11 bits lost) and values of 1e6 overflow f16 unless
+  // scaled: the scaling keeps both at full f16 precision.
+  for (float scale : {1e-7f, 1e6f}) {
+    CAPTURE(scale);
+    CHECK(dx_error(s, 256, 300, 256, gpu::DType::F16, false, 201, MatmulPath::CoopMat, scale) <= kCoopMatTolerance);
+    CHECK(dw_error(s, 300, 256, 256, true, 202, MatmulPath::CoopMat, scale, 1.0f / scale) <= kCoopMatTolerance);
+  }
+  // A NaN in dy reaches every output it feeds instead of being scaled away.
+  auto dy_values = test::random_vector(130 * 64, 5);
+  dy_values[3 * 64 + 7] = std::nanf("");
+  auto dy = test::tensor({130, 64}, dy_values), x = test::tensor({130, 128}, test::random_vector(130 * 128, 6));
+  auto w = test::tensor({64, 128}, test::random_vector(64 * 128, 7), gpu::DType::F16);
+  gpu::Tensor dx(test::context(), {130, 128}, gpu::DType::F32, "dx"),
+      dw(test::context(), {64, 128}, gpu::DType::F32, "dw");
+  kernels::matmul_backward_input(s, dy, w, dx, false, MatmulPath::CoopMat);
+  kernels::matmul_backward_weight(s, x, dy, dw, false, MatmulPath::CoopMat);
+  s.submit();
+  const auto dxv = dx.download(), dwv = dw.download();
+  for (int64_t k = 0; k < 128; ++k) {
+    CHECK(std::isnan(dxv[3 * 128 + k]));  // row 3 of dx
+    CHECK(std::isnan(dwv[7 * 128 + k]));  // row 7 of dw
+    CHECK(std::isfinite(dxv[4 * 128 + k]));
+    CHECK(std::isfinite(dwv[8 * 128 + k]));
+  }
 }

@@ -32,4 +32,21 @@ void cast_to_f16(gpu::Stream& s, const gpu::Tensor& src, gpu::Tensor& dst) {
   s.dispatch("cast_f16", {gpu::out(dst), gpu::in(src)}, push, grid_stride_groups(push.words));
 }
 
+void abs_max(gpu::Stream& s, const gpu::Tensor& values, gpu::Tensor& maxima, int64_t slot) {
+  const char* kernel = "abs_max";
+  require_dtype(values, gpu::DType::F32, kernel);
+  require_dtype(maxima, gpu::DType::I32, kernel);
+  if (slot < 0 || slot >= maxima.numel())
+    throw Error(fmt::format("{}: slot {} is outside {}", kernel, slot, maxima.describe()));
+  require_u32_index(values.numel(), "elements", kernel);
+  if (values.numel() == 0) return;
+  struct {
+    uint32_t n, slot;
+  } push{static_cast<uint32_t>(values.numel()), static_cast<uint32_t>(slot)};
+  // Few enough workgroups that their atomics on the one slot cost nothing, enough to stream at
+  // full bandwidth: each thread reads dozens of values of a large tensor.
+  const uint32_t groups = std::clamp<uint32_t>(gpu::div_up(values.numel(), 256 * 16), 1, 1024);
+  s.dispatch("abs_max", {gpu::out(maxima), gpu::in(values)}, push, groups);
+}
+
 }  // namespace retnet::kernels

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/checks.hpp"
+#include "kernels/elementwise.hpp"
 #include "retnet/error.hpp"
 
 namespace retnet::kernels {
@@ -35,12 +36,87 @@ int64_t leading_rows(const gpu::Tensor& t) {
   return rows;
 }
 
+// The tensor-core shader `base`_n16 or `base`_n8, for the device's 16 x N x 16 fragments.
+std::string coopmat_shader(const Context& ctx, const char* base) {
+  return fmt::format("{}_n{}", base, ctx.device().cooperative_matrix_n == 16 ? 16 : 8);
+}
+
+void require_coopmat(const Context& ctx, const char* kernel) {
+  if (!ctx.active_paths().coopmat)
+    throw Error(fmt::format("{}: the cooperative-matrix path was requested but it is off on this device", kernel));
+}
+
+// A two-slot tensor holding max |a| and max |b| (as float bits, zero where absent) for the
+// scaled tensor-core backward kernels, filled in the stream.
+const gpu::Tensor& record_maxima(gpu::Stream& s, MatmulScratch* scratch, const gpu::Tensor* a, const gpu::Tensor* b) {
+  gpu::Tensor& maxima =
+      scratch != nullptr ? scratch->maxima(s.context())
+                         : s.keep_until_submit(gpu::Tensor(s.context(), {2}, gpu::DType::I32, "matmul operand maxima"));
+  s.fill_zero(maxima);
+  if (a != nullptr) abs_max(s, *a, maxima, 0);
+  if (b != nullptr) abs_max(s, *b, maxima, 1);
+  return maxima;
+}
+
+// Workgroups that keep the GPU busy: output tiles fewer than this split their reduction.
+constexpr int64_t kBusyGroups = 256;
+// The shortest reduction slice worth a workgroup's start-up and its partial block.
+constexpr int64_t kMinSlice = 256;
+
+// C[M, N] (+)= A B on tensor cores with `shader` (bindings C, A, B and, if given, the maxima).
+// Where the output has too few tiles for the device, the reduction is split into slices whose
+// partial blocks one more pass adds up.
+void dispatch_coopmat(gpu::Stream& s, const std::string& shader, gpu::Tensor& c, const gpu::Tensor& a,
+                      const gpu::Tensor& b, const gpu::Tensor* maxima, int64_t M, int64_t N, int64_t K,
+                      bool accumulate, std::vector<uint32_t> aligned, MatmulScratch* scratch) {
+  const int64_t tiles = int64_t(gpu::div_up(M, kCoopTile)) * gpu::div_up(N, kCoopTile);
+  int64_t slices = std::clamp<int64_t>(std::min(kBusyGroups / tiles, K / kMinSlice), 1, 64);
+  const int64_t slice = gpu::div_up(gpu::div_up(K, slices), 32) * 32;  // whole 32-deep steps
+  slices = gpu::div_up(K, slice);
+  if (slices > 1 && slices * M * N > int64_t(UINT32_MAX)) slices = 1;
+  struct {
+    uint32_t M, N, K, accumulate, slice;
+  } push{uint32_t(M), uint32_t(N), uint32_t(K), accumulate ? 1u : 0u, uint32_t(slices > 1 ? slice : K)};
+  gpu::Tensor* out = &c;
+  if (slices > 1) {
+    out = scratch != nullptr ? &scratch->partials(s, slices * M * N)
+                             : &s.keep_until_submit(gpu::Tensor(s.context(), {slices * M * N}, gpu::DType::F32,
+                                                                "matmul partial sums"));
+    push.accumulate = 0;
+  }
+  const uint32_t gx = capped_groups(N, kCoopTile), gy = capped_groups(M, kCoopTile), gz = uint32_t(slices);
+  if (maxima != nullptr)
+    s.dispatch(shader.c_str(), {gpu::out(*out), gpu::in(a), gpu::in(b), gpu::in(*maxima)}, push, gx, gy, gz, aligned);
+  else
+    s.dispatch(shader.c_str(), {gpu::out(*out), gpu::in(a), gpu::in(b)}, push, gx, gy, gz, aligned);
+  if (slices == 1) return;
+  const struct {
+    uint32_t n, slices, accumulate;
+  } sum{uint32_t(M * N), uint32_t(slices), accumulate ? 1u : 0u};
+  s.dispatch("split_k_sum", {gpu::out(c), gpu::in(*out)}, sum, std::min<uint32_t>(gpu::div_up(M * N, 256), 4096));
+}
+
 void require_matrix_like(const gpu::Tensor& t, const char* kernel) {
   if (t.shape().empty())
     throw Error(fmt::format("{}: tensor {} must have at least 1 dimension", kernel, t.describe()));
 }
 
 }  // namespace
+
+gpu::Tensor& MatmulScratch::maxima(Context& ctx) {
+  if (next_maxima_ == maxima_.size())
+    maxima_.emplace_back(ctx, std::vector<int64_t>{2}, gpu::DType::I32, "matmul operand maxima");
+  return maxima_[next_maxima_++];
+}
+
+gpu::Tensor& MatmulScratch::partials(gpu::Stream& s, int64_t elements) {
+  if (partials_.empty() || partials_.capacity() < elements) {
+    if (!partials_.empty()) s.keep_until_submit(std::move(partials_));  // earlier calls may still use it
+    partials_ = gpu::Tensor(s.context(), {elements}, gpu::DType::F32, "matmul partial sums");
+  }
+  partials_.reshape({elements});
+  return partials_;
+}
 
 MatmulPath matmul_auto_path(const Context& ctx, int64_t M, const gpu::Tensor& w) {
   if (M <= kRowsMaxRows) return MatmulPath::Rows;
@@ -75,17 +151,15 @@ void matmul(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& w, gpu::Ten
   const bool f16 = w.dtype() == gpu::DType::F16;
   // Both kernels read x and w with vector loads when every row starts on a whole vector.
   const uint32_t aligned = K % (f16 ? 8 : 4) == 0 ? 1u : 0u;
-  const Push push{static_cast<uint32_t>(M), static_cast<uint32_t>(N), static_cast<uint32_t>(K),
-                  accumulate ? 1u : 0u};
+  const Push push{static_cast<uint32_t>(M), static_cast<uint32_t>(N), static_cast<uint32_t>(K), accumulate ? 1u : 0u};
   if (path == MatmulPath::Auto) path = matmul_auto_path(s.context(), M, w);
 
   if (path == MatmulPath::CoopMat) {
-    if (!s.context().active_paths().coopmat)
-      throw Error(fmt::format("{}: the cooperative-matrix path was requested but it is off on this device", kKernel));
-    if (!f16) throw Error(fmt::format("{}: the cooperative-matrix path needs f16 weights, not {}", kKernel, w.describe()));
-    const char* shader = s.context().device().cooperative_matrix_n == 16 ? "matmul_coopmat_n16" : "matmul_coopmat_n8";
-    s.dispatch(shader, {gpu::out(y), gpu::in(x), gpu::in(w)}, push, capped_groups(N, kCoopTile),
-               capped_groups(M, kCoopTile), 1, {aligned});
+    require_coopmat(s.context(), kKernel);
+    if (!f16)
+      throw Error(fmt::format("{}: the cooperative-matrix path needs f16 weights, not {}", kKernel, w.describe()));
+    dispatch_coopmat(s, coopmat_shader(s.context(), "matmul_coopmat"), y, x, w, nullptr, M, N, K, accumulate,
+                     {aligned, aligned}, nullptr);
     return;
   }
 
@@ -105,7 +179,7 @@ void matmul(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& w, gpu::Ten
 }
 
 void matmul_backward_input(gpu::Stream& s, const gpu::Tensor& dy, const gpu::Tensor& w, gpu::Tensor& dx,
-                           bool accumulate) {
+                           bool accumulate, MatmulPath path, MatmulScratch* scratch) {
   const char* kernel = "matmul_backward_input";
   require_dtype(dy, gpu::DType::F32, kernel);
   require_float(w, kernel);
@@ -114,8 +188,8 @@ void matmul_backward_input(gpu::Stream& s, const gpu::Tensor& dy, const gpu::Ten
   require_matrix_like(dy, kernel);
   const int64_t N = w.dim(0), K = w.dim(1);
   if (dy.dim(-1) != N)
-    throw Error(fmt::format("{}: tensor {} must have {} columns to match weights {}", kernel, dy.describe(), N,
-                            w.describe()));
+    throw Error(
+        fmt::format("{}: tensor {} must have {} columns to match weights {}", kernel, dy.describe(), N, w.describe()));
   std::vector<int64_t> dx_shape = dy.shape();
   dx_shape.back() = K;
   require_shape(dx, dx_shape, kernel);
@@ -128,17 +202,27 @@ void matmul_backward_input(gpu::Stream& s, const gpu::Tensor& dy, const gpu::Ten
   if (M == 0 || K == 0) return;  // nothing to write (N == 0 writes zeros, or adds nothing)
 
   const bool f16 = w.dtype() == gpu::DType::F16;
+  const Push push{static_cast<uint32_t>(M), static_cast<uint32_t>(K), static_cast<uint32_t>(N), accumulate ? 1u : 0u};
+  if (path == MatmulPath::CoopMat) {
+    require_coopmat(s.context(), kernel);
+    if (!f16)
+      throw Error(fmt::format("{}: the cooperative-matrix path needs f16 weights, not {}", kernel, w.describe()));
+    const gpu::Tensor& maxima = record_maxima(s, scratch, &dy, nullptr);
+    dispatch_coopmat(s, coopmat_shader(s.context(), "matmul_coopmat_dx"), dx, dy, w, &maxima, M, K, N, accumulate,
+                     {N % 8 == 0 ? 1u : 0u, K % 8 == 0 ? 1u : 0u}, scratch);
+    return;
+  }
+  if (path != MatmulPath::Tiled && path != MatmulPath::Auto)
+    throw Error(fmt::format("{}: only the Tiled and CoopMat paths exist for this product", kernel));
   // Output [M, K], reduction over N: A = dy [M, N] read along N, B = w [N, K] read along K.
   const uint32_t a_aligned = N % 4 == 0 ? 1u : 0u;
   const uint32_t b_aligned = K % 4 == 0 ? 1u : 0u;  // f16: 4 halves in 2 words
-  const Push push{static_cast<uint32_t>(M), static_cast<uint32_t>(K), static_cast<uint32_t>(N),
-                  accumulate ? 1u : 0u};
   s.dispatch(f16 ? "matmul_tiled_dx_f16" : "matmul_tiled_dx_f32", {gpu::out(dx), gpu::in(dy), gpu::in(w)}, push,
              capped_groups(K, kTile), capped_groups(M, kTile), 1, {a_aligned, b_aligned});
 }
 
 void matmul_backward_weight(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& dy, gpu::Tensor& dw,
-                            bool accumulate) {
+                            bool accumulate, MatmulPath path, MatmulScratch* scratch) {
   const char* kernel = "matmul_backward_weight";
   require_dtype(x, gpu::DType::F32, kernel);
   require_dtype(dy, gpu::DType::F32, kernel);
@@ -159,12 +243,21 @@ void matmul_backward_weight(gpu::Stream& s, const gpu::Tensor& x, const gpu::Ten
   require_u32_index(dw.numel(), "dw elements", kernel);
   if (N == 0 || K == 0) return;  // M == 0 still writes zeros (or adds nothing)
 
+  const Push push{static_cast<uint32_t>(N), static_cast<uint32_t>(K), static_cast<uint32_t>(M),
+                  accumulate ? 1u : 0u};
+  if (path == MatmulPath::CoopMat) {
+    require_coopmat(s.context(), kernel);
+    const gpu::Tensor& maxima = record_maxima(s, scratch, &dy, &x);
+    dispatch_coopmat(s, coopmat_shader(s.context(), "matmul_coopmat_dw"), dw, dy, x, &maxima, N, K, M, accumulate,
+                     {N % 8 == 0 ? 1u : 0u, K % 8 == 0 ? 1u : 0u}, scratch);
+    return;
+  }
+  if (path != MatmulPath::Tiled && path != MatmulPath::Auto)
+    throw Error(fmt::format("{}: only the Tiled and CoopMat paths exist for this product", kernel));
   // Output [N, K], reduction over M: A = dy stored [M, N] read along N, B = x stored [M, K]
   // read along K (both transposed relative to the forward's operands).
   const uint32_t a_aligned = N % 4 == 0 ? 1u : 0u;
   const uint32_t b_aligned = K % 4 == 0 ? 1u : 0u;
-  const Push push{static_cast<uint32_t>(N), static_cast<uint32_t>(K), static_cast<uint32_t>(M),
-                  accumulate ? 1u : 0u};
   s.dispatch("matmul_tiled_dw_f32", {gpu::out(dw), gpu::in(dy), gpu::in(x)}, push, capped_groups(K, kTile),
              capped_groups(N, kTile), 1, {a_aligned, b_aligned});
 }

@@ -1,5 +1,6 @@
 #include "reference/elementwise.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
 
@@ -20,5 +21,14 @@ double swish_derivative(double z) {
   const double sigmoid = 1.0 / (1.0 + std::exp(-z));
   return sigmoid * (1.0 + z * (1.0 - sigmoid));
 }
+
+template <typename Real>
+Real abs_max(const std::vector<Real>& v) {
+  Real m = 0;
+  for (Real e : v) m = std::max(m, std::abs(e));
+  return m;
+}
+template float abs_max(const std::vector<float>&);
+template double abs_max(const std::vector<double>&);
 
 }  // namespace retnet::reference

@@ -9,6 +9,10 @@ namespace retnet::reference {
 template <typename Real>
 void residual_add(std::vector<Real>& h, const std::vector<Real>& x);
 
+// max |v| over the values (0 for none): what abs_max leaves in its slot.
+template <typename Real>
+Real abs_max(const std::vector<Real>& v);
+
 // swish(z) = z sigmoid(z) and its derivative sigmoid(z) (1 + z (1 - sigmoid(z))).
 double swish(double z);
 double swish_derivative(double z);

@@ -197,6 +197,7 @@ void TrainableModel::record(gpu::Stream& s, const std::vector<int32_t>& inputs, 
       throw Error(fmt::format("target token id {} at position {} is outside the vocabulary of {}", targets[i], i,
                               c.vocab_size));
   ensure_activations(N, T);
+  matmul_scratch_.begin();  // the previous batch was submitted (record's contract)
   Activations& a = *act_;
   std::vector<int32_t> positions(static_cast<size_t>(R));
   for (int64_t r = 0; r < R; ++r) positions[r] = int32_t(r % T);
@@ -242,31 +243,34 @@ void TrainableModel::record(gpu::Stream& s, const std::vector<int32_t>& inputs, 
   if (!backward) return;
 
   // Backward: a.dh holds dLoss/d(residual stream) on the way down.
-  kernels::rmsnorm_backward(s, a.h_out, final_norm_->value, a.d_normed, a.dh, final_norm_->grad, eps,
-                            a.norm_scratch);
+  kernels::rmsnorm_backward(s, a.h_out, final_norm_->value, a.d_normed, a.dh, final_norm_->grad, eps, a.norm_scratch);
   for (size_t l = layers_.size(); l-- > 0;) {
     Layer& L = layers_[l];
     // MLP: out = h_mid + swiglu(m Wg, m Wu) Wd with m = rmsnorm(h_mid).
-    kernels::matmul_backward_input(s, a.dh, L.down_proj->forward(), a.dffn, false);
-    kernels::matmul_backward_weight(s, L.ffn, a.dh, L.down_proj->grad, true);
+    kernels::matmul_backward_input(s, a.dh, L.down_proj->forward(), a.dffn, false, backward_path(*L.down_proj),
+                                   &matmul_scratch_);
+    kernels::matmul_backward_weight(s, L.ffn, a.dh, L.down_proj->grad, true, backward_path(*L.down_proj),
+                                    &matmul_scratch_);
     kernels::swiglu_backward(s, L.gate, L.up, a.dffn, L.gate, L.up);  // gate, up become their gradients
-    kernels::matmul_backward_input(s, L.gate, L.gate_proj->forward(), a.dx, false);
-    kernels::matmul_backward_input(s, L.up, L.up_proj->forward(), a.dx, true);
-    kernels::matmul_backward_weight(s, L.m, L.gate, L.gate_proj->grad, true);
-    kernels::matmul_backward_weight(s, L.m, L.up, L.up_proj->grad, true);
-    kernels::rmsnorm_backward(s, L.h_mid, L.mlp_norm->value, a.dx, a.dh, L.mlp_norm->grad, eps, a.norm_scratch,
-                              true);
+    kernels::matmul_backward_input(s, L.gate, L.gate_proj->forward(), a.dx, false, backward_path(*L.gate_proj),
+                                   &matmul_scratch_);
+    kernels::matmul_backward_input(s, L.up, L.up_proj->forward(), a.dx, true, backward_path(*L.up_proj),
+                                   &matmul_scratch_);
+    kernels::matmul_backward_weight(s, L.m, L.gate, L.gate_proj->grad, true, backward_path(*L.gate_proj),
+                                    &matmul_scratch_);
+    kernels::matmul_backward_weight(s, L.m, L.up, L.up_proj->grad, true, backward_path(*L.up_proj), &matmul_scratch_);
+    kernels::rmsnorm_backward(s, L.h_mid, L.mlp_norm->value, a.dx, a.dh, L.mlp_norm->grad, eps, a.norm_scratch, true);
     // Attention: h_mid = h_in + gated Wo, gated = rmsnorm(o) swish(g), o = retention(rot(q), rot(k), v).
-    kernels::matmul_backward_input(s, a.dh, L.o_proj->forward(), a.dgated, false);
-    kernels::matmul_backward_weight(s, L.gated, a.dh, L.o_proj->grad, true);
+    kernels::matmul_backward_input(s, a.dh, L.o_proj->forward(), a.dgated, false, backward_path(*L.o_proj),
+                                   &matmul_scratch_);
+    kernels::matmul_backward_weight(s, L.gated, a.dh, L.o_proj->grad, true, backward_path(*L.o_proj), &matmul_scratch_);
     L.o.reshape({R, c.value_dim});
     a.d_o.reshape({R, c.value_dim});
     kernels::rmsnorm_swish_gate_backward(s, L.o, L.g, L.g_norm->value, a.dgated, a.d_o, a.dg, L.g_norm->grad, eps,
                                          a.norm_scratch);
     L.o.reshape({N, T, c.num_heads, c.head_v_dim});
     a.d_o.reshape({N, T, c.num_heads, c.head_v_dim});
-    kernels::retention_chunkwise_backward(s, L.q, L.k, L.v, a.d_o, a.dq, a.dk, a.dv, chunk_size_,
-                                          retention_scratch_);
+    kernels::retention_chunkwise_backward(s, L.q, L.k, L.v, a.d_o, a.dq, a.dk, a.dv, chunk_size_, retention_scratch_);
     for (gpu::Tensor* t : {&a.dq, &a.dk}) {
       t->reshape({R, c.num_heads, c.head_k_dim});
       kernels::rotary_backward(s, *t, a.positions);
@@ -275,15 +279,14 @@ void TrainableModel::record(gpu::Stream& s, const std::vector<int32_t>& inputs, 
     a.dv.reshape({R, c.value_dim});
     bool first = true;
     for (auto [w, dy] : {std::pair{L.q_proj, &a.dq}, {L.k_proj, &a.dk}, {L.v_proj, &a.dv}, {L.g_proj, &a.dg}}) {
-      kernels::matmul_backward_input(s, *dy, w->forward(), a.dx, !first);
-      kernels::matmul_backward_weight(s, L.a, *dy, w->grad, true);
+      kernels::matmul_backward_input(s, *dy, w->forward(), a.dx, !first, backward_path(*w), &matmul_scratch_);
+      kernels::matmul_backward_weight(s, L.a, *dy, w->grad, true, backward_path(*w), &matmul_scratch_);
       first = false;
     }
     a.dq.reshape({N, T, c.num_heads, c.head_k_dim});
     a.dk.reshape({N, T, c.num_heads, c.head_k_dim});
     a.dv.reshape({N, T, c.num_heads, c.head_v_dim});
-    kernels::rmsnorm_backward(s, L.h_in, L.attn_norm->value, a.dx, a.dh, L.attn_norm->grad, eps, a.norm_scratch,
-                              true);
+    kernels::rmsnorm_backward(s, L.h_in, L.attn_norm->value, a.dx, a.dh, L.attn_norm->grad, eps, a.norm_scratch, true);
   }
   kernels::embedding_backward(s, inputs, a.dh, embeddings_->grad);
 }
@@ -297,8 +300,9 @@ void TrainableModel::record_lm_head_loss(gpu::Stream& s, float loss_scale, bool 
     kernels::matmul(s, a.normed, head, a.logits);
     kernels::cross_entropy(s, a.logits, a.targets, a.losses, loss_scale, backward);
     if (!backward) return;
-    kernels::matmul_backward_input(s, a.logits, head, a.d_normed, false);
-    kernels::matmul_backward_weight(s, a.normed, a.logits, lm_head_->grad, true);
+    kernels::matmul_backward_input(s, a.logits, head, a.d_normed, false, backward_path(*lm_head_), &matmul_scratch_);
+    kernels::matmul_backward_weight(s, a.normed, a.logits, lm_head_->grad, true, backward_path(*lm_head_),
+                                    &matmul_scratch_);
     return;
   }
   // Row chunks, so at most chunk_rows x V logits exist (large vocabularies).
@@ -314,11 +318,17 @@ void TrainableModel::record_lm_head_loss(gpu::Stream& s, float loss_scale, bool 
     kernels::cross_entropy(s, a.logits, a.chunk_targets, a.chunk_losses, loss_scale, backward);
     s.copy_region(a.chunk_losses, 0, a.losses, size_t(r0 * 4), size_t(rows * 4));
     if (backward) {
-      kernels::matmul_backward_input(s, a.logits, head, a.chunk_dx, false);
+      kernels::matmul_backward_input(s, a.logits, head, a.chunk_dx, false, backward_path(*lm_head_), &matmul_scratch_);
       s.copy_region(a.chunk_dx, 0, a.d_normed, size_t(r0 * D * 4), size_t(rows * D * 4));
-      kernels::matmul_backward_weight(s, a.chunk_x, a.logits, lm_head_->grad, true);
+      kernels::matmul_backward_weight(s, a.chunk_x, a.logits, lm_head_->grad, true, backward_path(*lm_head_),
+                                      &matmul_scratch_);
     }
   }
+}
+
+kernels::MatmulPath TrainableModel::backward_path(const Parameter& p) const {
+  const bool f16 = !p.forward_copy.empty() && p.forward_copy.dtype() == gpu::DType::F16;
+  return f16 && ctx_.active_paths().coopmat ? kernels::MatmulPath::CoopMat : kernels::MatmulPath::Tiled;
 }
 
 void TrainableModel::record_zero_grads(gpu::Stream& s) {

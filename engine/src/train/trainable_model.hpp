@@ -1,6 +1,7 @@
 #pragma once
 // A RetNet being trained on the GPU: fp32 master weights with their gradients and AdamW
-// moments, f16 copies for the forward where the device has fp16, and the recording of one
+// moments, f16 copies for the forward where the device has fp16 (with tensor cores, the
+// backward products are f16 as well: mixed precision), and the recording of one
 // micro-batch's forward pass (activations kept) and backward pass into a command stream.
 #include <map>
 #include <memory>
@@ -8,6 +9,7 @@
 #include <vector>
 
 #include "gpu/stream.hpp"
+#include "kernels/matmul.hpp"
 #include "kernels/optimizer.hpp"
 #include "kernels/retention.hpp"
 #include "kernels/retention_backward.hpp"
@@ -66,6 +68,9 @@ class TrainableModel {
   struct Layer;
   struct Activations;
   Parameter& param(const std::string& name);
+  // Mixed precision: where the forward multiplies p's f16 copy on tensor cores, the backward
+  // products of p run there too (f16 operands scaled into range, f32 sums); else f32 Tiled.
+  kernels::MatmulPath backward_path(const Parameter& p) const;
   void ensure_activations(int64_t N, int64_t T);
   void record_lm_head_loss(gpu::Stream& s, float loss_scale, bool backward);
 
@@ -80,6 +85,7 @@ class TrainableModel {
   kernels::NormScratch norm_scratch_;
   kernels::RetentionChunkScratch retention_forward_scratch_;
   kernels::RetentionBackwardScratch retention_scratch_;
+  kernels::MatmulScratch matmul_scratch_;
 };
 
 }  // namespace retnet::train

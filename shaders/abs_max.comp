@@ -1,0 +1,28 @@
+#version 450
+#extension GL_GOOGLE_include_directive : require
+#include "common.glsl"
+// maxima[slot] = max(maxima[slot], max |values[0..n)|), as float bits: the bits of
+// non-negative floats order like the numbers, so an integer atomicMax combines workgroups
+// (the caller zeroes the slot first). NaN's bits exceed infinity's, so a NaN anywhere shows.
+// Feeds the power-of-two scaling of the tensor-core backward matmuls.
+layout(local_size_x = 256) in;
+layout(std430, set = 0, binding = 0) buffer Maxima { uint maxima[]; };
+layout(std430, set = 0, binding = 1) readonly buffer V { float values[]; };
+layout(push_constant) uniform Push {
+  uint n;
+  uint slot;
+} pc;
+shared uint partial[256];
+
+void main() {
+  const uint tid = gl_LocalInvocationID.x, stride = 256u * gl_NumWorkGroups.x;
+  uint m = 0u;
+  for (uint i = gl_GlobalInvocationID.x; i < pc.n; i += stride) m = max(m, floatBitsToUint(abs(values[i])));
+  partial[tid] = m;
+  barrier();
+  for (uint half_size = 128u; half_size > 0u; half_size >>= 1) {
+    if (tid < half_size) partial[tid] = max(partial[tid], partial[tid + half_size]);
+    barrier();
+  }
+  if (tid == 0u) atomicMax(maxima[pc.slot], partial[0]);
+}
