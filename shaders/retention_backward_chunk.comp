@@ -9,7 +9,8 @@
 //   MODE 2, dv: m >= r, A = k, B = q,  Y = dO, g = gamma^(L-j),      St(x, e) = rev[e][x]
 // DA = width of A and B (the contracted dimension), DY = width of Y and out. fwd/rev are
 // the chunk states of pass 1 ([N * H, C, dk, dv]). The masked weights of TM positions at a
-// time go through shared memory; each thread accumulates RPT rows of one column.
+// time go through shared memory (computed from rows of A and B staged there, one position per
+// thread; TM == WG); each thread accumulates RPT rows of one column.
 #include "common.glsl"
 #include "retention_common.glsl"
 
@@ -33,7 +34,12 @@ layout(push_constant) uniform Push {
   float scale;
 } pc;
 
+const uint EB = 32;          // contracted elements staged per step
+const uint EB_LD = EB + 1;   // padded row: thread tid reads row tid without bank conflicts
+
 shared float w[TR * TM];
+shared float a_block[TR * EB_LD];
+shared float b_block[TM * EB_LD];
 
 void main() {
   const uint nh = gl_WorkGroupID.z, n = nh / pc.H, h = nh % pc.H;
@@ -55,16 +61,34 @@ void main() {
   const uint m_begin = MODE == 0 ? 0 : r0;
   const uint m_end = MODE == 0 ? r0 + rows : len;
   for (uint mb = m_begin; mb < m_end; mb += TM) {
-    for (uint idx = tid; idx < TR * TM; idx += WG) {
-      const uint r = idx / TM, mm = idx % TM, rr = r0 + r, m = mb + mm;
-      float value = 0.0;
-      if (r < rows && m < m_end && (MODE == 0 ? m <= rr : m >= rr)) {
-        const uint ia = (row_base + (c0 + rr) * pc.H) * pc.DA, ib = (row_base + (c0 + m) * pc.H) * pc.DA;
-        float sum = 0.0;
-        for (uint e = 0; e < pc.DA; ++e) sum += a[ia + e] * b[ib + e];
-        value = pc.scale * decay_pow(log2_gamma, float(MODE == 0 ? rr - m : m - rr)) * sum;
+    // The weights of rows r0.. against positions mb..: thread tid takes position mb + tid for
+    // every row, contracting over e in steps of EB staged in shared memory (rows of A and B
+    // read once, coalesced, instead of one strided dot product per weight from memory).
+    float dots[TR];
+    [[unroll]] for (uint r = 0; r < TR; ++r) dots[r] = 0.0;
+    for (uint e0 = 0; e0 < pc.DA; e0 += EB) {
+      for (uint idx = tid; idx < TR * EB; idx += WG) {
+        const uint r = idx / EB, e = idx % EB;
+        a_block[r * EB_LD + e] =
+            r < rows && e0 + e < pc.DA ? a[(row_base + (c0 + r0 + r) * pc.H) * pc.DA + e0 + e] : 0.0;
       }
-      w[idx] = value;
+      for (uint idx = tid; idx < TM * EB; idx += WG) {
+        const uint mm = idx / EB, e = idx % EB;
+        b_block[mm * EB_LD + e] =
+            mb + mm < m_end && e0 + e < pc.DA ? b[(row_base + (c0 + mb + mm) * pc.H) * pc.DA + e0 + e] : 0.0;
+      }
+      barrier();
+      for (uint e = 0; e < EB; ++e) {
+        const float bv = b_block[tid * EB_LD + e];
+        [[unroll]] for (uint r = 0; r < TR; ++r) dots[r] += a_block[r * EB_LD + e] * bv;
+      }
+      barrier();
+    }
+    const uint m = mb + tid;
+    [[unroll]] for (uint r = 0; r < TR; ++r) {
+      const uint rr = r0 + r;
+      const bool kept = r < rows && m < m_end && (MODE == 0 ? m <= rr : m >= rr);
+      w[r * TM + tid] = kept ? pc.scale * decay_pow(log2_gamma, float(MODE == 0 ? rr - m : m - rr)) * dots[r] : 0.0;
     }
     barrier();
     if (column_in) {
