@@ -12,6 +12,9 @@
 #include "retention_common.glsl"
 
 layout(local_size_x = 64) in;
+// Positions whose loads are issued together: each step of the sum waits on the last, so
+// without this every load's latency is paid in turn (the sums keep their order).
+const uint UNROLL = 8;
 
 layout(std430, set = 0, binding = 0) writeonly buffer Fwd { float fwd[]; };
 layout(std430, set = 0, binding = 1) writeonly buffer Rev { float rev[]; };
@@ -38,7 +41,16 @@ void main() {
       const uint c0 = c * pc.chunk, len = min(pc.chunk, pc.T - c0);
       fwd[(nh * pc.chunks + c) * matrix + idx] = s;
       s *= decay_pow(log2_gamma, float(len));
-      for (uint j = 0; j < len; ++j) {
+      uint j = 0;
+      for (; j + UNROLL <= len; j += UNROLL) {
+        float kd[UNROLL], ve[UNROLL];
+        [[unroll]] for (uint u = 0; u < UNROLL; ++u) {
+          kd[u] = k[retention_qk_index(n, c0 + j + u, h, d, pc.T, pc.H, pc.dk)];
+          ve[u] = v[retention_vo_index(n, c0 + j + u, h, e, pc.T, pc.H, pc.dv)];
+        }
+        [[unroll]] for (uint u = 0; u < UNROLL; ++u) s += decay_pow(log2_gamma, float(len - 1 - j - u)) * kd[u] * ve[u];
+      }
+      for (; j < len; ++j) {
         const float kd = k[retention_qk_index(n, c0 + j, h, d, pc.T, pc.H, pc.dk)];
         const float ve = v[retention_vo_index(n, c0 + j, h, e, pc.T, pc.H, pc.dv)];
         s += decay_pow(log2_gamma, float(len - 1 - j)) * kd * ve;
@@ -49,7 +61,16 @@ void main() {
       const uint c0 = c * pc.chunk, len = min(pc.chunk, pc.T - c0);
       rev[(nh * pc.chunks + c) * matrix + idx] = s;
       s *= decay_pow(log2_gamma, float(len));
-      for (uint j = 0; j < len; ++j) {
+      uint j = 0;
+      for (; j + UNROLL <= len; j += UNROLL) {
+        float qd[UNROLL], de[UNROLL];
+        [[unroll]] for (uint u = 0; u < UNROLL; ++u) {
+          qd[u] = q[retention_qk_index(n, c0 + j + u, h, d, pc.T, pc.H, pc.dk)];
+          de[u] = d_o[retention_vo_index(n, c0 + j + u, h, e, pc.T, pc.H, pc.dv)];
+        }
+        [[unroll]] for (uint u = 0; u < UNROLL; ++u) s += pc.scale * decay_pow(log2_gamma, float(j + u)) * qd[u] * de[u];
+      }
+      for (; j < len; ++j) {
         const float qd = q[retention_qk_index(n, c0 + j, h, d, pc.T, pc.H, pc.dk)];
         const float de = d_o[retention_vo_index(n, c0 + j, h, e, pc.T, pc.H, pc.dv)];
         s += pc.scale * decay_pow(log2_gamma, float(j)) * qd * de;

@@ -217,8 +217,7 @@ TEST_CASE("matmul on tensor cores matches the CPU reference where the device has
   check_all_shapes(MatmulPath::CoopMat, gpu::DType::F16);
   gpu::Stream s(test::context());
   // Several row tiles, accumulate, aligned and ragged K; N = 384 makes whole interior tiles
-  // (stored straight from the fragments, accumulating from y), N = 257 only edge tiles. K = 1000
-  // (like K = 2048 above) splits the reduction over workgroups: there are few output tiles.
+  // (stored straight from the fragments, then adding y's old value), N = 257 only edge tiles.
   for (int64_t M : {130, 256, 300})
     for (int64_t N : {257, 384})
       for (int64_t K : {96, 100, 1000})

@@ -64,13 +64,15 @@ constexpr int64_t kBusyGroups = 256;
 constexpr int64_t kMinSlice = 256;
 
 // C[M, N] (+)= A B on tensor cores with `shader` (bindings C, A, B and, if given, the maxima).
-// Where the output has too few tiles for the device, the reduction is split into slices whose
-// partial blocks one more pass adds up.
+// With `may_split`, where the output has too few tiles for the device, the reduction is split
+// into slices whose partial blocks one more pass adds up (the backward's weight gradients:
+// few output tiles, thousands of tokens deep). The forward does not split: its partial blocks
+// would need memory per call (prefill, batched decode), and its outputs have rows enough.
 void dispatch_coopmat(gpu::Stream& s, const std::string& shader, gpu::Tensor& c, const gpu::Tensor& a,
                       const gpu::Tensor& b, const gpu::Tensor* maxima, int64_t M, int64_t N, int64_t K,
-                      bool accumulate, std::vector<uint32_t> aligned, MatmulScratch* scratch) {
+                      bool accumulate, std::vector<uint32_t> aligned, bool may_split, MatmulScratch* scratch) {
   const int64_t tiles = int64_t(gpu::div_up(M, kCoopTile)) * gpu::div_up(N, kCoopTile);
-  int64_t slices = std::clamp<int64_t>(std::min(kBusyGroups / tiles, K / kMinSlice), 1, 64);
+  int64_t slices = may_split ? std::clamp<int64_t>(std::min(kBusyGroups / tiles, K / kMinSlice), 1, 64) : 1;
   const int64_t slice = gpu::div_up(gpu::div_up(K, slices), 32) * 32;  // whole 32-deep steps
   slices = gpu::div_up(K, slice);
   if (slices > 1 && slices * M * N > int64_t(UINT32_MAX)) slices = 1;
@@ -159,7 +161,7 @@ void matmul(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& w, gpu::Ten
     if (!f16)
       throw Error(fmt::format("{}: the cooperative-matrix path needs f16 weights, not {}", kKernel, w.describe()));
     dispatch_coopmat(s, coopmat_shader(s.context(), "matmul_coopmat"), y, x, w, nullptr, M, N, K, accumulate,
-                     {aligned, aligned}, nullptr);
+                     {aligned, aligned}, false, nullptr);
     return;
   }
 
@@ -209,7 +211,7 @@ void matmul_backward_input(gpu::Stream& s, const gpu::Tensor& dy, const gpu::Ten
       throw Error(fmt::format("{}: the cooperative-matrix path needs f16 weights, not {}", kernel, w.describe()));
     const gpu::Tensor& maxima = record_maxima(s, scratch, &dy, nullptr);
     dispatch_coopmat(s, coopmat_shader(s.context(), "matmul_coopmat_dx"), dx, dy, w, &maxima, M, K, N, accumulate,
-                     {N % 8 == 0 ? 1u : 0u, K % 8 == 0 ? 1u : 0u}, scratch);
+                     {N % 8 == 0 ? 1u : 0u, K % 8 == 0 ? 1u : 0u}, true, scratch);
     return;
   }
   if (path != MatmulPath::Tiled && path != MatmulPath::Auto)
@@ -249,7 +251,7 @@ void matmul_backward_weight(gpu::Stream& s, const gpu::Tensor& x, const gpu::Ten
     require_coopmat(s.context(), kernel);
     const gpu::Tensor& maxima = record_maxima(s, scratch, &dy, &x);
     dispatch_coopmat(s, coopmat_shader(s.context(), "matmul_coopmat_dw"), dw, dy, x, &maxima, N, K, M, accumulate,
-                     {N % 8 == 0 ? 1u : 0u, K % 8 == 0 ? 1u : 0u}, scratch);
+                     {N % 8 == 0 ? 1u : 0u, K % 8 == 0 ? 1u : 0u}, true, scratch);
     return;
   }
   if (path != MatmulPath::Tiled && path != MatmulPath::Auto)
