@@ -31,6 +31,7 @@ struct TrainOptions {
   uint64_t seed = 1;                  // initial weights and the order of the batches
   int64_t chunk_size = 64;            // chunkwise retention chunk length
   bool f16_forward = true;            // f16 weight copies for the forward where the device has fp16
+                                      // (with tensor cores: f16 products in the backward too)
   bool resume = false;                // continue from out/checkpoint exactly
   int64_t stop_after = 0;             // > 0: stop after this many steps of this run (to test resuming)
   // Asked after every step; true stops the run there with a checkpoint written, so an
