@@ -17,19 +17,13 @@ layout(std430, set = 0, binding = 2) readonly buffer W { float w[]; };
 layout(std430, set = 0, binding = 2) readonly buffer W4 { vec4 w4[]; };
 #endif
 
-// x[m, k .. k + 3], zero outside the matrix; `aligned` (K % 4 == 0) makes it one vec4 load.
-vec4 x_quad(uint m, uint k, bool aligned) {
-  vec4 v = vec4(0.0);
-  if (m < pc.M) {
-    if (aligned) {
-      if (k < pc.K) v = x4[(m * pc.K + k) / 4];
-    } else {
-      [[unroll]] for (uint c = 0; c < 4; ++c)
-        if (k + c < pc.K) v[c] = x[m * pc.K + k + c];
-    }
-  }
-  return v;
-}
+#include "matrix_quad.glsl"
+// x_quad(row, col, rows, cols, aligned): 4 floats of x seen as a rows x cols matrix (x is [M, K],
+// or [K, M] where the caller reads it transposed).
+DEFINE_F32_QUAD(x_quad, x, x4)
+#ifndef W_F16
+DEFINE_F32_QUAD(w_quad, w, w4)
+#endif
 
 float weight_at(uint i) {
 #ifdef W_F16

@@ -41,35 +41,16 @@ shared vec4 ws[BN][BK / 4 + 1];
 #error "the transposed loaders stage one 4 x 4 block per thread"
 #endif
 
-#ifdef A_TRANS
-// A stored [K, M]: A[m .. m + 3, k] (x[k * M + m ..]), zero outside the matrix.
-vec4 a_quad_trans(uint k, uint m) {
-  vec4 v = vec4(0.0);
-  if (k < pc.K) {
-    if (A_ALIGNED) {
-      if (m < pc.M) v = x4[(k * pc.M + m) / 4];
-    } else {
-      [[unroll]] for (uint c = 0; c < 4; ++c)
-        if (m + c < pc.M) v[c] = x[k * pc.M + m + c];
-    }
-  }
-  return v;
-}
-#endif
-
 #ifdef B_TRANS
 // B stored [K, N]: B[n .. n + 3, k] (w[k * N + n ..]), zero outside the matrix.
 vec4 b_quad_trans(uint k, uint n) {
+#ifdef W_F16
   vec4 v = vec4(0.0);
   if (k < pc.K) {
     if (B_ALIGNED) {
       if (n < pc.N) {
-#ifdef W_F16
         uint i = (k * pc.N + n) / 2;  // 4 halves in 2 words
         v = vec4(unpackHalf2x16(w[i]), unpackHalf2x16(w[i + 1]));
-#else
-        v = w4[(k * pc.N + n) / 4];
-#endif
       }
     } else {
       [[unroll]] for (uint c = 0; c < 4; ++c)
@@ -77,6 +58,9 @@ vec4 b_quad_trans(uint k, uint n) {
     }
   }
   return v;
+#else
+  return w_quad(k, n, pc.K, pc.N, B_ALIGNED);
+#endif
 }
 #endif
 
@@ -89,13 +73,13 @@ void load_a(uint t, uint m0, uint k0) {
   uint kq = t / (BM / 4), mq = t % (BM / 4);
   uint m = m0 + 4 * mq, k = k0 + 4 * kq;
   vec4 v[4];
-  [[unroll]] for (uint r = 0; r < 4; ++r) v[r] = a_quad_trans(k + r, m);
+  [[unroll]] for (uint r = 0; r < 4; ++r) v[r] = x_quad(k + r, m, pc.K, pc.M, A_ALIGNED);  // A stored [K, M]
   [[unroll]] for (uint c = 0; c < 4; ++c) xs[4 * mq + c][kq] = vec4(v[0][c], v[1][c], v[2][c], v[3][c]);
 #else
   // BM rows of BK / 4 vec4s; consecutive threads read consecutive vec4s of a row.
   [[unroll]] for (uint i = 0; i < BM * BK / 4 / THREADS; ++i) {
     uint idx = t + i * THREADS, r = idx / (BK / 4), q = idx % (BK / 4);
-    xs[r][q] = x_quad(m0 + r, k0 + 4 * q, A_ALIGNED);
+    xs[r][q] = x_quad(m0 + r, k0 + 4 * q, pc.M, pc.K, A_ALIGNED);
   }
 #endif
 }
@@ -123,16 +107,6 @@ void load_b(uint t, uint n0, uint k0) {
     }
     return;
   }
-#else
-  if (B_ALIGNED) {
-    [[unroll]] for (uint i = 0; i < BN * BK / 4 / THREADS; ++i) {
-      uint idx = t + i * THREADS, r = idx / (BK / 4), q = idx % (BK / 4);
-      uint n = n0 + r, k = k0 + 4 * q;
-      ws[r][q] = n < pc.N && k < pc.K ? w4[(n * pc.K + k) / 4] : vec4(0.0);
-    }
-    return;
-  }
-#endif
   [[unroll]] for (uint i = 0; i < BN * BK / 4 / THREADS; ++i) {
     uint idx = t + i * THREADS, r = idx / (BK / 4), q = idx % (BK / 4);
     uint n = n0 + r, k = k0 + 4 * q;
@@ -142,6 +116,13 @@ void load_b(uint t, uint n0, uint k0) {
         if (k + c < pc.K) v[c] = weight_at(n * pc.K + k + c);
     ws[r][q] = v;
   }
+#else
+  // BN rows of BK / 4 vec4s, like A.
+  [[unroll]] for (uint i = 0; i < BN * BK / 4 / THREADS; ++i) {
+    uint idx = t + i * THREADS, r = idx / (BK / 4), q = idx % (BK / 4);
+    ws[r][q] = w_quad(n0 + r, k0 + 4 * q, pc.N, pc.K, B_ALIGNED);
+  }
+#endif
 #endif
 }
 

@@ -41,9 +41,18 @@ std::string coopmat_shader(const Context& ctx, const char* base) {
   return fmt::format("{}_n{}", base, ctx.device().cooperative_matrix_n == 16 ? 16 : 8);
 }
 
-void require_coopmat(const Context& ctx, const char* kernel) {
+// The tensor-core path is on, and the weights it reads (if any) are f16.
+void require_coopmat(const Context& ctx, const char* kernel, const gpu::Tensor* weights = nullptr) {
   if (!ctx.active_paths().coopmat)
     throw Error(fmt::format("{}: the cooperative-matrix path was requested but it is off on this device", kernel));
+  if (weights != nullptr && weights->dtype() != gpu::DType::F16)
+    throw Error(fmt::format("{}: the cooperative-matrix path needs f16 weights, not {}", kernel, weights->describe()));
+}
+
+// The backward products have the Tiled and CoopMat paths (Auto: Tiled).
+void require_backward_path(MatmulPath path, const char* kernel) {
+  if (path == MatmulPath::Rows)
+    throw Error(fmt::format("{}: only the Tiled and CoopMat paths exist for this product", kernel));
 }
 
 // A two-slot tensor holding max |a| and max |b| (as float bits, zero where absent) for the
@@ -157,9 +166,7 @@ void matmul(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& w, gpu::Ten
   if (path == MatmulPath::Auto) path = matmul_auto_path(s.context(), M, w);
 
   if (path == MatmulPath::CoopMat) {
-    require_coopmat(s.context(), kKernel);
-    if (!f16)
-      throw Error(fmt::format("{}: the cooperative-matrix path needs f16 weights, not {}", kKernel, w.describe()));
+    require_coopmat(s.context(), kKernel, &w);
     dispatch_coopmat(s, coopmat_shader(s.context(), "matmul_coopmat"), y, x, w, nullptr, M, N, K, accumulate,
                      {aligned, aligned}, false, nullptr);
     return;
@@ -205,17 +212,14 @@ void matmul_backward_input(gpu::Stream& s, const gpu::Tensor& dy, const gpu::Ten
 
   const bool f16 = w.dtype() == gpu::DType::F16;
   const Push push{static_cast<uint32_t>(M), static_cast<uint32_t>(K), static_cast<uint32_t>(N), accumulate ? 1u : 0u};
+  require_backward_path(path, kernel);
   if (path == MatmulPath::CoopMat) {
-    require_coopmat(s.context(), kernel);
-    if (!f16)
-      throw Error(fmt::format("{}: the cooperative-matrix path needs f16 weights, not {}", kernel, w.describe()));
+    require_coopmat(s.context(), kernel, &w);
     const gpu::Tensor& maxima = record_maxima(s, scratch, &dy, nullptr);
     dispatch_coopmat(s, coopmat_shader(s.context(), "matmul_coopmat_dx"), dx, dy, w, &maxima, M, K, N, accumulate,
                      {N % 8 == 0 ? 1u : 0u, K % 8 == 0 ? 1u : 0u}, true, scratch);
     return;
   }
-  if (path != MatmulPath::Tiled && path != MatmulPath::Auto)
-    throw Error(fmt::format("{}: only the Tiled and CoopMat paths exist for this product", kernel));
   // Output [M, K], reduction over N: A = dy [M, N] read along N, B = w [N, K] read along K.
   const uint32_t a_aligned = N % 4 == 0 ? 1u : 0u;
   const uint32_t b_aligned = K % 4 == 0 ? 1u : 0u;  // f16: 4 halves in 2 words
@@ -247,6 +251,7 @@ void matmul_backward_weight(gpu::Stream& s, const gpu::Tensor& x, const gpu::Ten
 
   const Push push{static_cast<uint32_t>(N), static_cast<uint32_t>(K), static_cast<uint32_t>(M),
                   accumulate ? 1u : 0u};
+  require_backward_path(path, kernel);
   if (path == MatmulPath::CoopMat) {
     require_coopmat(s.context(), kernel);
     const gpu::Tensor& maxima = record_maxima(s, scratch, &dy, &x);
@@ -254,8 +259,6 @@ void matmul_backward_weight(gpu::Stream& s, const gpu::Tensor& x, const gpu::Ten
                      {N % 8 == 0 ? 1u : 0u, K % 8 == 0 ? 1u : 0u}, true, scratch);
     return;
   }
-  if (path != MatmulPath::Tiled && path != MatmulPath::Auto)
-    throw Error(fmt::format("{}: only the Tiled and CoopMat paths exist for this product", kernel));
   // Output [N, K], reduction over M: A = dy stored [M, N] read along N, B = x stored [M, K]
   // read along K (both transposed relative to the forward's operands).
   const uint32_t a_aligned = N % 4 == 0 ? 1u : 0u;
