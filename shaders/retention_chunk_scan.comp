@@ -7,6 +7,9 @@
 //   S_first = state,  S_(c+1) = gamma^L S_c + U_c  (L = the length of chunk c)
 // and `state` ends as the state after the group's last chunk (what the next group, or the
 // next call, starts from).
+// FROM_ZERO starts from a zero state and leaves `state` alone (the backward's states); with
+// REVERSE the walk goes from the last chunk back (the reverse states: U_c becomes the state
+// after chunk c, R_(c-1) = gamma^L R_c + U_c, L = the length of chunk c).
 //
 // One thread per (sequence x head, state element): the recurrence is elementwise, so the only
 // sequential part is the walk over the group's chunks, and every thread reads and writes
@@ -19,6 +22,8 @@
 
 layout(local_size_x = 256) in;
 const uint PREFETCH = 4;
+layout(constant_id = 0) const bool FROM_ZERO = false;
+layout(constant_id = 1) const bool REVERSE = false;
 
 layout(std430, set = 0, binding = 0) buffer U { float u[]; };  // [block][chunks][dk * dv]
 layout(std430, set = 0, binding = 1) buffer S { float state[]; };  // [N * H][dk * dv]
@@ -38,19 +43,21 @@ void main() {
   const float log2_gamma = retention_log2_gamma(h);
   const uint first = gl_WorkGroupID.y * pc.chunks * pc.elements + idx;  // U of the group's first chunk
 
-  float s = state[nh * pc.elements + idx];
-  for (uint c0 = 0; c0 < pc.chunks; c0 += PREFETCH) {
+  float s = FROM_ZERO ? 0.0 : state[nh * pc.elements + idx];
+  for (uint i0 = 0; i0 < pc.chunks; i0 += PREFETCH) {
     float uc[PREFETCH];
-    [[unroll]] for (uint i = 0; i < PREFETCH; ++i)
-      uc[i] = c0 + i < pc.chunks ? u[first + (c0 + i) * pc.elements] : 0.0;
     [[unroll]] for (uint i = 0; i < PREFETCH; ++i) {
-      const uint c = c0 + i;
-      if (c < pc.chunks) {
+      const uint c = REVERSE ? pc.chunks - 1 - (i0 + i) : i0 + i;
+      uc[i] = i0 + i < pc.chunks ? u[first + c * pc.elements] : 0.0;
+    }
+    [[unroll]] for (uint i = 0; i < PREFETCH; ++i) {
+      const uint c = REVERSE ? pc.chunks - 1 - (i0 + i) : i0 + i;
+      if (i0 + i < pc.chunks) {
         const uint start = (pc.first_chunk + c) * pc.chunk, len = min(pc.chunk, pc.T - start);
         u[first + c * pc.elements] = s;
         s = decay_pow(log2_gamma, float(len)) * s + uc[i];
       }
     }
   }
-  state[nh * pc.elements + idx] = s;
+  if (!FROM_ZERO) state[nh * pc.elements + idx] = s;
 }

@@ -1,11 +1,13 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
 // Chunkwise retention between chunks, pass 1 of 3 (with retention_chunk_scan and
-// retention_chunk_output): each chunk's own contribution to the state, for one group of
+// retention_chunk_rows): each chunk's own contribution to the state, for one group of
 // chunks (and one block of sequences x heads) of the call. Chunk c covers positions [c0, c0 + L) (c0 = c * B; L = B, or less for
 // the last chunk), j is the position within it:
 //   U_c = sum_j gamma^(L-1-j) k_j^T v_j                                (dk x dv)
 // i.e. the product K_c^T (W V_c), W = diag(gamma^(L-1-j)), contracted over the L positions.
+// With REVERSE (the backward's reverse states, kernels/retention_backward.hpp), k and v are
+// q and dO and the weights scale gamma^j: U_c = sum_j scale gamma^j q_j^T dO_j.
 // k is [position][dim] in memory, which is already the [contraction][row] layout of A in
 // retention_tile.glsl, and v [position][column] that of B: both slices are staged with
 // consecutive threads on consecutive addresses (coalesced global reads, conflict-free
@@ -22,6 +24,8 @@
 #include "retention_common.glsl"
 #include "retention_tile.glsl"
 
+layout(constant_id = 3) const bool REVERSE = false;
+
 layout(std430, set = 0, binding = 0) writeonly buffer U { float u[]; };
 layout(std430, set = 0, binding = 1) readonly buffer K { float k[]; };
 layout(std430, set = 0, binding = 2) readonly buffer V { float v[]; };
@@ -32,6 +36,7 @@ layout(push_constant) uniform Push {
   uint chunks;       // chunks in the group
   uint col_tiles;    // tiles of BN columns across dv
   uint first_nh;     // the block's first sequence x head (n * H + h)
+  float scale;       // REVERSE: dk^-0.5
 } pc;
 
 void main() {
@@ -52,7 +57,7 @@ void main() {
       const uint kk = e / BN, c = e % BN, j = j0 + kk, col = col0 + c;
       float x = 0.0;
       if (j < len && col < pc.dv)
-        x = decay_pow(log2_gamma, float(len - 1 - j)) * v[retention_vo_index(n, c0 + j, h, col, pc.T, pc.H, pc.dv)];
+        x = (REVERSE ? pc.scale * decay_pow(log2_gamma, float(j)) : decay_pow(log2_gamma, float(len - 1 - j))) * v[retention_vo_index(n, c0 + j, h, col, pc.T, pc.H, pc.dv)];
       b_tile_put(kk, c, x);
     }
     barrier();

@@ -1,5 +1,4 @@
-// The register-blocked tile product shared by the chunkwise retention passes
-// retention_chunk_states (U = K^T (decayed V)) and retention_chunk_output (Q S): one workgroup
+// The register-blocked tile product of retention_chunk_states (U = K^T (decayed V)): one workgroup
 // computes a BM x BN tile of A^T B, where A is [contraction][BM rows] and B is
 // [contraction][BN columns]. The contraction is walked in slices of KS; the shader stages
 // each slice of A and B into shared memory (a_tile_put, b_tile_put; zeros beyond the
@@ -17,9 +16,8 @@
 // With RM = 8 a warp spends 6 shared-memory cycles per 32 FMA instructions (8 cycles of an
 // SM's 4 x 32 FP32 lanes): the tile is bound by arithmetic, not by shared memory bandwidth,
 // which a 4 x 4 block per thread would be.
-// Rows of A are padded by 4 floats: retention_chunk_output writes A transposed (q is
-// [position][dim] in memory, A wants [dim][position]), and the padding spreads those
-// stores over the banks; vec4 reads stay aligned.
+// Rows of A are padded by 4 floats, which spreads stores of A transposed over the banks;
+// vec4 reads stay aligned.
 
 layout(local_size_x_id = 0, local_size_y_id = 1) in;  // TX x TY threads
 layout(constant_id = 2) const uint RM = 8;            // rows per thread, a multiple of 4

@@ -8,15 +8,14 @@
 #include <vector>
 
 #include "kernels/checks.hpp"
+#include "kernels/retention_chunk_passes.hpp"
 #include "retnet/error.hpp"
 
 namespace retnet::kernels {
 
 namespace {
 
-struct Dims {
-  int64_t n, t, h, dk, dv;
-};
+using Dims = RetentionDims;
 
 // Checks q, k, v, o (and state where given) against each other; returns the dimensions.
 Dims check_arguments(const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v, const gpu::Tensor& o,
@@ -122,51 +121,11 @@ void dispatch_recurrent(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor&
              {threads, lanes, groups, rows_per_thread, batch});
 }
 
-// The thread shape of retention_tile.glsl (TX x TY threads, RM rows each; BM = TY * RM rows
-// by BN = 4 * TX columns). The largest, 16 x 8 threads with 8 rows each (64 x 64 tiles of 128
-// threads), keeps the tile product bound by arithmetic (see the shader) while a 1.3b layer
-// still has thousands of workgroups per pass. Narrower matrices get smaller tiles so that
-// padding is not most of the work: the rows first give up register rows (down to the vec4 of
-// 4), then thread rows; the columns give up thread columns.
-struct TileShape {
-  uint32_t tx, ty, rm;
-  uint32_t rows() const { return ty * rm; }
-  uint32_t cols() const { return 4 * tx; }
-  std::vector<uint32_t> specialization() const { return {tx, ty, rm}; }
-};
-
-TileShape fit_tile(int64_t rows, int64_t cols) {
-  TileShape t{16, 8, 8};
-  while (t.rm > 4 && t.rows() / 2 >= rows) t.rm /= 2;
-  while (t.ty > 1 && t.rows() / 2 >= rows) t.ty /= 2;
-  while (t.tx > 1 && t.cols() / 2 >= cols) t.tx /= 2;
-  return t;
-}
-
-struct ChunkStatesPush {
-  uint32_t t, h, dk, dv, chunk, first_chunk, chunks, col_tiles, first_nh;
-};
-struct ChunkScanPush {
-  uint32_t t, h, elements, chunk, first_chunk, chunks, first_nh;
-};
-struct ChunkOutputPush {
-  uint32_t t, h, dk, dv, chunk, first_chunk, chunks, query_tiles, first_nh;
-  float scale;
-};
-
-constexpr uint32_t kScanThreads = 256;  // local_size_x of retention_chunk_scan
-
 // `count` items in the fewest parts of at most `most` items, spread evenly: the part size.
 int64_t even_part(int64_t count, int64_t most) {
   const int64_t parts = (count + most - 1) / most;
   return (count + parts - 1) / parts;
 }
-
-// One pass of the part between chunks: `heads` sequences x heads from `first_nh` on, and
-// `count` of their chunks from `first_chunk` on, whose states the scratch holds at once.
-struct ChunkPass {
-  uint32_t heads, first_nh, count, first_chunk;
-};
 
 // Walks a call's chunks in passes within the scratch budget (blocks of sequences x heads,
 // each in groups of chunks), growing the scratch to what they need and viewing it as
@@ -203,42 +162,23 @@ void for_each_chunk_pass(gpu::Stream& s, const Dims& d, int64_t chunks, int64_t 
   }
 }
 
-// The part between chunks (o already holds the intra-chunk part), in passes over blocks of
-// sequences x heads and groups of their chunks whose states fit the scratch budget; each
-// pass is three dispatches (see the shaders):
+// The chunkwise form in f32, in passes over blocks of sequences x heads and groups of their
+// chunks whose states fit the scratch budget; each pass is three dispatches
+// (kernels/retention_chunk_passes.hpp):
 //   retention_chunk_states  U_c = sum_j gamma^(L-1-j) k_j^T v_j into the scratch,
-//   retention_chunk_scan    U_c -> S_c, the state before chunk c, from `state` (which ends
-//                           as the state after the group),
-//   retention_chunk_output  o_(c0+j) += scale gamma^(j+1) q_(c0+j) S_c.
+//   retention_chunk_scan    U_c -> S_c, the state before chunk c, from `state` (which ends as
+//                           the state after the group),
+//   retention_chunk_rows    o = the part inside each chunk + scale gamma^(j+1) q_(c0+j) S_c.
 // The stream orders them through the scratch, `state` and o (a pass's first dispatch waits
 // for the previous pass's last one to have read the scratch).
-void dispatch_between_chunks(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
-                             gpu::Tensor& state, gpu::Tensor& o, const Dims& d, int64_t chunk,
-                             RetentionChunkScratch& scratch) {
-  constexpr const char* kKernel = "retention_chunkwise";
-  const int64_t matrix = d.dk * d.dv;
+void dispatch_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
+                        gpu::Tensor& state, gpu::Tensor& o, const Dims& d, int64_t chunk,
+                        RetentionChunkScratch& scratch) {
   const int64_t chunks = (d.t + chunk - 1) / chunk;
-  const TileShape state_tile = fit_tile(d.dk, d.dv);    // rows: state rows (dk)
-  const TileShape output_tile = fit_tile(chunk, d.dv);  // rows: positions in the chunk
-  const int64_t row_tiles = gpu::div_up(d.dk, state_tile.rows()), col_tiles = gpu::div_up(d.dv, state_tile.cols());
-  const int64_t query_tiles = gpu::div_up(chunk, output_tile.rows());
-  if (row_tiles * col_tiles > gpu::kMaxGroupsPerDimension ||
-      gpu::div_up(matrix, kScanThreads) > gpu::kMaxGroupsPerDimension)
-    throw Error(fmt::format("{}: the state of {} x {} is too large", kKernel, d.dk, d.dv));
-
-  const uint32_t T = uint32_t(d.t), H = uint32_t(d.h), DK = uint32_t(d.dk), DV = uint32_t(d.dv);
-  const uint32_t B = uint32_t(chunk);
-  for_each_chunk_pass(s, d, chunks, query_tiles, scratch, [&](const ChunkPass& p) {
-    const ChunkStatesPush sp{T, H, DK, DV, B, p.first_chunk, p.count, uint32_t(col_tiles), p.first_nh};
-    s.dispatch("retention_chunk_states", {gpu::out(scratch.states), gpu::in(k), gpu::in(v)}, sp,
-               uint32_t(row_tiles * col_tiles), p.count, p.heads, state_tile.specialization());
-    const ChunkScanPush cp{T, H, uint32_t(matrix), B, p.first_chunk, p.count, p.first_nh};
-    s.dispatch("retention_chunk_scan", {gpu::out(scratch.states), gpu::out(state)}, cp,
-               gpu::div_up(matrix, kScanThreads), p.heads);
-    const ChunkOutputPush op{T, H, DK, DV, B, p.first_chunk, p.count, uint32_t(query_tiles), p.first_nh, scale_of(d)};
-    s.dispatch("retention_chunk_output", {gpu::out(o), gpu::in(q), gpu::in(scratch.states)}, op,
-               gpu::div_up(d.dv, output_tile.cols()), uint32_t(p.count * query_tiles), p.heads,
-               output_tile.specialization());
+  for_each_chunk_pass(s, d, chunks, chunk_row_tiles(chunk), scratch, [&](const ChunkPass& p) {
+    dispatch_chunk_states(s, k, v, scratch.states, d, chunk, p, false, 1.0f);
+    dispatch_chunk_scan(s, scratch.states, &state, d, chunk, p, false);
+    dispatch_chunk_rows(s, ChunkRows::Forward, o, q, k, v, scratch.states, d.dk, d.dv, d, chunk, p);
   });
 }
 
@@ -290,8 +230,7 @@ void retention_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor
     dispatch_chunkwise_on_tensor_cores(s, q, k, v, state, o, d, scratch);
     return;
   }
-  dispatch_intra(s, q, k, v, o, d, chunk);
-  dispatch_between_chunks(s, q, k, v, state, o, d, chunk, scratch);
+  dispatch_chunkwise(s, q, k, v, state, o, d, chunk, scratch);
 }
 
 bool retention_chunks_on_tensor_cores(const Context& ctx, int64_t T, int64_t dk, int64_t dv, int64_t chunk_size) {

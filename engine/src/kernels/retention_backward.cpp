@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "kernels/checks.hpp"
+#include "kernels/retention_chunk_passes.hpp"
 #include "retnet/error.hpp"
 
 namespace retnet::kernels {
@@ -13,17 +14,6 @@ namespace retnet::kernels {
 namespace {
 
 constexpr const char* kKernel = "retention_chunkwise_backward";
-constexpr uint32_t kTileRows = 16;  // TR in retention_backward_chunk.comp
-
-struct StatesPush {
-  uint32_t t, h, dk, dv, chunk, chunks;
-  float scale;
-};
-
-struct ChunkPush {
-  uint32_t t, h, da, dy, chunk, chunks, tiles;
-  float scale;
-};
 
 }  // namespace
 
@@ -67,32 +57,20 @@ void retention_chunkwise_backward(gpu::Stream& s, const gpu::Tensor& q, const gp
 
   const int64_t chunk = std::min(chunk_size, T);
   const int64_t chunks = (T + chunk - 1) / chunk;
-  const int64_t tiles = (chunk + kTileRows - 1) / kTileRows;
-  if (chunks * tiles > gpu::kMaxGroupsPerDimension) throw Error(fmt::format("{}: T = {} has too many chunks for one call", kKernel, T));
   require_u32_index(N * H * chunks * DK * DV, "state elements", kKernel);
-  if (gpu::div_up(DK * DV, 64) > gpu::kMaxGroupsPerDimension) throw Error(fmt::format("{}: dk x dv = {} is too large", kKernel, DK * DV));
   scratch.ensure(s.context(), N * H, chunks, DK, DV);
 
+  // Every chunk of every sequence x head in one pass: the scratch holds all their states.
+  const RetentionDims d{N, T, H, DK, DV};
+  const ChunkPass all{uint32_t(N * H), 0, uint32_t(chunks), 0};
   const float scale = static_cast<float>(1.0 / std::sqrt(double(DK)));
-  const uint32_t nh = static_cast<uint32_t>(N * H);
-  const StatesPush sp{uint32_t(T), uint32_t(H), uint32_t(DK), uint32_t(DV), uint32_t(chunk), uint32_t(chunks), scale};
-  s.dispatch("retention_backward_states",
-             {gpu::out(scratch.forward_states), gpu::out(scratch.reverse_states), gpu::in(q), gpu::in(k), gpu::in(v),
-              gpu::in(d_o)},
-             sp, gpu::div_up(DK * DV, 64), nh, 2);
-
-  // mode, output, A, B, Y, state, contracted width, output width
-  auto pass = [&](uint32_t mode, gpu::Tensor& out, const gpu::Tensor& a, const gpu::Tensor& b, const gpu::Tensor& y,
-                  const gpu::Tensor& state, int64_t da, int64_t dy) {
-    const uint32_t tx = dy <= 16 ? 16 : dy <= 32 ? 32 : 64;
-    const ChunkPush cp{uint32_t(T),     uint32_t(H),      uint32_t(da),    uint32_t(dy),
-                       uint32_t(chunk), uint32_t(chunks), uint32_t(tiles), scale};
-    s.dispatch("retention_backward_chunk", {gpu::out(out), gpu::in(a), gpu::in(b), gpu::in(y), gpu::in(state)}, cp,
-               gpu::div_up(dy, tx), static_cast<uint32_t>(chunks * tiles), nh, {mode, tx});
-  };
-  pass(0, dq, d_o, v, k, scratch.forward_states, DV, DK);
-  pass(1, dk, v, d_o, q, scratch.reverse_states, DV, DK);
-  pass(2, dv, k, q, d_o, scratch.reverse_states, DK, DV);
+  dispatch_chunk_states(s, k, v, scratch.forward_states, d, chunk, all, false, 1.0f);
+  dispatch_chunk_scan(s, scratch.forward_states, nullptr, d, chunk, all, false);
+  dispatch_chunk_states(s, q, d_o, scratch.reverse_states, d, chunk, all, true, scale);
+  dispatch_chunk_scan(s, scratch.reverse_states, nullptr, d, chunk, all, true);
+  dispatch_chunk_rows(s, ChunkRows::Dq, dq, d_o, v, k, scratch.forward_states, DV, DK, d, chunk, all);
+  dispatch_chunk_rows(s, ChunkRows::Dk, dk, v, d_o, q, scratch.reverse_states, DV, DK, d, chunk, all);
+  dispatch_chunk_rows(s, ChunkRows::Dv, dv, k, q, d_o, scratch.reverse_states, DK, DV, d, chunk, all);
 }
 
 }  // namespace retnet::kernels

@@ -1,0 +1,111 @@
+#include "kernels/retention_chunk_passes.hpp"
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+#include <vector>
+
+#include "retnet/error.hpp"
+
+namespace retnet::kernels {
+
+namespace {
+
+// The thread shape of retention_tile.glsl (TX x TY threads, RM rows each; BM = TY * RM rows
+// by BN = 4 * TX columns). The largest, 16 x 8 threads with 8 rows each (64 x 64 tiles of 128
+// threads), keeps the tile product bound by arithmetic (see the shader) while a 1.3b layer
+// still has thousands of workgroups per pass. Narrower matrices get smaller tiles so that
+// padding is not most of the work: the rows first give up register rows (down to the vec4 of
+// 4), then thread rows; the columns give up thread columns.
+struct TileShape {
+  uint32_t tx, ty, rm;
+  uint32_t rows() const { return ty * rm; }
+  uint32_t cols() const { return 4 * tx; }
+};
+
+TileShape fit_tile(int64_t rows, int64_t cols) {
+  TileShape t{16, 8, 8};
+  while (t.rm > 4 && t.rows() / 2 >= rows) t.rm /= 2;
+  while (t.ty > 1 && t.rows() / 2 >= rows) t.ty /= 2;
+  while (t.tx > 1 && t.cols() / 2 >= cols) t.tx /= 2;
+  return t;
+}
+
+constexpr uint32_t kScanThreads = 256;  // local_size_x of retention_chunk_scan
+
+// retention_chunk_rows: 64 rows x 16 RN columns per workgroup, 64 positions per weight block,
+// slices of 16 contracted elements; shared memory (vec4s): weights 64 x 17, left 64 x 5,
+// right max(16 RN, 64) x 5.
+constexpr int64_t kRowsPerTile = 64;
+constexpr uint32_t kMaxColumnsPerThread = 8;
+uint64_t chunk_rows_shared_bytes(uint32_t rn) { return 16ull * (64 * 17 + 64 * 5 + std::max(16u * rn, 64u) * 5); }
+
+}  // namespace
+
+int64_t chunk_row_tiles(int64_t chunk) { return (chunk + kRowsPerTile - 1) / kRowsPerTile; }
+
+void dispatch_chunk_states(gpu::Stream& s, const gpu::Tensor& a, const gpu::Tensor& b, gpu::Tensor& u,
+                           const RetentionDims& d, int64_t chunk, const ChunkPass& p, bool reverse, float scale) {
+  const TileShape tile = fit_tile(d.dk, d.dv);  // rows: state rows (dk)
+  const int64_t row_tiles = gpu::div_up(d.dk, tile.rows()), col_tiles = gpu::div_up(d.dv, tile.cols());
+  if (row_tiles * col_tiles > gpu::kMaxGroupsPerDimension)
+    throw Error(fmt::format("retention: the state of {} x {} is too large", d.dk, d.dv));
+  const struct {
+    uint32_t t, h, dk, dv, chunk, first_chunk, chunks, col_tiles, first_nh;
+    float scale;
+  } push{uint32_t(d.t),       uint32_t(d.h), uint32_t(d.dk),       uint32_t(d.dv), uint32_t(chunk), p.first_chunk,
+         p.count,             uint32_t(col_tiles), p.first_nh, scale};
+  s.dispatch("retention_chunk_states", {gpu::out(u), gpu::in(a), gpu::in(b)}, push,
+             uint32_t(row_tiles * col_tiles), p.count, p.heads, {tile.tx, tile.ty, tile.rm, reverse ? 1u : 0u});
+}
+
+void dispatch_chunk_scan(gpu::Stream& s, gpu::Tensor& u, gpu::Tensor* state, const RetentionDims& d, int64_t chunk,
+                         const ChunkPass& p, bool reverse) {
+  const int64_t matrix = d.dk * d.dv;
+  if (gpu::div_up(matrix, kScanThreads) > gpu::kMaxGroupsPerDimension)
+    throw Error(fmt::format("retention: the state of {} x {} is too large", d.dk, d.dv));
+  const struct {
+    uint32_t t, h, elements, chunk, first_chunk, chunks, first_nh;
+  } push{uint32_t(d.t), uint32_t(d.h), uint32_t(matrix), uint32_t(chunk), p.first_chunk, p.count, p.first_nh};
+  // Without a state the binding is never touched: u stands in for it.
+  s.dispatch("retention_chunk_scan", {gpu::out(u), gpu::out(state ? *state : u)}, push,
+             gpu::div_up(matrix, kScanThreads), p.heads, 1, {state ? 0u : 1u, reverse ? 1u : 0u});
+}
+
+void dispatch_chunk_rows(gpu::Stream& s, ChunkRows what, gpu::Tensor& out, const gpu::Tensor& a,
+                         const gpu::Tensor& b, const gpu::Tensor& y, const gpu::Tensor& st, int64_t da, int64_t dy,
+                         const RetentionDims& d, int64_t chunk, const ChunkPass& p) {
+  // Column tiles of at most 8 columns per thread (fewer where the device's shared memory
+  // needs it), spread evenly over the width.
+  const uint64_t limit = s.context().device().shared_memory_bytes;
+  int64_t tiles = gpu::div_up(dy, 16 * int64_t(kMaxColumnsPerThread));
+  uint32_t rn = uint32_t(gpu::div_up(dy, 16 * tiles));
+  while (rn > 1 && chunk_rows_shared_bytes(rn) > limit) rn = uint32_t(gpu::div_up(dy, 16 * ++tiles));
+  if (chunk_rows_shared_bytes(rn) > limit)
+    throw Error(fmt::format("retention: the chunkwise kernels need {} KiB of shared memory; this device has {} KiB",
+                            chunk_rows_shared_bytes(rn) / 1024, limit / 1024));
+  const int64_t col_tiles = gpu::div_up(dy, 16 * int64_t(rn)), row_tiles = chunk_row_tiles(chunk);
+  if (col_tiles > gpu::kMaxGroupsPerDimension || p.count * row_tiles > gpu::kMaxGroupsPerDimension)
+    throw Error(fmt::format("retention: {} chunks of {} x {} rows are too many for one dispatch", p.count, chunk, dy));
+  const struct {
+    uint32_t t, h, da, dy, chunk, chunks, first_chunk, group_chunks, first_nh, row_tiles;
+    float scale;
+  } push{uint32_t(d.t),
+         uint32_t(d.h),
+         uint32_t(da),
+         uint32_t(dy),
+         uint32_t(chunk),
+         uint32_t(gpu::div_up(d.t, chunk)),
+         p.first_chunk,
+         p.count,
+         p.first_nh,
+         uint32_t(row_tiles),
+         static_cast<float>(1.0 / std::sqrt(double(d.dk)))};
+  const bool aligned = da % 4 == 0 && dy % 4 == 0;
+  s.dispatch("retention_chunk_rows", {gpu::out(out), gpu::in(a), gpu::in(b), gpu::in(y), gpu::in(st)}, push,
+             uint32_t(col_tiles), uint32_t(p.count * row_tiles), p.heads,
+             {static_cast<uint32_t>(what), rn, aligned ? 1u : 0u});
+}
+
+}  // namespace retnet::kernels
