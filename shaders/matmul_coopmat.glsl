@@ -281,10 +281,17 @@ void main() {
   const uint t = gl_LocalInvocationID.x, warp = gl_SubgroupID;
   const uint wm = warp / WARPS_N, wn = warp % WARPS_N;
   const uint row_tiles = (pc.M + BM - 1) / BM, col_tiles = (pc.N + BN - 1) / BN;
-#ifdef SCALED
-  const float a_exp = scale_exponent(maxima[0]), b_exp = scale_exponent(maxima[1]);
+  // Only f32 operands are scaled: an f16 one's slot may hold another tensor's maximum (the
+  // backward computes dy's and x's once for both of its products).
+#if defined(SCALED) && !defined(A_F16)
+  const float a_exp = scale_exponent(maxima[0]);
 #else
-  const float a_exp = 0.0, b_exp = 0.0;
+  const float a_exp = 0.0;
+#endif
+#if defined(SCALED) && !defined(B_F16)
+  const float b_exp = scale_exponent(maxima[1]);
+#else
+  const float b_exp = 0.0;
 #endif
   const float a_scale = exp2(a_exp), b_scale = exp2(b_exp), unscale = exp2(-a_exp - b_exp);
   const uint k_lo = gl_WorkGroupID.z * pc.slice, k_hi = min(pc.K, k_lo + pc.slice);

@@ -11,6 +11,7 @@
 
 #include "gpu/context_impl.hpp"
 #include "kernels/elementwise.hpp"
+#include "reference/elementwise.hpp"
 #include "retnet/error.hpp"
 #include "test_support.hpp"
 
@@ -201,6 +202,56 @@ TEST_CASE("in-stream updates, region copies and read-backs need one submit", "[c
   CHECK_THROWS_AS(s.copy_region(a, 4, b, 0, 6 * 4), Error);
   std::vector<float> too_big(20000);
   CHECK_THROWS_AS(s.update(a, too_big.data(), too_big.size() * 4), Error);
+}
+
+TEST_CASE("in-stream uploads take their data when recorded and reuse the stream's staging", "[core][errors]") {
+  gpu::Stream s(test::context());
+  gpu::Tensor small(test::context(), {5}, gpu::DType::F32, "small"), large(test::context(), {40000}, gpu::DType::F32, "large");
+  for (int round = 0; round < 2; ++round) {  // the second round reuses the staging the first grew
+    std::vector<float> a{1, 2, 3, 4, float(round)}, b(40000);
+    for (size_t i = 0; i < b.size(); ++i) b[i] = float(i) * 0.5f + float(round);
+    s.upload(small, a.data(), a.size() * 4);
+    std::vector<float> got_small_first, got_small, got_large;
+    s.read_back(small, &got_small_first);
+    const auto a_recorded = a;
+    a[0] = -1.0f;  // changed after recording: the first upload keeps what it took
+    s.upload(small, a.data(), a.size() * 4);  // then the same tensor again, in stream order
+    s.upload(large, b.data(), b.size() * 4);  // 160 KB: more than the staging's first 64 KiB
+    kernels::residual_add(s, small, small);  // small *= 2, after its upload
+    s.read_back(small, &got_small);
+    s.read_back(large, &got_large);
+    s.submit();
+    CHECK(got_small_first == a_recorded);
+    std::vector<float> doubled(a);
+    for (auto& v : doubled) v *= 2.0f;
+    CHECK(got_small == doubled);
+    CHECK(got_large == b);
+  }
+  std::vector<float> too_many(6);
+  CHECK_THROWS_AS(s.upload(small, too_many.data(), too_many.size() * 4), Error);
+}
+
+TEST_CASE("writers of separate parts of one buffer need no barrier between them", "[core]") {
+  const auto xv = test::random_vector(1000, 1, 2.0f), yv = test::random_vector(300, 2, 9.0f);
+  auto x = test::tensor({1000}, xv), y = test::tensor({300}, yv);
+  gpu::Tensor maxima(test::context(), {2}, gpu::DType::I32, "maxima"), copy(test::context(), {2}, gpu::DType::I32, "copy");
+  gpu::Stream s(test::context());
+  s.fill_zero(maxima);
+  kernels::abs_max(s, x, maxima, 0);  // after the fill: a barrier
+  kernels::abs_max(s, y, maxima, 1);  // another slot: none
+  CHECK(s.barrier_count() == 1);
+  s.copy(maxima, copy);  // reads both parts: a barrier
+  CHECK(s.barrier_count() == 2);
+  kernels::abs_max(s, y, maxima, 0);  // a part write after a read: a barrier
+  CHECK(s.barrier_count() == 3);
+  s.submit();
+  auto as_floats = [](const std::vector<int32_t>& bits) {
+    std::vector<float> f(bits.size());
+    std::memcpy(f.data(), bits.data(), bits.size() * 4);
+    return f;
+  };
+  CHECK(as_floats(copy.download_ints()) == std::vector<float>{reference::abs_max(xv), reference::abs_max(yv)});
+  CHECK(as_floats(maxima.download_ints())[0] == std::max(reference::abs_max(xv), reference::abs_max(yv)));
 }
 
 TEST_CASE("a tensor views its buffer with a smaller shape but never a larger one", "[core][errors]") {

@@ -306,3 +306,43 @@ TEST_CASE("matmul backward on tensor cores matches the reference where the devic
     CHECK(std::isfinite(dwv[8 * 128 + k]));
   }
 }
+
+TEST_CASE("matmul_backward computes dx and dw as the two separate calls would", "[matmul_backward]") {
+  using kernels::MatmulPath;
+  gpu::Stream s(test::context());
+  std::vector<MatmulPath> paths{MatmulPath::Tiled};
+  if (test::context().active_paths().coopmat) paths.push_back(MatmulPath::CoopMat);
+  // x far larger than dy: on tensor cores the dx product must scale dy by dy's own maximum and
+  // leave the f16 weights alone, though the shared maxima also hold x's.
+  const int64_t M = 300, N = 130, K = 200;
+  const auto x = test::random_vector(size_t(M * K), 300, 1e3f), dy = test::random_vector(size_t(M * N), 301, 1e-7f);
+  const auto w = test::random_vector(size_t(N * K), 302), dx0 = test::random_vector(size_t(M * K), 303, 1e-7f);
+  const auto dw0 = test::random_vector(size_t(N * K), 304, 1e-4f);
+  auto tx = test::tensor({M, K}, x), tdy = test::tensor({M, N}, dy), tw = test::tensor({N, K}, w, gpu::DType::F16);
+  for (MatmulPath path : paths)
+    for (bool accumulate : {false, true}) {
+      const bool coopmat = path == MatmulPath::CoopMat;
+      CAPTURE(coopmat, accumulate);
+      auto tdx = test::tensor({M, K}, dx0), tdw = test::tensor({N, K}, dw0);
+      kernels::MatmulScratch scratch;
+      kernels::matmul_backward(s, tx, tdy, tw, tdx, tdw, {accumulate, accumulate, path, &scratch});
+      s.submit();
+      auto dx_expected = reference::matmul_backward_input(coopmat ? f16_after_scaling(dy) : dy,
+                                                          test::rounded(w, gpu::DType::F16), M, N, K);
+      auto dw_expected = coopmat ? reference::matmul_backward_weight(f16_after_scaling(x), f16_after_scaling(dy), M, N, K)
+                                 : reference::matmul_backward_weight(x, dy, M, N, K);
+      if (accumulate) {
+        for (size_t i = 0; i < dx_expected.size(); ++i) dx_expected[i] += dx0[i];
+        for (size_t i = 0; i < dw_expected.size(); ++i) dw_expected[i] += dw0[i];
+      }
+      const double tolerance = coopmat ? kCoopMatTolerance : kTolerance;
+      CHECK(test::max_rel_error(tdx.download(), dx_expected) <= tolerance);
+      CHECK(test::max_rel_error(tdw.download(), dw_expected) <= tolerance);
+    }
+  auto tdx = test::tensor({M, K}, dx0), wrong_dw = test::tensor({N, K + 1}, test::random_vector(size_t(N * (K + 1)), 5));
+  CHECK_THROWS_AS(kernels::matmul_backward(s, tx, tdy, tw, tdx, wrong_dw, {}), Error);  // dw's shape
+  if (!test::context().active_paths().coopmat) {
+    auto tdw = test::tensor({N, K}, dw0);
+    CHECK_THROWS_AS(kernels::matmul_backward(s, tx, tdy, tw, tdx, tdw, {false, false, MatmulPath::CoopMat}), Error);
+  }
+}

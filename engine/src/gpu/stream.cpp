@@ -56,6 +56,7 @@ void Stream::begin_if_needed() {
   if (query_pool_) vkCmdResetQueryPool(cmd_, query_pool_, 0, 2 * query_capacity_);
   recording_ = true;
   dispatches_ = 0;
+  barriers_ = 0;
   labels_.clear();
 }
 
@@ -63,7 +64,7 @@ void Stream::hazard_barrier(std::initializer_list<Arg> args) {
   bool needed = false;
   for (const Arg& a : args) {
     VkBuffer b = a.tensor->buffer();
-    if (written_.count(b) || (a.writes && read_.count(b))) needed = true;
+    if (written_.count(b) || (a.writes && read_.count(b)) || (!a.part && parts_written_.count(b))) needed = true;
   }
   if (needed) {
     VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
@@ -72,10 +73,23 @@ void Stream::hazard_barrier(std::initializer_list<Arg> args) {
                        VK_ACCESS_TRANSFER_WRITE_BIT;
     const VkPipelineStageFlags stages = VK_PIPELINE_STAGE_COMPUTE_SHADER_BIT | VK_PIPELINE_STAGE_TRANSFER_BIT;
     vkCmdPipelineBarrier(cmd_, stages, stages, 0, 1, &mb, 0, nullptr, 0, nullptr);
+    ++barriers_;
     written_.clear();
     read_.clear();
+    parts_written_.clear();
   }
-  for (const Arg& a : args) (a.writes ? written_ : read_).insert(a.tensor->buffer());
+  for (const Arg& a : args) (a.part ? parts_written_ : a.writes ? written_ : read_).insert(a.tensor->buffer());
+}
+
+std::pair<StagingBuffer*, size_t> Stream::take(Arena& arena, size_t bytes, const char* what) {
+  const size_t offset = (arena.used + 15) & ~size_t(15);
+  if (!arena.buffer || offset + bytes > arena.buffer->size) {
+    // Grow; commands already recorded keep the old buffer alive until the submit.
+    if (arena.buffer) retired_.push_back(std::move(arena.buffer));
+    arena.buffer = std::make_unique<StagingBuffer>(*ctx_, std::max<size_t>(2 * (offset + bytes), 1 << 16), what);
+  }
+  arena.used = offset + bytes;
+  return {arena.buffer.get(), offset};
 }
 
 VkDescriptorSet Stream::allocate_set(VkDescriptorSetLayout layout) {
@@ -189,22 +203,27 @@ Tensor& Stream::keep_until_submit(Tensor t) {
 
 void Stream::read_back(const Tensor& src, std::vector<float>* out_values) {
   if (src.dtype() == DType::I32) throw Error(fmt::format("read_back of integer tensor {}", src.describe()));
-  size_t bytes = src.bytes();
-  size_t offset = (readback_used_ + 15) & ~size_t(15);
-  if (!readback_ || offset + bytes > readback_->size) {
-    // Grow; reads already recorded keep the old buffer alive until the submit.
-    if (readback_) retired_.push_back(std::move(readback_));
-    size_t want = std::max<size_t>(2 * (offset + bytes), 1 << 16);
-    readback_ = std::make_unique<StagingBuffer>(*ctx_, want, "read-back");
-  }
+  const size_t bytes = src.bytes();
+  const auto [staging, offset] = take(readback_, bytes, "read-back");
   begin_if_needed();
   hazard_barrier({in(src)});
   if (bytes) {
     VkBufferCopy region{0, offset, bytes};
-    vkCmdCopyBuffer(cmd_, src.buffer(), readback_->buffer, 1, &region);
+    vkCmdCopyBuffer(cmd_, src.buffer(), staging->buffer, 1, &region);
   }
-  reads_.push_back({readback_.get(), offset, bytes, src.dtype(), out_values});
-  readback_used_ = offset + bytes;
+  reads_.push_back({staging, offset, bytes, src.dtype(), out_values});
+}
+
+void Stream::upload(Tensor& dst, const void* data, size_t bytes) {
+  if (bytes > dst.capacity() * dtype_size(dst.dtype()))
+    throw Error(fmt::format("upload of {} bytes into {}: out of range", bytes, dst.describe()));
+  if (bytes == 0) return;
+  const auto [staging, offset] = take(uploads_, bytes, "uploads");
+  std::memcpy(static_cast<char*>(staging->mapped) + offset, data, bytes);
+  begin_if_needed();
+  hazard_barrier({out(dst)});
+  VkBufferCopy region{offset, 0, bytes};
+  vkCmdCopyBuffer(cmd_, staging->buffer, dst.buffer(), 1, &region);
 }
 
 void* Stream::host_input(Tensor& dst, size_t bytes) {
@@ -269,11 +288,13 @@ void Stream::clear_recording() {
   sealed_ = false;
   written_.clear();
   read_.clear();
+  parts_written_.clear();
   for (auto pool : pools_) vkResetDescriptorPool(impl.device, pool, 0);
   current_pool_ = 0;
   VK_CHECK(vkResetCommandBuffer(cmd_, 0));
   reads_.clear();
-  readback_used_ = 0;
+  readback_.used = 0;
+  uploads_.used = 0;
   retired_.clear();
   kept_.clear();
   inputs_.clear();

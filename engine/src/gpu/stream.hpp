@@ -15,9 +15,14 @@ namespace retnet::gpu {
 struct Arg {
   const Tensor* tensor;
   bool writes;
+  bool part = false;  // writes only a part of the tensor that no other `part` writer touches
 };
 inline Arg in(const Tensor& t) { return {&t, false}; }
 inline Arg out(Tensor& t) { return {&t, true}; }
+// A write to a part of t that dispatches writing other parts (each through out_part) do not
+// touch: they need no barrier between them, and may run concurrently (e.g. partial sums of
+// separate tensors into separate slots of one buffer).
+inline Arg out_part(Tensor& t) { return {&t, true, true}; }
 
 struct DispatchTime {
   std::string label;
@@ -52,6 +57,11 @@ class Stream {
   // Writes small host data (at most 64 KiB) into the tensor from inside the command buffer,
   // so per-step inputs (token ids, positions) need no submit of their own.
   void update(Tensor& dst, const void* data, size_t bytes);
+  // Copies `bytes` of host data into dst (offset 0) at this point of the stream, through a
+  // staging buffer the stream reuses from one submit to the next (no allocation, nor a submit
+  // of its own, once it is large enough). The data is taken when recorded: a sealed recording
+  // copies the same data at every replay (host_input is for data that changes).
+  void upload(Tensor& dst, const void* data, size_t bytes);
   // Takes ownership of a scratch tensor that recorded commands use (e.g. an index list a
   // launcher uploaded) and keeps it alive until the next submit() has finished.
   Tensor& keep_until_submit(Tensor t);
@@ -77,6 +87,7 @@ class Stream {
   const std::vector<DispatchTime>& timings() const { return timings_; }
   Context& context() const { return *ctx_; }
   uint32_t dispatch_count() const { return dispatches_; }
+  uint32_t barrier_count() const { return barriers_; }  // pipeline barriers in the recording
 
  private:
   void begin_if_needed();
@@ -85,6 +96,14 @@ class Stream {
   void collect_timings();
   void clear_recording();
   void hazard_barrier(std::initializer_list<Arg> args);
+  // A host-visible buffer reused between submits, handed out in 16-byte-aligned pieces.
+  struct Arena {
+    std::unique_ptr<StagingBuffer> buffer;
+    size_t used = 0;
+  };
+  // A piece of `bytes` of the arena (growing it, keeping the old buffer until the submit): its
+  // buffer and offset.
+  std::pair<StagingBuffer*, size_t> take(Arena& arena, size_t bytes, const char* what);
   VkDescriptorSet allocate_set(VkDescriptorSetLayout layout);
 
   Context* ctx_;
@@ -95,8 +114,8 @@ class Stream {
   std::vector<std::unique_ptr<StagingBuffer>> inputs_;
   std::vector<VkDescriptorPool> pools_;
   size_t current_pool_ = 0;
-  std::unordered_set<VkBuffer> written_, read_;
-  uint32_t dispatches_ = 0;
+  std::unordered_set<VkBuffer> written_, read_, parts_written_;
+  uint32_t dispatches_ = 0, barriers_ = 0;
 
   VkQueryPool query_pool_ = VK_NULL_HANDLE;
   uint32_t query_capacity_ = 0;
@@ -109,11 +128,10 @@ class Stream {
     DType dtype;
     std::vector<float>* out;
   };
-  std::unique_ptr<StagingBuffer> readback_;
+  Arena readback_, uploads_;
   std::vector<std::unique_ptr<StagingBuffer>> retired_;
   std::vector<std::unique_ptr<Tensor>> kept_;
   std::vector<PendingRead> reads_;
-  size_t readback_used_ = 0;
 };
 
 // Workgroups per grid dimension that every Vulkan device accepts (the minimum of

@@ -44,9 +44,10 @@ void abs_max(gpu::Stream& s, const gpu::Tensor& values, gpu::Tensor& maxima, int
     uint32_t n, slot;
   } push{static_cast<uint32_t>(values.numel()), static_cast<uint32_t>(slot)};
   // Few enough workgroups that their atomics on the one slot cost nothing, enough to stream at
-  // full bandwidth: each thread reads dozens of values of a large tensor.
-  const uint32_t groups = std::clamp<uint32_t>(gpu::div_up(values.numel(), 256 * 16), 1, 1024);
-  s.dispatch("abs_max", {gpu::out(maxima), gpu::in(values)}, push, groups);
+  // full bandwidth: each thread reads dozens of vec4s of a large tensor.
+  const uint32_t groups = std::clamp<uint32_t>(gpu::div_up(values.numel(), 256 * 64), 1, 1024);
+  // Only its slot (atomically): reductions into other slots may run beside it.
+  s.dispatch("abs_max", {gpu::out_part(maxima), gpu::in(values)}, push, groups);
 }
 
 }  // namespace retnet::kernels

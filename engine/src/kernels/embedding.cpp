@@ -33,7 +33,7 @@ void embedding(gpu::Stream& s, const gpu::Tensor& tokens, const gpu::Tensor& tab
 }
 
 void embedding_backward(gpu::Stream& s, const std::vector<int32_t>& tokens, const gpu::Tensor& d_out,
-                        gpu::Tensor& d_table) {
+                        gpu::Tensor& d_table, gpu::Tensor* grouping_scratch) {
   const char* kernel = "embedding_backward";
   require_dtype(d_out, gpu::DType::F32, kernel);
   require_dtype(d_table, gpu::DType::F32, kernel);
@@ -69,17 +69,20 @@ void embedding_backward(gpu::Stream& s, const std::vector<int32_t>& tokens, cons
       positions[counts[static_cast<size_t>(slot[static_cast<size_t>(tokens[size_t(t)])])]++] = int32_t(t);
   }
 
-  gpu::Tensor& grouping =
-      s.keep_until_submit(gpu::Tensor(s.context(), {words}, gpu::DType::I32, "embedding_backward groups"));
-  const size_t bytes = groups.size() * sizeof(int32_t);
-  if (bytes <= 65536)
-    s.update(grouping, groups.data(), bytes);  // inside the command buffer
-  else
-    grouping.upload_bytes(groups.data(), bytes);  // a fresh buffer: no recorded command uses it yet
+  gpu::Tensor* grouping = grouping_scratch;
+  if (!grouping) {
+    grouping = &s.keep_until_submit(gpu::Tensor(s.context(), {words}, gpu::DType::I32, "embedding_backward groups"));
+  } else if (grouping->empty() || grouping->capacity() < words) {
+    if (!grouping->empty()) s.keep_until_submit(std::move(*grouping));  // recorded commands may use it
+    *grouping = gpu::Tensor(s.context(), {words}, gpu::DType::I32, "embedding_backward groups");
+  } else {
+    grouping->reshape({words});
+  }
+  s.upload(*grouping, groups.data(), groups.size() * sizeof(int32_t));
   struct {
     uint32_t distinct, dim;
   } push{static_cast<uint32_t>(distinct), static_cast<uint32_t>(dim)};
-  s.dispatch("embedding_backward", {gpu::out(d_table), gpu::in(d_out), gpu::in(grouping)}, push,
+  s.dispatch("embedding_backward", {gpu::out(d_table), gpu::in(d_out), gpu::in(*grouping)}, push,
              std::min<uint32_t>(gpu::div_up(dim, 256), gpu::kMaxGroupsPerDimension), static_cast<uint32_t>(std::min<int64_t>(distinct, gpu::kMaxGroupsPerDimension)));
 }
 

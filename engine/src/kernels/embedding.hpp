@@ -17,9 +17,11 @@ void embedding(gpu::Stream& s, const gpu::Tensor& tokens, const gpu::Tensor& tab
 // tokens[t] == v (it accumulates, so gradients add up over micro-batches; zero d_table first
 // for a plain gradient). d_out f32 [T, D] with T = tokens.size(), d_table f32 [V, D]; ids are
 // checked (check_token_ids). Deterministic, no atomics: the host groups the positions by id
-// and one workgroup sums each distinct id's rows in ascending position order.
+// and one workgroup sums each distinct id's rows in ascending position order. `grouping`, if
+// given, holds that grouping from call to call (grown when too small) instead of a buffer
+// allocated per call.
 void embedding_backward(gpu::Stream& s, const std::vector<int32_t>& tokens, const gpu::Tensor& d_out,
-                        gpu::Tensor& d_table);
+                        gpu::Tensor& d_table, gpu::Tensor* grouping = nullptr);
 
 // Throws retnet::Error naming the first id outside [0, vocab_size) and its position.
 void check_token_ids(const std::vector<int32_t>& ids, int64_t vocab_size);

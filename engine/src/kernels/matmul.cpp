@@ -187,9 +187,10 @@ void matmul(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& w, gpu::Ten
              capped_groups(M, rows), 1, {rows, aligned});
 }
 
-void matmul_backward_input(gpu::Stream& s, const gpu::Tensor& dy, const gpu::Tensor& w, gpu::Tensor& dx,
-                           bool accumulate, MatmulPath path, MatmulScratch* scratch) {
-  const char* kernel = "matmul_backward_input";
+namespace {
+
+// The checks of dx = dy w; returns M, the rows of dy.
+int64_t check_backward_input(const gpu::Tensor& dy, const gpu::Tensor& w, const gpu::Tensor& dx, const char* kernel) {
   require_dtype(dy, gpu::DType::F32, kernel);
   require_float(w, kernel);
   require_dtype(dx, gpu::DType::F32, kernel);
@@ -207,29 +208,11 @@ void matmul_backward_input(gpu::Stream& s, const gpu::Tensor& dy, const gpu::Ten
   require_u32_index(dy.numel(), "dy elements", kernel);
   require_u32_index(w.numel(), "w elements", kernel);
   require_u32_index(dx.numel(), "dx elements", kernel);
-  const int64_t M = leading_rows(dy);
-  if (M == 0 || K == 0) return;  // nothing to write (N == 0 writes zeros, or adds nothing)
-
-  const bool f16 = w.dtype() == gpu::DType::F16;
-  const Push push{static_cast<uint32_t>(M), static_cast<uint32_t>(K), static_cast<uint32_t>(N), accumulate ? 1u : 0u};
-  require_backward_path(path, kernel);
-  if (path == MatmulPath::CoopMat) {
-    require_coopmat(s.context(), kernel, &w);
-    const gpu::Tensor& maxima = record_maxima(s, scratch, &dy, nullptr);
-    dispatch_coopmat(s, coopmat_shader(s.context(), "matmul_coopmat_dx"), dx, dy, w, &maxima, M, K, N, accumulate,
-                     {N % 8 == 0 ? 1u : 0u, K % 8 == 0 ? 1u : 0u}, true, scratch);
-    return;
-  }
-  // Output [M, K], reduction over N: A = dy [M, N] read along N, B = w [N, K] read along K.
-  const uint32_t a_aligned = N % 4 == 0 ? 1u : 0u;
-  const uint32_t b_aligned = K % 4 == 0 ? 1u : 0u;  // f16: 4 halves in 2 words
-  s.dispatch(f16 ? "matmul_tiled_dx_f16" : "matmul_tiled_dx_f32", {gpu::out(dx), gpu::in(dy), gpu::in(w)}, push,
-             capped_groups(K, kTile), capped_groups(M, kTile), 1, {a_aligned, b_aligned});
+  return leading_rows(dy);
 }
 
-void matmul_backward_weight(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& dy, gpu::Tensor& dw,
-                            bool accumulate, MatmulPath path, MatmulScratch* scratch) {
-  const char* kernel = "matmul_backward_weight";
+// The checks of dw = dy^T x.
+void check_backward_weight(const gpu::Tensor& x, const gpu::Tensor& dy, const gpu::Tensor& dw, const char* kernel) {
   require_dtype(x, gpu::DType::F32, kernel);
   require_dtype(dy, gpu::DType::F32, kernel);
   require_dtype(dw, gpu::DType::F32, kernel);
@@ -240,31 +223,96 @@ void matmul_backward_weight(gpu::Stream& s, const gpu::Tensor& x, const gpu::Ten
   if (x_lead != dy_lead)
     throw Error(fmt::format("{}: tensors {} and {} must have the same leading dimensions", kernel, x.describe(),
                             dy.describe()));
-  const int64_t M = leading_rows(x), N = dy.dim(-1), K = x.dim(-1);
-  require_shape(dw, {N, K}, kernel);
+  require_shape(dw, {dy.dim(-1), x.dim(-1)}, kernel);
   if (dw.buffer() == x.buffer() || dw.buffer() == dy.buffer())
     throw Error(fmt::format("{}: output {} must not be an input", kernel, dw.describe()));
   require_u32_index(x.numel(), "x elements", kernel);
   require_u32_index(dy.numel(), "dy elements", kernel);
   require_u32_index(dw.numel(), "dw elements", kernel);
-  if (N == 0 || K == 0) return;  // M == 0 still writes zeros (or adds nothing)
+}
 
-  const Push push{static_cast<uint32_t>(N), static_cast<uint32_t>(K), static_cast<uint32_t>(M),
-                  accumulate ? 1u : 0u};
-  require_backward_path(path, kernel);
+// dx (+)= dy w, after check_backward_input; CoopMat reads max |dy| from slot 0 of `maxima`.
+void record_backward_input(gpu::Stream& s, const gpu::Tensor& dy, const gpu::Tensor& w, gpu::Tensor& dx,
+                           bool accumulate, MatmulPath path, MatmulScratch* scratch, const gpu::Tensor* maxima) {
+  const int64_t M = leading_rows(dy), N = w.dim(0), K = w.dim(1);
+  if (M == 0 || K == 0) return;  // nothing to write (N == 0 writes zeros, or adds nothing)
+  const Push push{static_cast<uint32_t>(M), static_cast<uint32_t>(K), static_cast<uint32_t>(N), accumulate ? 1u : 0u};
   if (path == MatmulPath::CoopMat) {
-    require_coopmat(s.context(), kernel);
-    const gpu::Tensor& maxima = record_maxima(s, scratch, &dy, &x);
-    dispatch_coopmat(s, coopmat_shader(s.context(), "matmul_coopmat_dw"), dw, dy, x, &maxima, N, K, M, accumulate,
+    dispatch_coopmat(s, coopmat_shader(s.context(), "matmul_coopmat_dx"), dx, dy, w, maxima, M, K, N, accumulate,
+                     {N % 8 == 0 ? 1u : 0u, K % 8 == 0 ? 1u : 0u}, true, scratch);
+    return;
+  }
+  // Output [M, K], reduction over N: A = dy [M, N] read along N, B = w [N, K] read along K.
+  const bool f16 = w.dtype() == gpu::DType::F16;
+  const uint32_t a_aligned = N % 4 == 0 ? 1u : 0u;
+  const uint32_t b_aligned = K % 4 == 0 ? 1u : 0u;  // f16: 4 halves in 2 words
+  s.dispatch(f16 ? "matmul_tiled_dx_f16" : "matmul_tiled_dx_f32", {gpu::out(dx), gpu::in(dy), gpu::in(w)}, push,
+             capped_groups(K, kTile), capped_groups(M, kTile), 1, {a_aligned, b_aligned});
+}
+
+// dw (+)= dy^T x, after check_backward_weight; CoopMat reads max |dy| and max |x| from slots 0
+// and 1 of `maxima`.
+void record_backward_weight(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& dy, gpu::Tensor& dw,
+                            bool accumulate, MatmulPath path, MatmulScratch* scratch, const gpu::Tensor* maxima) {
+  const int64_t M = leading_rows(x), N = dy.dim(-1), K = x.dim(-1);
+  if (N == 0 || K == 0) return;  // M == 0 still writes zeros (or adds nothing)
+  if (path == MatmulPath::CoopMat) {
+    dispatch_coopmat(s, coopmat_shader(s.context(), "matmul_coopmat_dw"), dw, dy, x, maxima, N, K, M, accumulate,
                      {N % 8 == 0 ? 1u : 0u, K % 8 == 0 ? 1u : 0u}, true, scratch);
     return;
   }
   // Output [N, K], reduction over M: A = dy stored [M, N] read along N, B = x stored [M, K]
   // read along K (both transposed relative to the forward's operands).
+  const Push push{static_cast<uint32_t>(N), static_cast<uint32_t>(K), static_cast<uint32_t>(M),
+                  accumulate ? 1u : 0u};
   const uint32_t a_aligned = N % 4 == 0 ? 1u : 0u;
   const uint32_t b_aligned = K % 4 == 0 ? 1u : 0u;
   s.dispatch("matmul_tiled_dw_f32", {gpu::out(dw), gpu::in(dy), gpu::in(x)}, push, capped_groups(K, kTile),
              capped_groups(N, kTile), 1, {a_aligned, b_aligned});
+}
+
+}  // namespace
+
+void matmul_backward_input(gpu::Stream& s, const gpu::Tensor& dy, const gpu::Tensor& w, gpu::Tensor& dx,
+                           bool accumulate, MatmulPath path, MatmulScratch* scratch) {
+  const char* kernel = "matmul_backward_input";
+  const int64_t M = check_backward_input(dy, w, dx, kernel);
+  require_backward_path(path, kernel);
+  const gpu::Tensor* maxima = nullptr;
+  if (path == MatmulPath::CoopMat) {
+    require_coopmat(s.context(), kernel, &w);
+    if (M > 0 && w.dim(1) > 0) maxima = &record_maxima(s, scratch, &dy, nullptr);
+  }
+  record_backward_input(s, dy, w, dx, accumulate, path, scratch, maxima);
+}
+
+void matmul_backward_weight(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& dy, gpu::Tensor& dw,
+                            bool accumulate, MatmulPath path, MatmulScratch* scratch) {
+  const char* kernel = "matmul_backward_weight";
+  check_backward_weight(x, dy, dw, kernel);
+  require_backward_path(path, kernel);
+  const gpu::Tensor* maxima = nullptr;
+  if (path == MatmulPath::CoopMat) {
+    require_coopmat(s.context(), kernel);
+    if (dy.dim(-1) > 0 && x.dim(-1) > 0) maxima = &record_maxima(s, scratch, &dy, &x);
+  }
+  record_backward_weight(s, x, dy, dw, accumulate, path, scratch, maxima);
+}
+
+void matmul_backward(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& dy, const gpu::Tensor& w,
+                     gpu::Tensor& dx, gpu::Tensor& dw, const MatmulBackwardOptions& options) {
+  const char* kernel = "matmul_backward";
+  check_backward_input(dy, w, dx, kernel);
+  check_backward_weight(x, dy, dw, kernel);
+  require_backward_path(options.path, kernel);
+  const gpu::Tensor* maxima = nullptr;
+  if (options.path == MatmulPath::CoopMat) {
+    require_coopmat(s.context(), kernel, &w);
+    // One reduction over dy serves both products (the dx kernel ignores slot 1: w is f16).
+    maxima = &record_maxima(s, options.scratch, &dy, &x);
+  }
+  record_backward_input(s, dy, w, dx, options.accumulate_dx, options.path, options.scratch, maxima);
+  record_backward_weight(s, x, dy, dw, options.accumulate_dw, options.path, options.scratch, maxima);
 }
 
 }  // namespace retnet::kernels

@@ -57,6 +57,17 @@ void matmul_backward_weight(gpu::Stream& s, const gpu::Tensor& x, const gpu::Ten
                             bool accumulate = false, MatmulPath path = MatmulPath::Auto,
                             MatmulScratch* scratch = nullptr);
 
+// Both gradients of y = x w^T: dx (+)= dy w and dw (+)= dy^T x, as the two calls above would
+// compute them; on CoopMat the reduction that finds max |dy| serves both products.
+struct MatmulBackwardOptions {
+  bool accumulate_dx = false;
+  bool accumulate_dw = false;
+  MatmulPath path = MatmulPath::Auto;
+  MatmulScratch* scratch = nullptr;
+};
+void matmul_backward(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& dy, const gpu::Tensor& w,
+                     gpu::Tensor& dx, gpu::Tensor& dw, const MatmulBackwardOptions& options);
+
 // The path Auto takes for M rows of x times w on this context.
 MatmulPath matmul_auto_path(const Context& ctx, int64_t M, const gpu::Tensor& w);
 

@@ -33,7 +33,8 @@ void grad_norm_squared(gpu::Stream& s, const std::vector<const gpu::Tensor*>& gr
     if (offset + groups > scratch.partials.capacity())
       throw Error(fmt::format("{}: scratch made for fewer tensors than given ({})", name, grads.size()));
     struct { uint32_t n, offset; } push{static_cast<uint32_t>(g->numel()), offset};
-    s.dispatch("sum_squares", {gpu::in(*g), gpu::out(scratch.partials)}, push, groups);
+    // Each tensor its own slots: the dispatches need no barriers between them.
+    s.dispatch("sum_squares", {gpu::in(*g), gpu::out_part(scratch.partials)}, push, groups);
     offset += groups;
   }
   if (offset == 0) {

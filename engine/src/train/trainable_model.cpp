@@ -55,6 +55,7 @@ struct TrainableModel::Layer {
 struct TrainableModel::Activations {
   int64_t N = 0, T = 0;
   gpu::Tensor tokens, positions, targets, h_out, normed, state;
+  gpu::Tensor embedding_grouping;  // embedding_backward's scratch
   gpu::Tensor dh, dx, dq, dk, dv, dg, d_o, dgated, dffn, d_normed, norm_scratch;
   // The loss head's chunk buffers (used when the rows do not fit one chunk of logits).
   int64_t chunk_rows = 0;
@@ -201,9 +202,10 @@ void TrainableModel::record(gpu::Stream& s, const std::vector<int32_t>& inputs, 
   Activations& a = *act_;
   std::vector<int32_t> positions(static_cast<size_t>(R));
   for (int64_t r = 0; r < R; ++r) positions[r] = int32_t(r % T);
-  a.tokens.upload(inputs);
-  a.positions.upload(positions);
-  a.targets.upload(targets);
+  // In the stream, through its reused staging: no allocation or submit of their own per step.
+  s.upload(a.tokens, inputs.data(), inputs.size() * sizeof(int32_t));
+  s.upload(a.positions, positions.data(), positions.size() * sizeof(int32_t));
+  s.upload(a.targets, targets.data(), targets.size() * sizeof(int32_t));
   const float eps = static_cast<float>(c.norm_eps);
 
   // Forward, keeping what the backward needs.
@@ -247,23 +249,13 @@ void TrainableModel::record(gpu::Stream& s, const std::vector<int32_t>& inputs, 
   for (size_t l = layers_.size(); l-- > 0;) {
     Layer& L = layers_[l];
     // MLP: out = h_mid + swiglu(m Wg, m Wu) Wd with m = rmsnorm(h_mid).
-    kernels::matmul_backward_input(s, a.dh, L.down_proj->forward(), a.dffn, false, backward_path(*L.down_proj),
-                                   &matmul_scratch_);
-    kernels::matmul_backward_weight(s, L.ffn, a.dh, L.down_proj->grad, true, backward_path(*L.down_proj),
-                                    &matmul_scratch_);
+    record_linear_backward(s, L.ffn, a.dh, *L.down_proj, a.dffn, false);
     kernels::swiglu_backward(s, L.gate, L.up, a.dffn, L.gate, L.up);  // gate, up become their gradients
-    kernels::matmul_backward_input(s, L.gate, L.gate_proj->forward(), a.dx, false, backward_path(*L.gate_proj),
-                                   &matmul_scratch_);
-    kernels::matmul_backward_input(s, L.up, L.up_proj->forward(), a.dx, true, backward_path(*L.up_proj),
-                                   &matmul_scratch_);
-    kernels::matmul_backward_weight(s, L.m, L.gate, L.gate_proj->grad, true, backward_path(*L.gate_proj),
-                                    &matmul_scratch_);
-    kernels::matmul_backward_weight(s, L.m, L.up, L.up_proj->grad, true, backward_path(*L.up_proj), &matmul_scratch_);
+    record_linear_backward(s, L.m, L.gate, *L.gate_proj, a.dx, false);
+    record_linear_backward(s, L.m, L.up, *L.up_proj, a.dx, true);
     kernels::rmsnorm_backward(s, L.h_mid, L.mlp_norm->value, a.dx, a.dh, L.mlp_norm->grad, eps, a.norm_scratch, true);
     // Attention: h_mid = h_in + gated Wo, gated = rmsnorm(o) swish(g), o = retention(rot(q), rot(k), v).
-    kernels::matmul_backward_input(s, a.dh, L.o_proj->forward(), a.dgated, false, backward_path(*L.o_proj),
-                                   &matmul_scratch_);
-    kernels::matmul_backward_weight(s, L.gated, a.dh, L.o_proj->grad, true, backward_path(*L.o_proj), &matmul_scratch_);
+    record_linear_backward(s, L.gated, a.dh, *L.o_proj, a.dgated, false);
     L.o.reshape({R, c.value_dim});
     a.d_o.reshape({R, c.value_dim});
     kernels::rmsnorm_swish_gate_backward(s, L.o, L.g, L.g_norm->value, a.dgated, a.d_o, a.dg, L.g_norm->grad, eps,
@@ -279,8 +271,7 @@ void TrainableModel::record(gpu::Stream& s, const std::vector<int32_t>& inputs, 
     a.dv.reshape({R, c.value_dim});
     bool first = true;
     for (auto [w, dy] : {std::pair{L.q_proj, &a.dq}, {L.k_proj, &a.dk}, {L.v_proj, &a.dv}, {L.g_proj, &a.dg}}) {
-      kernels::matmul_backward_input(s, *dy, w->forward(), a.dx, !first, backward_path(*w), &matmul_scratch_);
-      kernels::matmul_backward_weight(s, L.a, *dy, w->grad, true, backward_path(*w), &matmul_scratch_);
+      record_linear_backward(s, L.a, *dy, *w, a.dx, !first);
       first = false;
     }
     a.dq.reshape({N, T, c.num_heads, c.head_k_dim});
@@ -288,7 +279,7 @@ void TrainableModel::record(gpu::Stream& s, const std::vector<int32_t>& inputs, 
     a.dv.reshape({N, T, c.num_heads, c.head_v_dim});
     kernels::rmsnorm_backward(s, L.h_in, L.attn_norm->value, a.dx, a.dh, L.attn_norm->grad, eps, a.norm_scratch, true);
   }
-  kernels::embedding_backward(s, inputs, a.dh, embeddings_->grad);
+  kernels::embedding_backward(s, inputs, a.dh, embeddings_->grad, &a.embedding_grouping);
 }
 
 void TrainableModel::record_lm_head_loss(gpu::Stream& s, float loss_scale, bool backward) {
@@ -300,9 +291,7 @@ void TrainableModel::record_lm_head_loss(gpu::Stream& s, float loss_scale, bool 
     kernels::matmul(s, a.normed, head, a.logits);
     kernels::cross_entropy(s, a.logits, a.targets, a.losses, loss_scale, backward);
     if (!backward) return;
-    kernels::matmul_backward_input(s, a.logits, head, a.d_normed, false, backward_path(*lm_head_), &matmul_scratch_);
-    kernels::matmul_backward_weight(s, a.normed, a.logits, lm_head_->grad, true, backward_path(*lm_head_),
-                                    &matmul_scratch_);
+    record_linear_backward(s, a.normed, a.logits, *lm_head_, a.d_normed, false);
     return;
   }
   // Row chunks, so at most chunk_rows x V logits exist (large vocabularies).
@@ -318,12 +307,15 @@ void TrainableModel::record_lm_head_loss(gpu::Stream& s, float loss_scale, bool 
     kernels::cross_entropy(s, a.logits, a.chunk_targets, a.chunk_losses, loss_scale, backward);
     s.copy_region(a.chunk_losses, 0, a.losses, size_t(r0 * 4), size_t(rows * 4));
     if (backward) {
-      kernels::matmul_backward_input(s, a.logits, head, a.chunk_dx, false, backward_path(*lm_head_), &matmul_scratch_);
+      record_linear_backward(s, a.chunk_x, a.logits, *lm_head_, a.chunk_dx, false);
       s.copy_region(a.chunk_dx, 0, a.d_normed, size_t(r0 * D * 4), size_t(rows * D * 4));
-      kernels::matmul_backward_weight(s, a.chunk_x, a.logits, lm_head_->grad, true, backward_path(*lm_head_),
-                                      &matmul_scratch_);
     }
   }
+}
+
+void TrainableModel::record_linear_backward(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& dy, Parameter& w,
+                                            gpu::Tensor& dx, bool accumulate_dx) {
+  kernels::matmul_backward(s, x, dy, w.forward(), dx, w.grad, {accumulate_dx, true, backward_path(w), &matmul_scratch_});
 }
 
 kernels::MatmulPath TrainableModel::backward_path(const Parameter& p) const {

@@ -71,6 +71,9 @@ class TrainableModel {
   // Mixed precision: where the forward multiplies p's f16 copy on tensor cores, the backward
   // products of p run there too (f16 operands scaled into range, f32 sums); else f32 Tiled.
   kernels::MatmulPath backward_path(const Parameter& p) const;
+  // Both gradients of y = x w^T: dx (+)= dy w, and w's gradient += dy^T x.
+  void record_linear_backward(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& dy, Parameter& w,
+                              gpu::Tensor& dx, bool accumulate_dx);
   void ensure_activations(int64_t N, int64_t T);
   void record_lm_head_loss(gpu::Stream& s, float loss_scale, bool backward);
 
