@@ -1,34 +1,38 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Chunkwise retention between chunks, pass 1 of 3 (with retention_chunk_scan and
-// retention_chunk_rows): each chunk's own contribution to the state, for one group of
-// chunks (and one block of sequences x heads) of the call. Chunk c covers positions [c0, c0 + L) (c0 = c * B; L = B, or less for
-// the last chunk), j is the position within it:
-//   U_c = sum_j gamma^(L-1-j) k_j^T v_j                                (dk x dv)
-// i.e. the product K_c^T (W V_c), W = diag(gamma^(L-1-j)), contracted over the L positions.
-// With REVERSE (the backward's reverse states, kernels/retention_backward.hpp), k and v are
-// q and dO and the weights scale gamma^j: U_c = sum_j scale gamma^j q_j^T dO_j.
-// k is [position][dim] in memory, which is already the [contraction][row] layout of A in
-// retention_tile.glsl, and v [position][column] that of B: both slices are staged with
-// consecutive threads on consecutive addresses (coalesced global reads, conflict-free
-// shared stores), v times its decay weight.
+// Chunkwise retention between chunks: the state at every chunk border of one group of chunks
+// (of one block of sequences x heads), before retention_chunk_rows takes each chunk's rows
+// from it. Chunk c covers positions [c0, c0 + L) (c0 = c * B; L = B, or less for the last),
+// j is the position within it:
+//   forward   S_first = state,  S_(c+1) = gamma^L S_c + sum_j gamma^(L-1-j) k_j^T v_j
+//             the scratch gets S_c, the state before chunk c; `state` ends as the state after
+//             the group (what the next group, or the next call, starts from);
+//   REVERSE   (the backward's reverse states, kernels/retention_backward.hpp; a = q, b = dO)
+//             R_last = 0,  R_(c-1) = gamma^L R_c + sum_j scale gamma^j q_j^T dO_j
+//             walking from the last chunk back; the scratch gets R_c, the state after chunk c.
+// FROM_ZERO starts from a zero state and leaves `state` alone (the backward's states).
 //
-// One workgroup = one BM x BN tile of U_c for one (sequence, head) and one chunk: grid
-// (row tiles x column tiles, chunks of the group, sequences x heads of the block). Every chunk
-// and tile is independent, so the pass has (dk / BM) (dv / BN) C N H workgroups (4096 of 128
-// threads for a 1.3b layer: 64 x 64 tiles of a 256 x 512 state, 16 chunks, 8 heads), reads k
-// and v from L2 about dv / BN and dk / BM times, and writes each U_c once. U_c goes to the
-// scratch, laid out [sequences x heads of the block][chunks of the group][dk][dv], where
-// retention_chunk_scan turns it into the state before the chunk.
+// One workgroup = one BM x BN tile of the state for one (sequence, head), kept in registers
+// while the workgroup walks the chunks in order: per chunk it stores the tile, decays it, and
+// adds the chunk's own sum A_c^T (W B_c) (contracted over the chunk's positions in slices
+// staged in shared memory, retention_tile.glsl). So each state is written once and nothing
+// else goes through memory; grid (row tiles x column tiles, sequences x heads of the block).
+// The next slice's values are loaded into registers while the current one is multiplied.
+// a is [position][dim] in memory, which is already the [contraction][row] layout of the
+// tile's A, and b [position][column] that of its B: both slices are staged with consecutive
+// threads on consecutive addresses (coalesced loads, conflict-free shared stores), b times
+// its weight. The scratch is laid out [block][chunks of the group][dk][dv].
 #include "common.glsl"
 #include "retention_common.glsl"
 #include "retention_tile.glsl"
 
 layout(constant_id = 3) const bool REVERSE = false;
+layout(constant_id = 4) const bool FROM_ZERO = false;
 
-layout(std430, set = 0, binding = 0) writeonly buffer U { float u[]; };
-layout(std430, set = 0, binding = 1) readonly buffer K { float k[]; };
-layout(std430, set = 0, binding = 2) readonly buffer V { float v[]; };
+layout(std430, set = 0, binding = 0) writeonly buffer Scratch { float scratch[]; };
+layout(std430, set = 0, binding = 1) buffer State { float state[]; };  // [N * H][dk][dv]
+layout(std430, set = 0, binding = 2) readonly buffer A { float a[]; };
+layout(std430, set = 0, binding = 3) readonly buffer B { float b[]; };
 layout(push_constant) uniform Push {
   uint T, H, dk, dv;
   uint chunk;        // B
@@ -39,39 +43,88 @@ layout(push_constant) uniform Push {
   float scale;       // REVERSE: dk^-0.5
 } pc;
 
-void main() {
-  const uint lid = gl_LocalInvocationIndex;
-  const uint row0 = (gl_WorkGroupID.x / pc.col_tiles) * BM, col0 = (gl_WorkGroupID.x % pc.col_tiles) * BN;
-  const uint gc = gl_WorkGroupID.y, nh = pc.first_nh + gl_WorkGroupID.z, n = nh / pc.H, h = nh % pc.H;
-  const uint c0 = (pc.first_chunk + gc) * pc.chunk, len = min(pc.chunk, pc.T - c0);
-  const float log2_gamma = retention_log2_gamma(h);
+const uint A_PER_THREAD = (KS * BM + NT - 1) / NT, B_PER_THREAD = (KS * BN + NT - 1) / NT;
+float a_next[A_PER_THREAD], b_next[B_PER_THREAD];
 
+// Loads the slice of positions j0 .. j0 + KS of the chunk at c0 (length len) into registers:
+// A's rows row0.., B's columns col0.. times their weights.
+void fetch(uint n, uint h, uint c0, uint len, uint j0, uint row0, uint col0, float log2_gamma) {
+  const uint lid = gl_LocalInvocationIndex;
+  [[unroll]] for (uint i = 0; i < A_PER_THREAD; ++i) {
+    const uint e = lid + NT * i, j = j0 + e / BM, d = row0 + e % BM;
+    a_next[i] = e < KS * BM && j < len && d < pc.dk ? a[retention_qk_index(n, c0 + j, h, d, pc.T, pc.H, pc.dk)] : 0.0;
+  }
+  [[unroll]] for (uint i = 0; i < B_PER_THREAD; ++i) {
+    const uint e = lid + NT * i, j = j0 + e / BN, col = col0 + e % BN;
+    float x = 0.0;
+    if (e < KS * BN && j < len && col < pc.dv) {
+      const float w = REVERSE ? pc.scale * decay_pow(log2_gamma, float(j)) : decay_pow(log2_gamma, float(len - 1 - j));
+      x = w * b[retention_vo_index(n, c0 + j, h, col, pc.T, pc.H, pc.dv)];
+    }
+    b_next[i] = x;
+  }
+}
+
+void put() {
+  const uint lid = gl_LocalInvocationIndex;
+  [[unroll]] for (uint i = 0; i < A_PER_THREAD; ++i) {
+    const uint e = lid + NT * i;
+    if (e < KS * BM) a_tile_put(e / BM, e % BM, a_next[i]);
+  }
+  [[unroll]] for (uint i = 0; i < B_PER_THREAD; ++i) {
+    const uint e = lid + NT * i;
+    if (e < KS * BN) b_tile_put(e / BN, e % BN, b_next[i]);
+  }
+}
+
+void main() {
+  const uint row0 = (gl_WorkGroupID.x / pc.col_tiles) * BM, col0 = (gl_WorkGroupID.x % pc.col_tiles) * BN;
+  const uint bnh = gl_WorkGroupID.y, nh = pc.first_nh + bnh, n = nh / pc.H, h = nh % pc.H;
+  const float log2_gamma = retention_log2_gamma(h);
+  const uint matrix = pc.dk * pc.dv;
+
+  // The tile: element (tile_row(i), tile_col(c)) in acc[i][c].
   vec4 acc[RM];
   tile_clear(acc);
-  for (uint j0 = 0; j0 < len; j0 += KS) {
-    for (uint e = lid; e < KS * BM; e += NT) {
-      const uint kk = e / BM, r = e % BM, j = j0 + kk, d = row0 + r;
-      a_tile_put(kk, r, (j < len && d < pc.dk) ? k[retention_qk_index(n, c0 + j, h, d, pc.T, pc.H, pc.dk)] : 0.0);
-    }
-    for (uint e = lid; e < KS * BN; e += NT) {
-      const uint kk = e / BN, c = e % BN, j = j0 + kk, col = col0 + c;
-      float x = 0.0;
-      if (j < len && col < pc.dv)
-        x = (REVERSE ? pc.scale * decay_pow(log2_gamma, float(j)) : decay_pow(log2_gamma, float(len - 1 - j))) * v[retention_vo_index(n, c0 + j, h, col, pc.T, pc.H, pc.dv)];
-      b_tile_put(kk, c, x);
-    }
-    barrier();
-    tile_accumulate(acc);
-    barrier();  // the slice is consumed before the next one is staged
-  }
-
-  const uint base = (gl_WorkGroupID.z * pc.chunks + gc) * pc.dk;
-  [[unroll]] for (uint i = 0; i < RM; ++i) {
-    const uint d = row0 + tile_row(i);
-    if (d < pc.dk) {
+  if (!FROM_ZERO) {
+    [[unroll]] for (uint i = 0; i < RM; ++i) {
+      const uint d = row0 + tile_row(i);
       [[unroll]] for (uint c = 0; c < 4; ++c) {
         const uint col = col0 + tile_col(c);
-        if (col < pc.dv) u[(base + d) * pc.dv + col] = acc[i][c];
+        if (d < pc.dk && col < pc.dv) acc[i][c] = state[nh * matrix + d * pc.dv + col];
+      }
+    }
+  }
+
+  for (uint i = 0; i < pc.chunks; ++i) {
+    const uint gc = REVERSE ? pc.chunks - 1 - i : i;  // within the group
+    const uint c0 = (pc.first_chunk + gc) * pc.chunk, len = min(pc.chunk, pc.T - c0);
+    const uint base = (bnh * pc.chunks + gc) * matrix;
+    [[unroll]] for (uint r = 0; r < RM; ++r) {
+      const uint d = row0 + tile_row(r);
+      [[unroll]] for (uint c = 0; c < 4; ++c) {
+        const uint col = col0 + tile_col(c);
+        if (d < pc.dk && col < pc.dv) scratch[base + d * pc.dv + col] = acc[r][c];
+      }
+    }
+    const float decay = decay_pow(log2_gamma, float(len));
+    [[unroll]] for (uint r = 0; r < RM; ++r) acc[r] *= decay;
+    fetch(n, h, c0, len, 0, row0, col0, log2_gamma);
+    for (uint j0 = 0; j0 < len; j0 += KS) {
+      barrier();  // the previous slice is consumed
+      put();
+      barrier();
+      if (j0 + KS < len) fetch(n, h, c0, len, j0 + KS, row0, col0, log2_gamma);  // in flight during the multiplies
+      tile_accumulate(acc);
+    }
+  }
+
+  if (!FROM_ZERO) {
+    [[unroll]] for (uint i = 0; i < RM; ++i) {
+      const uint d = row0 + tile_row(i);
+      [[unroll]] for (uint c = 0; c < 4; ++c) {
+        const uint col = col0 + tile_col(c);
+        if (d < pc.dk && col < pc.dv) state[nh * matrix + d * pc.dv + col] = acc[i][c];
       }
     }
   }

@@ -39,6 +39,24 @@ layout(push_constant) uniform Push {
 shared uvec2 k_tile[B * LDS4];  // k of the chunk, [position][dim], f16
 shared uvec2 v_tile[B * LDS4];  // v of the chunk times its decay weight, [position][column], f16
 
+// The next chunk's k and v (f32, v not yet decayed) travel through registers while the current
+// chunk is multiplied: each chunk's loads would otherwise be waited for in turn.
+#define LOADS (B * (B / 4) / THREADS)
+vec4 k_next[LOADS], v_next[LOADS];
+
+// Loads the 64 x 64 blocks at dims d0 and columns e0 of k and v for the chunk at c0 (zeros past T).
+void fetch(uint n, uint h, uint c0, uint d0, uint e0) {
+  [[unroll]] for (uint i = 0; i < LOADS; ++i) {
+    const uint idx = gl_LocalInvocationIndex + i * THREADS, j = idx / (B / 4), c = idx % (B / 4);
+    k_next[i] = vec4(0.0);
+    v_next[i] = vec4(0.0);
+    if (c0 + j < pc.T) {
+      k_next[i] = k4[(((n * pc.T + c0 + j) * pc.H + h) * pc.dk + d0) / 4 + c];
+      v_next[i] = v4[(((n * pc.T + c0 + j) * pc.H + h) * pc.dv + e0) / 4 + c];
+    }
+  }
+}
+
 #define ACC fcoopmatNV<32, SCOPE_SUBGROUP, 16, 16>
 #define FRAG fcoopmatNV<16, SCOPE_SUBGROUP, 16, 16>
 #define EACH_BLOCK(F) F(0) F(1) F(2) F(3)
@@ -56,23 +74,21 @@ void main() {
   coopMatLoadNV(s_##j, st, (nh * pc.dk + row0) * pc.dv + e0 + 16 * j, pc.dv, false);
   EACH_BLOCK(LOAD_S)
 
+  fetch(n, h, pc.first_chunk * B, d0, e0);
   for (uint gc = 0; gc < pc.chunks; ++gc) {
     const uint c0 = (pc.first_chunk + gc) * B, len = min(B, pc.T - c0);
     const uint slot = (gl_WorkGroupID.z * pc.chunks + gc) * pc.dk + row0;
 #define STORE_U(j) coopMatStoreNV(s_##j, u, slot * pc.dv + e0 + 16 * j, pc.dv, false);
     EACH_BLOCK(STORE_U)
 
-    [[unroll]] for (uint i = 0; i < B * (B / 4) / THREADS; ++i) {
+    [[unroll]] for (uint i = 0; i < LOADS; ++i) {
       const uint idx = t + i * THREADS, j = idx / (B / 4), c = idx % (B / 4);
-      vec4 kx = vec4(0.0), vx = vec4(0.0);
-      if (j < len) {
-        kx = k4[(((n * pc.T + c0 + j) * pc.H + h) * pc.dk + d0) / 4 + c];
-        vx = v4[(((n * pc.T + c0 + j) * pc.H + h) * pc.dv + e0) / 4 + c] * decay_pow(log2_gamma, float(len - 1 - j));
-      }
-      k_tile[j * LDS4 + c] = uvec2(packHalf2x16(kx.xy), packHalf2x16(kx.zw));
+      const vec4 vx = v_next[i] * decay_pow(log2_gamma, float(len - 1 - j));  // zero past the chunk
+      k_tile[j * LDS4 + c] = uvec2(packHalf2x16(k_next[i].xy), packHalf2x16(k_next[i].zw));
       v_tile[j * LDS4 + c] = uvec2(packHalf2x16(vx.xy), packHalf2x16(vx.zw));
     }
     barrier();
+    if (gc + 1 < pc.chunks) fetch(n, h, c0 + B, d0, e0);  // in flight during the products
     const float decay_chunk = decay_pow(log2_gamma, float(len));
 #define DECAY(j) s_##j = s_##j * decay_chunk;
     EACH_BLOCK(DECAY)

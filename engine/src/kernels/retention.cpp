@@ -163,11 +163,10 @@ void for_each_chunk_pass(gpu::Stream& s, const Dims& d, int64_t chunks, int64_t 
 }
 
 // The chunkwise form in f32, in passes over blocks of sequences x heads and groups of their
-// chunks whose states fit the scratch budget; each pass is three dispatches
+// chunks whose states fit the scratch budget; each pass is two dispatches
 // (kernels/retention_chunk_passes.hpp):
-//   retention_chunk_states  U_c = sum_j gamma^(L-1-j) k_j^T v_j into the scratch,
-//   retention_chunk_scan    U_c -> S_c, the state before chunk c, from `state` (which ends as
-//                           the state after the group),
+//   retention_chunk_states  S_c, the state before each chunk c, into the scratch, from
+//                           `state` (which ends as the state after the group),
 //   retention_chunk_rows    o = the part inside each chunk + scale gamma^(j+1) q_(c0+j) S_c.
 // The stream orders them through the scratch, `state` and o (a pass's first dispatch waits
 // for the previous pass's last one to have read the scratch).
@@ -176,8 +175,7 @@ void dispatch_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor&
                         RetentionChunkScratch& scratch) {
   const int64_t chunks = (d.t + chunk - 1) / chunk;
   for_each_chunk_pass(s, d, chunks, chunk_row_tiles(chunk), scratch, [&](const ChunkPass& p) {
-    dispatch_chunk_states(s, k, v, scratch.states, d, chunk, p, false, 1.0f);
-    dispatch_chunk_scan(s, scratch.states, &state, d, chunk, p, false);
+    dispatch_chunk_states(s, k, v, scratch.states, &state, d, chunk, p, false, 1.0f);
     dispatch_chunk_rows(s, ChunkRows::Forward, o, q, k, v, scratch.states, d.dk, d.dv, d, chunk, p);
   });
 }

@@ -64,10 +64,8 @@ void retention_chunkwise_backward(gpu::Stream& s, const gpu::Tensor& q, const gp
   const RetentionDims d{N, T, H, DK, DV};
   const ChunkPass all{uint32_t(N * H), 0, uint32_t(chunks), 0};
   const float scale = static_cast<float>(1.0 / std::sqrt(double(DK)));
-  dispatch_chunk_states(s, k, v, scratch.forward_states, d, chunk, all, false, 1.0f);
-  dispatch_chunk_scan(s, scratch.forward_states, nullptr, d, chunk, all, false);
-  dispatch_chunk_states(s, q, d_o, scratch.reverse_states, d, chunk, all, true, scale);
-  dispatch_chunk_scan(s, scratch.reverse_states, nullptr, d, chunk, all, true);
+  dispatch_chunk_states(s, k, v, scratch.forward_states, nullptr, d, chunk, all, false, 1.0f);
+  dispatch_chunk_states(s, q, d_o, scratch.reverse_states, nullptr, d, chunk, all, true, scale);
   dispatch_chunk_rows(s, ChunkRows::Dq, dq, d_o, v, k, scratch.forward_states, DV, DK, d, chunk, all);
   dispatch_chunk_rows(s, ChunkRows::Dk, dk, v, d_o, q, scratch.reverse_states, DV, DK, d, chunk, all);
   dispatch_chunk_rows(s, ChunkRows::Dv, dv, k, q, d_o, scratch.reverse_states, DK, DV, d, chunk, all);

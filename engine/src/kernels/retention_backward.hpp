@@ -15,10 +15,10 @@
 // (split each sum at the chunk border and factor gamma^(n-m) through it); the states follow
 // S_(c+1) = gamma^L S_c + sum_j gamma^(L-1-j) k_j^T v_j and R_(c-1) = gamma^L R_c + sum_j gamma^j scale q_j^T d_o_j.
 //
-// The states come from the forward's passes (kernels/retention_chunk_passes.hpp: each
-// chunk's own sum, then a scan over the chunks, forward for S and backward for R); then one
-// dispatch each for dq, dk and dv (retention_chunk_rows) takes every chunk's rows from the
-// chunk's own positions and its state. The states are kept in f32 in the scratch.
+// The states come from the forward's pass (kernels/retention_chunk_passes.hpp: each state tile
+// walks the chunks, forward for S and backward for R); then one dispatch each for dq, dk and
+// dv (retention_chunk_rows) takes every chunk's rows from the chunk's own positions and its
+// state. The states are kept in f32 in the scratch.
 //
 // Layouts (f32): q, k, dq, dk [N, T, H, dk]; v, d_o, dv [N, T, H, dv]. q and k are the
 // (rotated) q and k the forward used. dq, dk, dv are overwritten. Wrong shapes or dtypes

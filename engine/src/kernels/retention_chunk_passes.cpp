@@ -32,21 +32,20 @@ TileShape fit_tile(int64_t rows, int64_t cols) {
   return t;
 }
 
-constexpr uint32_t kScanThreads = 256;  // local_size_x of retention_chunk_scan
-
 // retention_chunk_rows: 64 rows x 16 RN columns per workgroup, 64 positions per weight block,
 // slices of 16 contracted elements; shared memory (vec4s): weights 64 x 17, left 64 x 5,
 // right max(16 RN, 64) x 5.
 constexpr int64_t kRowsPerTile = 64;
 constexpr uint32_t kMaxColumnsPerThread = 8;
-uint64_t chunk_rows_shared_bytes(uint32_t rn) { return 16ull * (64 * 17 + 64 * 5 + std::max(16u * rn, 64u) * 5); }
+uint64_t chunk_rows_shared_bytes(uint32_t rn) { return 16ull * (64 * 17 + (64 + std::max(16u * rn, 64u)) * 5); }
 
 }  // namespace
 
 int64_t chunk_row_tiles(int64_t chunk) { return (chunk + kRowsPerTile - 1) / kRowsPerTile; }
 
-void dispatch_chunk_states(gpu::Stream& s, const gpu::Tensor& a, const gpu::Tensor& b, gpu::Tensor& u,
-                           const RetentionDims& d, int64_t chunk, const ChunkPass& p, bool reverse, float scale) {
+void dispatch_chunk_states(gpu::Stream& s, const gpu::Tensor& a, const gpu::Tensor& b, gpu::Tensor& states,
+                           gpu::Tensor* state, const RetentionDims& d, int64_t chunk, const ChunkPass& p, bool reverse,
+                           float scale) {
   const TileShape tile = fit_tile(d.dk, d.dv);  // rows: state rows (dk)
   const int64_t row_tiles = gpu::div_up(d.dk, tile.rows()), col_tiles = gpu::div_up(d.dv, tile.cols());
   if (row_tiles * col_tiles > gpu::kMaxGroupsPerDimension)
@@ -56,21 +55,11 @@ void dispatch_chunk_states(gpu::Stream& s, const gpu::Tensor& a, const gpu::Tens
     float scale;
   } push{uint32_t(d.t),       uint32_t(d.h), uint32_t(d.dk),       uint32_t(d.dv), uint32_t(chunk), p.first_chunk,
          p.count,             uint32_t(col_tiles), p.first_nh, scale};
-  s.dispatch("retention_chunk_states", {gpu::out(u), gpu::in(a), gpu::in(b)}, push,
-             uint32_t(row_tiles * col_tiles), p.count, p.heads, {tile.tx, tile.ty, tile.rm, reverse ? 1u : 0u});
-}
-
-void dispatch_chunk_scan(gpu::Stream& s, gpu::Tensor& u, gpu::Tensor* state, const RetentionDims& d, int64_t chunk,
-                         const ChunkPass& p, bool reverse) {
-  const int64_t matrix = d.dk * d.dv;
-  if (gpu::div_up(matrix, kScanThreads) > gpu::kMaxGroupsPerDimension)
-    throw Error(fmt::format("retention: the state of {} x {} is too large", d.dk, d.dv));
-  const struct {
-    uint32_t t, h, elements, chunk, first_chunk, chunks, first_nh;
-  } push{uint32_t(d.t), uint32_t(d.h), uint32_t(matrix), uint32_t(chunk), p.first_chunk, p.count, p.first_nh};
-  // Without a state the binding is never touched: u stands in for it.
-  s.dispatch("retention_chunk_scan", {gpu::out(u), gpu::out(state ? *state : u)}, push,
-             gpu::div_up(matrix, kScanThreads), p.heads, 1, {state ? 0u : 1u, reverse ? 1u : 0u});
+  // Without a state the binding is never touched: the scratch stands in for it.
+  s.dispatch("retention_chunk_states",
+             {gpu::out(states), gpu::out(state ? *state : states), gpu::in(a), gpu::in(b)}, push,
+             uint32_t(row_tiles * col_tiles), p.heads, 1,
+             {tile.tx, tile.ty, tile.rm, reverse ? 1u : 0u, state ? 0u : 1u});
 }
 
 void dispatch_chunk_rows(gpu::Stream& s, ChunkRows what, gpu::Tensor& out, const gpu::Tensor& a,

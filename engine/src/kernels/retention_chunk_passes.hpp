@@ -2,8 +2,7 @@
 // The passes of chunkwise retention that the forward (kernels/retention.cpp) and the backward
 // (kernels/retention_backward.cpp) share, each one dispatch over one group of chunks of one
 // block of sequences x heads (ChunkPass):
-//   dispatch_chunk_states  U_c, each chunk's own contribution to the state (retention_chunk_states);
-//   dispatch_chunk_scan    U_c -> the state at each chunk border (retention_chunk_scan);
+//   dispatch_chunk_states  the state at each chunk border (retention_chunk_states);
 //   dispatch_chunk_rows    rows of each chunk from its own positions and the state at its
 //                          border: the forward output, dq, dk or dv (retention_chunk_rows).
 // Internal to the library; the callers check the arguments.
@@ -28,16 +27,13 @@ struct ChunkPass {
 // chunk come in tiles of 64).
 int64_t chunk_row_tiles(int64_t chunk);
 
-// Forward: U_c = sum_j gamma^(L-1-j) a_j^T b_j with a = k, b = v (or reverse, for the
-// backward: U_c = sum_j scale gamma^j a_j^T b_j with a = q, b = dO), into `u`.
-void dispatch_chunk_states(gpu::Stream& s, const gpu::Tensor& a, const gpu::Tensor& b, gpu::Tensor& u,
-                           const RetentionDims& d, int64_t chunk, const ChunkPass& p, bool reverse, float scale);
-
-// In `u`, U_c becomes the state before chunk c, from `state` (which ends as the state after the
-// group); or, with state == nullptr, from zero, and with `reverse` walking from the last chunk
-// back, U_c becomes the reverse state after chunk c.
-void dispatch_chunk_scan(gpu::Stream& s, gpu::Tensor& u, gpu::Tensor* state, const RetentionDims& d, int64_t chunk,
-                         const ChunkPass& p, bool reverse);
+// Into `states` ([heads][count][dk][dv]): forward (a = k, b = v), the state before each chunk
+// of the pass, from `state`, which ends as the state after the pass; or, with state ==
+// nullptr, from zero. Reverse (the backward's, a = q, b = dO, state == nullptr): the reverse
+// state after each chunk, R_(c-1) = gamma^L R_c + sum_j scale gamma^j q_j^T dO_j.
+void dispatch_chunk_states(gpu::Stream& s, const gpu::Tensor& a, const gpu::Tensor& b, gpu::Tensor& states,
+                           gpu::Tensor* state, const RetentionDims& d, int64_t chunk, const ChunkPass& p, bool reverse,
+                           float scale);
 
 // What dispatch_chunk_rows computes (see shaders/retention_chunk_rows.comp): out, and a, b, y
 // and the states `st` as the shader names them.
