@@ -147,6 +147,22 @@ TEST_CASE("tensors round-trip f32, f16 and i32 and reject wrong sizes", "[core][
   CHECK_THROWS_AS(gpu::Tensor(test::context(), {-1}, gpu::DType::F32), Error);
 }
 
+TEST_CASE("the context counts its allocations and their peak, which can start over", "[core]") {
+  Context ctx(test::context().options());
+  const uint64_t base = ctx.allocated_bytes();
+  {
+    gpu::Tensor big(ctx, {1 << 20}, gpu::DType::F32, "big");
+    CHECK(ctx.allocated_bytes() >= base + (4u << 20));
+  }
+  CHECK(ctx.allocated_bytes() == base);
+  CHECK(ctx.peak_allocated_bytes() >= base + (4u << 20));  // the freed tensor still counts
+  ctx.reset_peak_allocated_bytes();
+  CHECK(ctx.peak_allocated_bytes() == base);
+  gpu::Tensor small(ctx, {1024}, gpu::DType::F32, "small");
+  CHECK(ctx.peak_allocated_bytes() == ctx.allocated_bytes());
+  CHECK(ctx.peak_allocated_bytes() < base + (4u << 20));
+}
+
 TEST_CASE("a tensor too large for the device is an out-of-memory error naming it", "[core][errors]") {
   const auto& d = test::context().device();
   int64_t too_many = static_cast<int64_t>(d.max_buffer_bytes / 4) + 1;

@@ -347,6 +347,7 @@ int main(int argc, char** argv) {
 
     fmt::print("\n{:>10} {:>12} {:>14} {:>12} {:>12}\n", "context", "prefill s", "decode ms/tok", "of roofline", "peak MiB");
     for (int64_t c : contexts) {
+      ctx.reset_peak_allocated_bytes();
       retnet::Session s(model);
       auto t0 = clock_type::now();
       s.prefill(tokens(c, V, c));
@@ -386,6 +387,7 @@ int main(int argc, char** argv) {
 
     fmt::print("\n{:>10} {:>14} {:>12}\n", "prompt", "prefill tok/s", "peak MiB");
     for (int64_t p : prefills) {
+      ctx.reset_peak_allocated_bytes();  // this prefill's own peak (batched decode held far more)
       retnet::Session s(model);
       auto t0 = clock_type::now();
       s.prefill(tokens(p, V, p + 1));

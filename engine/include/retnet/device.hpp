@@ -76,6 +76,8 @@ class Context {
   // Bytes of device memory this context has allocated now, and the most it ever had.
   uint64_t allocated_bytes() const;
   uint64_t peak_allocated_bytes() const;
+  // Starts the peak over from what is allocated now (to measure one operation's peak).
+  void reset_peak_allocated_bytes();
 
   gpu::ContextImpl& impl() { return *impl_; }
   const gpu::ContextImpl& impl() const { return *impl_; }

@@ -512,5 +512,6 @@ std::vector<std::string> Context::validation_messages() const {
 }
 uint64_t Context::allocated_bytes() const { return impl_->allocated_bytes.load(); }
 uint64_t Context::peak_allocated_bytes() const { return impl_->peak_allocated_bytes.load(); }
+void Context::reset_peak_allocated_bytes() { impl_->peak_allocated_bytes.store(impl_->allocated_bytes.load()); }
 
 }  // namespace retnet
