@@ -1,6 +1,6 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Chunkwise retention on tensor cores, pass 1 of 2 (with retention_intra_coopmat): the state
+// Chunkwise retention on tensor cores, pass 1 of 2 (with retention_chunk_output_coopmat): the state
 // before each chunk of one group of chunks, walking the chunks in order with a 64 x 64 tile of
 // the state held in f32 accumulators. With chunk c covering positions [c0, c0 + L) and j the
 // position within it:

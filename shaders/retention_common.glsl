@@ -1,4 +1,4 @@
-// Shared by the retention shaders (retention_intra, retention_chunk_*, retention_recurrent, retention_decode,
+// Shared by the retention shaders (retention_parallel, retention_chunk_*, retention_recurrent, retention_decode,
 // retention_backward_*).
 // Layouts: q, k [N, T, H, dk]; v, o [N, T, H, dv]; state [N, H, dk, dv]; all f32.
 

@@ -45,8 +45,8 @@ Dims check_arguments(const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tens
 // dk^-0.5, the scale of the scores.
 float scale_of(const Dims& d) { return static_cast<float>(1.0 / std::sqrt(double(d.dk))); }
 
-struct IntraPush {
-  uint32_t t, h, dk, dv, window;
+struct ParallelPush {
+  uint32_t t, h, dk, dv;
   float scale;
 };
 
@@ -55,27 +55,26 @@ struct RecurrentPush {
   float scale;
 };
 
-// retention_intra: o = the parallel form restricted to windows of `window` positions.
+// retention_parallel: o = the parallel form.
 // 64 threads (TX x TY), each a register block of RQ query rows x RK keys for the scores and
 // RQ rows x RV value columns for the output (BQ = TY*RQ rows, BK = TX*RK keys and
 // BV = TX*RV columns per workgroup). Large blocks save memory traffic; the scores are
 // recomputed for each BV-column tile, so wide heads get wide tiles and narrow heads narrow
-// ones (few wasted columns); BQ shrinks to the window (chunk) size, since a query tile that
-// spans several chunks computes scores that the chunk mask throws away.
-struct IntraConfig {
+// ones (few wasted columns); BQ shrinks to short sequences.
+struct ParallelConfig {
   uint32_t tx, ty, rq, rk, rv;
 };
 
-void dispatch_intra(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
-                    gpu::Tensor& o, const Dims& d, int64_t window) {
+void dispatch_parallel(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
+                       gpu::Tensor& o, const Dims& d) {
   const uint32_t slice = d.dk <= 8 ? 8 : 16;
   // Shared memory, as the shader lays it out: scores [BQ][BK+4], the q slice [BQ][DS+4], and
   // the k slice [BK][DS+4] sharing space with v^T [BV][BK+4].
-  auto shared_bytes = [&](const IntraConfig& x) {
+  auto shared_bytes = [&](const ParallelConfig& x) {
     const uint64_t bq = x.ty * x.rq, bk = x.tx * x.rk, bv = x.tx * x.rv;
     return 4 * (bq * (bk + 4) + bq * (slice + 4) + std::max(bk * (slice + 4), bv * (bk + 4)));
   };
-  IntraConfig candidates[2];  // by preference
+  ParallelConfig candidates[2];  // by preference
   int count = 1;
   if (d.dv <= 8) candidates[0] = {4, 16, 8, 8, 2};
   else if (d.dv <= 16) candidates[0] = {4, 16, 8, 8, 4};
@@ -83,20 +82,20 @@ void dispatch_intra(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, 
   else if (d.dv <= 64) candidates[0] = {8, 8, 8, 4, 8};
   else candidates[0] = {16, 4, 8, 2, 8}, candidates[1] = {8, 8, 8, 4, 8}, count = 2;
   const uint64_t limit = s.context().device().shared_memory_bytes;
-  const IntraConfig* chosen = nullptr;
+  const ParallelConfig* chosen = nullptr;
   for (int i = 0; i < count && !chosen; ++i) {
-    IntraConfig& c = candidates[i];
-    while (c.rq > 1 && c.ty * c.rq > window) c.rq /= 2;
+    ParallelConfig& c = candidates[i];
+    while (c.rq > 1 && c.ty * c.rq > d.t) c.rq /= 2;
     while (c.rq > 1 && shared_bytes(c) > limit) c.rq /= 2;
     if (shared_bytes(c) <= limit) chosen = &c;
   }
   if (!chosen) throw Error("retention: the device has too little shared memory");
-  const IntraConfig& c = *chosen;
+  const ParallelConfig& c = *chosen;
   const uint32_t rows = c.ty * c.rq, cols = c.tx * c.rv;
   const uint32_t query_tiles = gpu::div_up(d.t, rows);
   if (query_tiles > gpu::kMaxGroupsPerDimension) throw Error(fmt::format("retention: T = {} is too long for one call", d.t));
-  const IntraPush push{uint32_t(d.t), uint32_t(d.h), uint32_t(d.dk), uint32_t(d.dv), uint32_t(window), scale_of(d)};
-  s.dispatch("retention_intra", {gpu::out(o), gpu::in(q), gpu::in(k), gpu::in(v)}, push, query_tiles,
+  const ParallelPush push{uint32_t(d.t), uint32_t(d.h), uint32_t(d.dk), uint32_t(d.dv), scale_of(d)};
+  s.dispatch("retention_parallel", {gpu::out(o), gpu::in(q), gpu::in(k), gpu::in(v)}, push, query_tiles,
              gpu::div_up(d.dv, cols), static_cast<uint32_t>(d.n * d.h), {c.tx, c.ty, c.rq, c.rk, c.rv, slice});
 }
 
@@ -214,7 +213,7 @@ void retention_parallel(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor&
                         gpu::Tensor& o) {
   const Dims d = check_arguments(q, k, v, o, nullptr, "retention_parallel");
   if (d.n * d.t * d.h == 0) return;
-  dispatch_intra(s, q, k, v, o, d, d.t);
+  dispatch_parallel(s, q, k, v, o, d);
 }
 
 void retention_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,

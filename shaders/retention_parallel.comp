@@ -1,14 +1,13 @@
 #version 450
 #extension GL_GOOGLE_include_directive : require
-// Retention within a window of positions: the parallel form restricted to keys in the same
-// window as the query (window = chunk size for the chunkwise form, T for the parallel form):
-//   o_n = sum_{m <= n, m in window(n)} gamma^(n-m) * scale * (q_n . k_m) v_m      (overwrites o)
+// Retention in the parallel form:
+//   o_n = sum_{m <= n} gamma^(n-m) * scale * (q_n . k_m) v_m      (overwrites o)
 //
 // One workgroup = BQ query rows x BV value columns of one (sequence, head), TX x TY threads.
 // It walks key tiles of BK keys; for each:
 //   scores  s = q k^T (BQ x BK), from slices of DS dims of q and k staged in shared memory
 //           (q only once if dk <= DS), each thread a register block of RQ rows x RK keys;
-//   decay   s * scale * gamma^(n-m), masked to m <= n in the same window, to shared memory,
+//   decay   s * scale * gamma^(n-m), masked to m <= n, to shared memory,
 //           next to the v tile (stored transposed, so both operands below are vec4 reads
 //           along the key dimension);
 //   output  acc += s v, each thread a register block of RQ rows x RV columns.
@@ -33,7 +32,6 @@ layout(std430, set = 0, binding = 2) readonly buffer K { float k[]; };
 layout(std430, set = 0, binding = 3) readonly buffer V { float v[]; };
 layout(push_constant) uniform Push {
   uint T, H, dk, dv;
-  uint window;  // keys must lie in the query's window [n - n % window, n]
   float scale;  // dk^-0.5
 } pc;
 
@@ -50,17 +48,17 @@ void q_slice_float(uint index, float x) { q_slice[index / 4][index % 4] = x; }
 
 void main() {
   const uint tx = gl_LocalInvocationID.x, ty = gl_LocalInvocationID.y, lid = gl_LocalInvocationIndex;
-  const uint T = pc.T, H = pc.H, dk = pc.dk, dv = pc.dv, W = pc.window;
+  const uint T = pc.T, H = pc.H, dk = pc.dk, dv = pc.dv;
   const uint q0 = gl_WorkGroupID.x * BQ, c0 = gl_WorkGroupID.y * BV;
   const uint n = gl_WorkGroupID.z / H, h = gl_WorkGroupID.z % H;
   const float log2_gamma = retention_log2_gamma(h);
   const uint q_end = min(q0 + BQ, T);
 
-  // Keys start at the window of the first query row. Keys further back than `horizon` from
-  // every query row have a decay below 2^-150, i.e. exactly 0 in fp32: skip them.
-  uint k_begin = (q0 / W) * W;
+  // Keys further back than `horizon` from every query row have a decay below 2^-150, i.e.
+  // exactly 0 in fp32: skip them.
+  uint k_begin = 0;
   const float horizon = 150.0 / -log2_gamma;
-  if (horizon < float(q0)) k_begin = max(k_begin, q0 - uint(horizon));
+  if (horizon < float(q0)) k_begin = q0 - uint(horizon);
 
   float acc[RQ][RV];
   [[unroll]] for (uint i = 0; i < RQ; ++i)
@@ -94,10 +92,9 @@ void main() {
     barrier();  // the k slice is consumed: `stage` can take v^T
     [[unroll]] for (uint i = 0; i < RQ; ++i) {
       const uint r = ty + TY * i, row = q0 + r;
-      const uint window_begin = (row / W) * W;
       [[unroll]] for (uint j = 0; j < RK; ++j) {
         const uint key = tx + TX * j, m = k0 + key;
-        const bool valid = row < T && m <= row && m >= window_begin;
+        const bool valid = row < T && m <= row;
         const uint index = r * BKP + key;
         scores[index / 4][index % 4] = valid ? s[i][j] * pc.scale * decay_pow(log2_gamma, float(row - m)) : 0.0;
       }
