@@ -14,8 +14,9 @@
 //  - A: the warp's threads share 32 / TX values of ty, so its A reads are broadcasts of
 //    2 vec4 (TX = 16): one cycle per read.
 // With RM = 8 a warp spends 6 shared-memory cycles per 32 FMA instructions (8 cycles of an
-// SM's 4 x 32 FP32 lanes): the tile is bound by arithmetic, not by shared memory bandwidth,
-// which a 4 x 4 block per thread would be.
+// SM's 4 x 32 FP32 lanes); retention_chunk_states uses RM = 4 all the same (5 cycles per 16
+// FMA instructions), since its workgroups each walk every chunk in turn and twice as many of
+// them keep more of the GPU busy (kernels/retention_chunk_passes.cpp).
 // Rows of A are padded by 4 floats, which spreads stores of A transposed over the banks;
 // vec4 reads stay aligned.
 
