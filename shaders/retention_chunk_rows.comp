@@ -13,9 +13,10 @@
 // states before each chunk, rev the reverse states after it (kernels/retention_backward.hpp),
 // laid out [block of sequences x heads][chunks of the group][rows][columns].
 //
-// One workgroup = BM = 64 rows of a chunk x BN = 16 RN output columns of one (sequence, head):
-// grid (DY / BN, chunks of the group x row tiles, sequences x heads of the block). 16 x 8
-// threads; thread (tx, ty) owns rows ty + 8 i (i < 8) and columns tx + 16 j (j < RN). Three
+// One workgroup = BM = 8 TY rows of a chunk x BN = 16 RN output columns of one (sequence,
+// head): grid (DY / BN, chunks of the group x row tiles, sequences x heads of the block).
+// 16 x TY threads (TY = 8, or 4 where the device has under 28 KiB of shared memory: 16 KiB is
+// enough then); thread (tx, ty) owns rows ty + TY i (i < 8) and columns tx + 16 j (j < RN). Three
 // register-blocked products, every operand staged in shared memory as rows along the
 // contraction (vec4 reads; rows padded by one vec4 so the 8 rows that a warp's quarter reads at
 // once hit distinct banks):
@@ -29,11 +30,12 @@
 #include "retention_common.glsl"
 #include "matrix_quad.glsl"
 
-layout(local_size_x = 16, local_size_y = 8) in;
+layout(local_size_x = 16, local_size_y_id = 3) in;
 layout(constant_id = 0) const uint MODE = 0;
 layout(constant_id = 1) const uint RN = 4;          // output columns per thread (1 to 8)
 layout(constant_id = 2) const bool ALIGNED = false;  // DA % 4 == 0 and DY % 4 == 0: vec4 loads
-const uint TX = 16, TY = 8, NT = TX * TY;
+layout(constant_id = 3) const uint TY = 8;           // thread rows: 8 or 4
+const uint TX = 16, NT = TX * TY;
 const uint RM = 8;          // rows per thread
 const uint BM = TY * RM;    // rows per workgroup
 const uint BP = 4 * TX;     // positions per weight block (4 per thread)
@@ -130,9 +132,10 @@ Step next_step(Step s) {
   return s.k0 + ES < pc.DA ? Step(STATE, 0, s.k0 + ES) : Step(DONE, 0, 0);
 }
 
-const uint LEFT_QUADS = BM * ES / 4 / NT;  // left operand quads per thread and step (2)
-const uint RQ_SLICE = (ES * BN / 4 + NT - 1) / NT;
-const uint RIGHT_QUADS = RQ_SLICE > LEFT_QUADS ? RQ_SLICE : LEFT_QUADS;
+const uint LEFT_QUADS = BM * ES / 4 / NT;         // left operand quads per thread and step (2)
+const uint SCORE_QUADS = BP * ES / 4 / NT;        // the weights' right operand (2 or 4)
+const uint RQ_SLICE = (ES * BN / 4 + NT - 1) / NT;  // the inside and state products' right operand
+const uint RIGHT_QUADS = RQ_SLICE > SCORE_QUADS ? RQ_SLICE : SCORE_QUADS;
 const uint any_row = 0xffffffffu;  // rows are bounds-checked by the callers of the loaders
 vec4 left_next[LEFT_QUADS], right_next[RIGHT_QUADS];
 
@@ -146,7 +149,7 @@ void fetch(Step s) {
     }
   }
   if (s.kind == SCORES) {
-    [[unroll]] for (uint i = 0; i < LEFT_QUADS; ++i) {
+    [[unroll]] for (uint i = 0; i < SCORE_QUADS; ++i) {
       const uint idx = lid + NT * i, m = s.mb + idx / (ES / 4), e = s.k0 + 4 * (idx % (ES / 4));
       right_next[i] = m < m_end ? b_quad(row_of_chunk + m * pc.H, e, any_row, pc.DA, ALIGNED) : vec4(0.0);
     }
@@ -191,7 +194,7 @@ void put(Step s) {
     }
   }
   if (s.kind == SCORES) {
-    [[unroll]] for (uint i = 0; i < LEFT_QUADS; ++i) {
+    [[unroll]] for (uint i = 0; i < SCORE_QUADS; ++i) {
       const uint idx = lid + NT * i;
       sh[RIGHT_AT + (idx / (ES / 4)) * ESQ + idx % (ES / 4)] = right_next[i];
     }

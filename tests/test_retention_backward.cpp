@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <string>
 
+#include "kernels/retention.hpp"
 #include "kernels/retention_backward.hpp"
 #include "reference/retention.hpp"
 #include "reference/retention_backward.hpp"
@@ -135,4 +136,47 @@ TEST_CASE("retention chunkwise backward rejects wrong shapes and dtypes", "[kern
   kernels::retention_chunkwise_backward(stream, q, k, v, d_o, dq, dk, dv, 4, scratch);
   stream.submit();
   CHECK(test::max_rel_error(dq.download(), std::vector<float>(qk_size(s), 0.0f)) == 0.0);
+}
+
+TEST_CASE("chunkwise retention forward and backward on a device with 16 KiB of shared memory",
+          "[kernel][retention_backward]") {
+  // The kernels plan for the smallest shared memory Vulkan allows (half the 32-row tiles, so
+  // two row tiles per chunk of 64), and must give the same numbers.
+  ContextOptions options = test::context().options();
+  options.shared_memory_limit = 16384;
+  Context ctx(options);
+  REQUIRE(ctx.device().shared_memory_bytes == 16384);
+  auto on = [&](const std::vector<int64_t>& shape, const std::vector<float>& values, const char* name) {
+    gpu::Tensor t(ctx, shape, gpu::DType::F32, name);
+    t.upload(values);
+    return t;
+  };
+  uint32_t seed = 700;
+  for (const auto& [s, chunk] : {std::pair<RetentionShape, int64_t>{{2, 150, 2, 20, 13}, 64},
+                                 {{1, 129, 2, 64, 200}, 100}, {{1, 40, 1, 8, 8}, 16}}) {
+    INFO(describe(s) << " chunk " << chunk);
+    const auto q = test::random_vector(qk_size(s), seed += 5), k = test::random_vector(qk_size(s), seed + 1);
+    const auto v = test::random_vector(vo_size(s), seed + 2), d_o = test::random_vector(vo_size(s), seed + 3);
+    auto initial = test::random_vector(size_t(s.n * s.h * s.dk * s.dv), seed + 4);
+    auto tq = on(qk_shape(s), q, "q"), tk = on(qk_shape(s), k, "k"), tv = on(vo_shape(s), v, "v");
+    auto tdo = on(vo_shape(s), d_o, "d_o"), state = on({s.n, s.h, s.dk, s.dv}, initial, "state");
+    auto o = on(vo_shape(s), std::vector<float>(vo_size(s), 1e3f), "o");
+    auto dq = on(qk_shape(s), std::vector<float>(qk_size(s), 1e3f), "dq");
+    auto dk = on(qk_shape(s), std::vector<float>(qk_size(s), 1e3f), "dk");
+    auto dv = on(vo_shape(s), std::vector<float>(vo_size(s), 1e3f), "dv");
+    kernels::RetentionChunkScratch forward_scratch;
+    kernels::RetentionBackwardScratch backward_scratch;
+    gpu::Stream stream(ctx);
+    kernels::retention_chunkwise(stream, tq, tk, tv, state, o, chunk, forward_scratch);
+    kernels::retention_chunkwise_backward(stream, tq, tk, tv, tdo, dq, dk, dv, chunk, backward_scratch);
+    stream.submit();
+    const auto expected_o = reference::retention_chunkwise(q, k, v, initial, s, chunk);  // updates `initial`
+    CHECK(test::max_rel_error(o.download(), expected_o) < kGpuTolerance);
+    CHECK(test::max_rel_error(state.download(), initial) < kGpuTolerance);
+    std::vector<float> eq, ek, ev;
+    reference::retention_backward(q, k, v, d_o, s, eq, ek, ev);
+    CHECK(test::max_rel_error(dq.download(), eq) < kGpuTolerance);
+    CHECK(test::max_rel_error(dk.download(), ek) < kGpuTolerance);
+    CHECK(test::max_rel_error(dv.download(), ev) < kGpuTolerance);
+  }
 }

@@ -45,6 +45,9 @@ struct ContextOptions {
   // Where the VkPipelineCache is persisted. Empty: $RETNET_CACHE_DIR, else
   // $XDG_CACHE_HOME/retnet-vk, else ~/.cache/retnet-vk. "none" disables persistence.
   std::string cache_dir;
+  // When non-zero, the kernels plan for at most this much shared memory per workgroup (the
+  // device's own limit if lower): tests run the variants made for small devices with it.
+  uint64_t shared_memory_limit = 0;
 
   // Defaults overridden by RETNET_DEVICE, RETNET_VALIDATION, RETNET_PROFILE,
   // RETNET_NO_FP16, RETNET_NO_SUBGROUPS, RETNET_NO_COOPMAT, RETNET_CACHE_DIR.

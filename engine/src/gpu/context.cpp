@@ -219,6 +219,9 @@ void ContextImpl::pick_device() {
   }
   physical = devices[chosen];
   info = infos[chosen];
+  if (options.shared_memory_limit > 0)
+    info.shared_memory_bytes =
+        static_cast<uint32_t>(std::min<uint64_t>(info.shared_memory_bytes, options.shared_memory_limit));
   active.fp16 = options.allow.fp16 && info.fp16_storage;
   active.subgroups = options.allow.subgroups && info.subgroup_arithmetic;
   // The tensor-core matmul keeps f16 tiles in shared memory (shaderFloat16) and assumes

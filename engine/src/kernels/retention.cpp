@@ -173,7 +173,7 @@ void dispatch_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor&
                         gpu::Tensor& state, gpu::Tensor& o, const Dims& d, int64_t chunk,
                         RetentionChunkScratch& scratch) {
   const int64_t chunks = (d.t + chunk - 1) / chunk;
-  for_each_chunk_pass(s, d, chunks, chunk_row_tiles(chunk), scratch, [&](const ChunkPass& p) {
+  for_each_chunk_pass(s, d, chunks, chunk_row_tiles(s.context(), chunk, d.dv), scratch, [&](const ChunkPass& p) {
     dispatch_chunk_states(s, k, v, scratch.states, &state, d, chunk, p, false, 1.0f);
     dispatch_chunk_rows(s, ChunkRows::Forward, o, q, k, v, scratch.states, d.dk, d.dv, d, chunk, p);
   });

@@ -31,16 +31,39 @@ TileShape fit_tile(int64_t rows, int64_t cols) {
   return t;
 }
 
-// retention_chunk_rows: 64 rows x 16 RN columns per workgroup, 64 positions per weight block,
-// slices of 16 contracted elements; shared memory (vec4s): weights 64 x 17, left 64 x 5,
-// right max(16 RN, 64) x 5.
-constexpr int64_t kRowsPerTile = 64;
+// retention_chunk_rows: 16 x TY threads, 8 TY rows x 16 RN columns per workgroup, 64 positions
+// per weight block, slices of 16 contracted elements; shared memory (vec4s): weights 8 TY x 17,
+// left 8 TY x 5, right max(16 RN, 64) x 5.
 constexpr uint32_t kMaxColumnsPerThread = 8;
-uint64_t chunk_rows_shared_bytes(uint32_t rn) { return 16ull * (64 * 17 + (64 + std::max(16u * rn, 64u)) * 5); }
+uint64_t chunk_rows_shared_bytes(uint32_t ty, uint32_t rn) {
+  return 16ull * (8 * ty * 17 + (8 * ty + std::max(16u * rn, 64u)) * 5);
+}
+
+struct ChunkRowsShape {
+  uint32_t ty, rn;
+  int64_t col_tiles;
+};
+
+// Column tiles of at most 8 columns per thread (fewer where the device's shared memory needs
+// it), spread evenly over the width; 8 thread rows, or 4 on devices with under 28 KiB.
+ChunkRowsShape chunk_rows_shape(const Context& ctx, int64_t dy) {
+  const uint64_t limit = ctx.device().shared_memory_bytes;
+  for (uint32_t ty : {8u, 4u}) {
+    int64_t tiles = gpu::div_up(dy, 16 * int64_t(kMaxColumnsPerThread));
+    uint32_t rn = uint32_t(gpu::div_up(dy, 16 * tiles));
+    while (rn > 1 && chunk_rows_shared_bytes(ty, rn) > limit) rn = uint32_t(gpu::div_up(dy, 16 * ++tiles));
+    if (chunk_rows_shared_bytes(ty, rn) <= limit) return {ty, rn, gpu::div_up(dy, 16 * int64_t(rn))};
+  }
+  throw Error(fmt::format("retention: the chunkwise kernels need {} KiB of shared memory; this device has {} KiB",
+                          chunk_rows_shared_bytes(4, 1) / 1024, limit / 1024));
+}
 
 }  // namespace
 
-int64_t chunk_row_tiles(int64_t chunk) { return (chunk + kRowsPerTile - 1) / kRowsPerTile; }
+int64_t chunk_row_tiles(const Context& ctx, int64_t chunk, int64_t dy) {
+  const int64_t rows = 8 * chunk_rows_shape(ctx, dy).ty;
+  return (chunk + rows - 1) / rows;
+}
 
 void dispatch_chunk_states(gpu::Stream& s, const gpu::Tensor& a, const gpu::Tensor& b, gpu::Tensor& states,
                            gpu::Tensor* state, const RetentionDims& d, int64_t chunk, const ChunkPass& p, bool reverse,
@@ -64,17 +87,9 @@ void dispatch_chunk_states(gpu::Stream& s, const gpu::Tensor& a, const gpu::Tens
 void dispatch_chunk_rows(gpu::Stream& s, ChunkRows what, gpu::Tensor& out, const gpu::Tensor& a,
                          const gpu::Tensor& b, const gpu::Tensor& y, const gpu::Tensor& st, int64_t da, int64_t dy,
                          const RetentionDims& d, int64_t chunk, const ChunkPass& p) {
-  // Column tiles of at most 8 columns per thread (fewer where the device's shared memory
-  // needs it), spread evenly over the width.
-  const uint64_t limit = s.context().device().shared_memory_bytes;
-  int64_t tiles = gpu::div_up(dy, 16 * int64_t(kMaxColumnsPerThread));
-  uint32_t rn = uint32_t(gpu::div_up(dy, 16 * tiles));
-  while (rn > 1 && chunk_rows_shared_bytes(rn) > limit) rn = uint32_t(gpu::div_up(dy, 16 * ++tiles));
-  if (chunk_rows_shared_bytes(rn) > limit)
-    throw Error(fmt::format("retention: the chunkwise kernels need {} KiB of shared memory; this device has {} KiB",
-                            chunk_rows_shared_bytes(rn) / 1024, limit / 1024));
-  const int64_t col_tiles = gpu::div_up(dy, 16 * int64_t(rn)), row_tiles = chunk_row_tiles(chunk);
-  if (col_tiles > gpu::kMaxGroupsPerDimension || p.count * row_tiles > gpu::kMaxGroupsPerDimension)
+  const ChunkRowsShape shape = chunk_rows_shape(s.context(), dy);
+  const int64_t row_tiles = chunk_row_tiles(s.context(), chunk, dy);
+  if (shape.col_tiles > gpu::kMaxGroupsPerDimension || p.count * row_tiles > gpu::kMaxGroupsPerDimension)
     throw Error(fmt::format("retention: {} chunks of {} x {} rows are too many for one dispatch", p.count, chunk, dy));
   const struct {
     uint32_t t, h, da, dy, chunk, chunks, first_chunk, group_chunks, first_nh, row_tiles;
@@ -92,8 +107,8 @@ void dispatch_chunk_rows(gpu::Stream& s, ChunkRows what, gpu::Tensor& out, const
          static_cast<float>(1.0 / std::sqrt(double(d.dk)))};
   const bool aligned = da % 4 == 0 && dy % 4 == 0;
   s.dispatch("retention_chunk_rows", {gpu::out(out), gpu::in(a), gpu::in(b), gpu::in(y), gpu::in(st)}, push,
-             uint32_t(col_tiles), uint32_t(p.count * row_tiles), p.heads,
-             {static_cast<uint32_t>(what), rn, aligned ? 1u : 0u});
+             uint32_t(shape.col_tiles), uint32_t(p.count * row_tiles), p.heads,
+             {static_cast<uint32_t>(what), shape.rn, aligned ? 1u : 0u, shape.ty});
 }
 
 }  // namespace retnet::kernels

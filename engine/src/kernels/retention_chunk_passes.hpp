@@ -23,9 +23,9 @@ struct ChunkPass {
   uint32_t heads, first_nh, count, first_chunk;
 };
 
-// Workgroups per chunk along the second grid dimension of dispatch_chunk_rows (its rows of a
-// chunk come in tiles of 64).
-int64_t chunk_row_tiles(int64_t chunk);
+// Workgroups per chunk along the second grid dimension of dispatch_chunk_rows for outputs of
+// width dy (its rows of a chunk come in tiles of 64, or 32 on devices of little shared memory).
+int64_t chunk_row_tiles(const Context& ctx, int64_t chunk, int64_t dy);
 
 // Into `states` ([heads][count][dk][dv]): forward (a = k, b = v), the state before each chunk
 // of the pass, from `state`, which ends as the state after the pass; or, with state ==
