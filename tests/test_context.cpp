@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <cmath>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 
@@ -145,6 +146,26 @@ TEST_CASE("tensors round-trip f32, f16 and i32 and reject wrong sizes", "[core][
   CHECK_THROWS_WITH(t32.upload(std::vector<float>(5)), Catch::Contains("upload of 5 values"));
   CHECK_THROWS_AS(ti.upload(std::vector<float>(3)), Error);
   CHECK_THROWS_AS(gpu::Tensor(test::context(), {-1}, gpu::DType::F32), Error);
+}
+
+TEST_CASE("RETNET_SHARED_MEMORY_LIMIT caps the shared memory the kernels plan for", "[core][errors]") {
+  // Restores the variable as the test found it (the small-shared-memory run of the suite sets it).
+  const char* before = std::getenv("RETNET_SHARED_MEMORY_LIMIT");
+  const std::string saved = before ? before : "";
+  setenv("RETNET_SHARED_MEMORY_LIMIT", "20000", 1);
+  CHECK(ContextOptions::from_environment().shared_memory_limit == 20000);
+  for (const char* bad : {"", "abc", "16k", "0"}) {
+    CAPTURE(bad);
+    setenv("RETNET_SHARED_MEMORY_LIMIT", bad, 1);
+    CHECK_THROWS_AS(ContextOptions::from_environment(), Error);
+  }
+  if (before) setenv("RETNET_SHARED_MEMORY_LIMIT", saved.c_str(), 1);
+  else unsetenv("RETNET_SHARED_MEMORY_LIMIT");
+  ContextOptions options = test::context().options();
+  options.shared_memory_limit = 1 << 30;  // above the device's: the device's own limit stays
+  Context ctx(options);
+  CHECK(ctx.device().shared_memory_bytes < (1u << 30));
+  CHECK(ctx.device().shared_memory_bytes >= test::context().device().shared_memory_bytes);
 }
 
 TEST_CASE("the context counts its allocations and their peak, which can start over", "[core]") {

@@ -56,11 +56,18 @@ TEST_CASE("decode_matvec: RMSNorm then four products equals rmsnorm and four mat
           y0.push_back(test::random_vector(size_t(rows[i]), 20 + uint32_t(i)));
           y.push_back(test::tensor({1, rows[i]}, y0.back()));
         }
+        auto record = [&](gpu::Stream& s) {
+          kernels::decode_matvec(s, {&tx, &tnw, nullptr, 0, kEps},
+                                 {{&w[0].tensor, &y[0]}, {&w[1].tensor, &y[1]}, {&w[2].tensor, &y[2]},
+                                  {&w[3].tensor, &y[3]}},
+                                 accumulate);
+        };
         gpu::Stream s(test::context());
-        kernels::decode_matvec(s, {&tx, &tnw, nullptr, 0, kEps},
-                               {{&w[0].tensor, &y[0]}, {&w[1].tensor, &y[1]}, {&w[2].tensor, &y[2]},
-                                {&w[3].tensor, &y[3]}},
-                               accumulate);
+        if (!kernels::decode_matvec_supported(test::context(), K, 0, true, dtype)) {
+          CHECK_THROWS_AS(record(s), Error);  // the input does not fit the device's shared memory
+          continue;
+        }
+        record(s);
         s.submit();
         const auto normed = reference::rmsnorm(x, nw, kEps);
         for (size_t i = 0; i < rows.size(); ++i) {
@@ -91,6 +98,11 @@ TEST_CASE("decode_matvec: the gated head norm then o_proj equals rmsnorm_swish_g
       auto th = test::tensor({1, N}, h0);
       Weight w = random_weight(N, K, dtype, 7);
       gpu::Stream s(test::context());
+      if (!kernels::decode_matvec_supported(test::context(), K, head_dim, true, dtype)) {
+        // the input does not fit the device's shared memory
+        CHECK_THROWS_AS(kernels::decode_matvec(s, {&to, &tgw, &tg, head_dim, kEps}, {{&w.tensor, &th}}, true), Error);
+        continue;
+      }
       kernels::decode_matvec(s, {&to, &tgw, &tg, head_dim, kEps}, {{&w.tensor, &th}}, true);
       s.submit();
       const auto gated = reference::rmsnorm_swish_gate(o, g, gw, kEps);
@@ -112,6 +124,12 @@ TEST_CASE("decode_matvec_swiglu equals rmsnorm, the gate and up matmuls and swig
       gpu::Tensor ty(test::context(), {1, N}, gpu::DType::F32, "y");
       Weight gate = random_weight(N, K, dtype, 30), up = random_weight(N, K, dtype, 31);
       gpu::Stream s(test::context());
+      if (!kernels::decode_matvec_supported(test::context(), K, 0, true, dtype)) {
+        // the input does not fit the device's shared memory
+        CHECK_THROWS_AS(kernels::decode_matvec_swiglu(s, {&tx, &tnw, nullptr, 0, kEps}, gate.tensor, up.tensor, ty),
+                        Error);
+        continue;
+      }
       kernels::decode_matvec_swiglu(s, {&tx, &tnw, nullptr, 0, kEps}, gate.tensor, up.tensor, ty);
       s.submit();
       const auto normed = reference::rmsnorm(x, nw, kEps);

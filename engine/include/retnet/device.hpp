@@ -50,7 +50,8 @@ struct ContextOptions {
   uint64_t shared_memory_limit = 0;
 
   // Defaults overridden by RETNET_DEVICE, RETNET_VALIDATION, RETNET_PROFILE,
-  // RETNET_NO_FP16, RETNET_NO_SUBGROUPS, RETNET_NO_COOPMAT, RETNET_CACHE_DIR.
+  // RETNET_NO_FP16, RETNET_NO_SUBGROUPS, RETNET_NO_COOPMAT, RETNET_CACHE_DIR,
+  // RETNET_SHARED_MEMORY_LIMIT.
   static ContextOptions from_environment();
 };
 

@@ -119,6 +119,13 @@ ContextOptions ContextOptions::from_environment() {
   o.allow.subgroups = !env_flag("RETNET_NO_SUBGROUPS");
   o.allow.coopmat = !env_flag("RETNET_NO_COOPMAT");
   if (const char* c = std::getenv("RETNET_CACHE_DIR")) o.cache_dir = c;
+  if (const char* m = std::getenv("RETNET_SHARED_MEMORY_LIMIT")) {
+    char* end = nullptr;
+    const unsigned long long bytes = std::strtoull(m, &end, 10);
+    if (end == m || *end != '\0' || bytes == 0)
+      throw Error(fmt::format("RETNET_SHARED_MEMORY_LIMIT must be a positive number of bytes, not '{}'", m));
+    o.shared_memory_limit = bytes;
+  }
   return o;
 }
 
