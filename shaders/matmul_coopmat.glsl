@@ -157,25 +157,17 @@ float scale_exponent(uint bits) {
     }                                                                                          \
     return uvec4(packHalf2x16(lo.xy), packHalf2x16(lo.zw), packHalf2x16(hi.xy), packHalf2x16(hi.zw)); \
   }
-// 4 floats of an f32 operand's memory at (row, col .. col + 3), zero outside rows x cols.
-#define F32_QUAD(NAME, BUF, BUF4, ALIGNED_)                                                    \
-  vec4 NAME(uint row, uint col, uint rows, uint cols) {                                        \
-    vec4 v = vec4(0.0);                                                                        \
-    if (row >= rows) return v;                                                                 \
-    if (ALIGNED_) return col < cols ? BUF4[(row * cols + col) / 4] : v;                       \
-    [[unroll]] for (uint e = 0; e < 4; ++e)                                                    \
-      if (col + e < cols) v[e] = BUF[row * cols + col + e];                                    \
-    return v;                                                                                  \
-  }
+// a_quad / b_quad(row, col, rows, cols, aligned): 4 floats of an f32 operand's memory.
+#include "matrix_quad.glsl"
 #ifdef A_F16
 F16_PIECE(a_piece, a, a8, A_ALIGNED)
 #else
-F32_QUAD(a_quad, a, a8, A_ALIGNED)
+DEFINE_F32_QUAD(a_quad, a, a8)
 #endif
 #ifdef B_F16
 F16_PIECE(b_piece, b, b8, B_ALIGNED)
 #else
-F32_QUAD(b_quad, b, b8, B_ALIGNED)
+DEFINE_F32_QUAD(b_quad, b, b8)
 #endif
 
 // Element (r, q) of an operand's tile in its memory's coordinates: row `r`, column `q` of the
@@ -201,7 +193,7 @@ void fetch(uint t, uint m0, uint n0, uint k0) {
 #else
   [[unroll]] for (uint i = 0; i < A_QUADS; ++i) {
     const uint idx = t + i * THREADS, r = idx / (A_TC / 4), q = 4 * (idx % (A_TC / 4));
-    a_next[i] = a_quad(A_AT(r, q));
+    a_next[i] = a_quad(A_AT(r, q), A_ALIGNED);
   }
 #endif
 #ifdef B_F16
@@ -212,7 +204,7 @@ void fetch(uint t, uint m0, uint n0, uint k0) {
 #else
   [[unroll]] for (uint i = 0; i < B_QUADS; ++i) {
     const uint idx = t + i * THREADS, r = idx / (B_TC / 4), q = 4 * (idx % (B_TC / 4));
-    b_next[i] = b_quad(B_AT(r, q));
+    b_next[i] = b_quad(B_AT(r, q), B_ALIGNED);
   }
 #endif
 }

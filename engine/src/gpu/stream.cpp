@@ -218,23 +218,27 @@ void Stream::upload(Tensor& dst, const void* data, size_t bytes) {
   if (bytes > dst.capacity() * dtype_size(dst.dtype()))
     throw Error(fmt::format("upload of {} bytes into {}: out of range", bytes, dst.describe()));
   if (bytes == 0) return;
-  const auto [staging, offset] = take(uploads_, bytes, "uploads");
-  std::memcpy(static_cast<char*>(staging->mapped) + offset, data, bytes);
-  begin_if_needed();
-  hazard_barrier({out(dst)});
-  VkBufferCopy region{offset, 0, bytes};
-  vkCmdCopyBuffer(cmd_, staging->buffer, dst.buffer(), 1, &region);
+  std::memcpy(host_input(dst, bytes), data, bytes);
 }
 
 void* Stream::host_input(Tensor& dst, size_t bytes) {
   if (bytes == 0 || bytes > dst.capacity() * dtype_size(dst.dtype()))
     throw Error(fmt::format("host input of {} bytes into {}: out of range", bytes, dst.describe()));
-  inputs_.push_back(std::make_unique<StagingBuffer>(*ctx_, bytes, "step input"));
+  const auto [staging, offset] = take(inputs_, bytes, "step inputs");
   begin_if_needed();
   hazard_barrier({out(dst)});
-  VkBufferCopy region{0, 0, bytes};
-  vkCmdCopyBuffer(cmd_, inputs_.back()->buffer, dst.buffer(), 1, &region);
-  return inputs_.back()->mapped;
+  VkBufferCopy region{offset, 0, bytes};
+  vkCmdCopyBuffer(cmd_, staging->buffer, dst.buffer(), 1, &region);
+  return static_cast<char*>(staging->mapped) + offset;
+}
+
+Tensor& Stream::grow(Tensor& scratch, int64_t elements, DType dtype, const char* what) {
+  if (scratch.empty() || scratch.capacity() < elements) {
+    if (!scratch.empty()) keep_until_submit(std::move(scratch));  // recorded commands may still use it
+    scratch = Tensor(*ctx_, {elements}, dtype, what);
+  }
+  scratch.reshape({elements});
+  return scratch;
 }
 
 void Stream::execute() {
@@ -294,10 +298,9 @@ void Stream::clear_recording() {
   VK_CHECK(vkResetCommandBuffer(cmd_, 0));
   reads_.clear();
   readback_.used = 0;
-  uploads_.used = 0;
+  inputs_.used = 0;
   retired_.clear();
   kept_.clear();
-  inputs_.clear();
 }
 
 void Stream::submit() {

@@ -57,11 +57,13 @@ class Stream {
   // Writes small host data (at most 64 KiB) into the tensor from inside the command buffer,
   // so per-step inputs (token ids, positions) need no submit of their own.
   void update(Tensor& dst, const void* data, size_t bytes);
-  // Copies `bytes` of host data into dst (offset 0) at this point of the stream, through a
-  // staging buffer the stream reuses from one submit to the next (no allocation, nor a submit
-  // of its own, once it is large enough). The data is taken when recorded: a sealed recording
-  // copies the same data at every replay (host_input is for data that changes).
+  // Copies `bytes` of host data into dst (offset 0) at this point of the stream, through the
+  // staging host_input uses. The data is taken when recorded: a sealed recording copies the
+  // same data at every replay (host_input is for data that changes).
   void upload(Tensor& dst, const void* data, size_t bytes);
+  // Makes `scratch` hold at least `elements` (reallocating when it holds fewer, the old buffer
+  // kept until the next submit, since recorded commands may use it) and views it as [elements].
+  Tensor& grow(Tensor& scratch, int64_t elements, DType dtype, const char* what);
   // Takes ownership of a scratch tensor that recorded commands use (e.g. an index list a
   // launcher uploaded) and keeps it alive until the next submit() has finished.
   Tensor& keep_until_submit(Tensor t);
@@ -81,7 +83,9 @@ class Stream {
   void reset();
   bool sealed() const { return sealed_; }
   // Copies `bytes` into dst (offset 0) when the commands run, from host memory the caller
-  // fills through the returned pointer before each submit or replay.
+  // fills through the returned pointer before each submit or replay: a piece of a staging
+  // buffer the stream reuses from one submit to the next (no allocation, nor a submit of its
+  // own, once it is large enough).
   void* host_input(Tensor& dst, size_t bytes);
   // Per-dispatch GPU times of the last submit (empty unless profiling is on).
   const std::vector<DispatchTime>& timings() const { return timings_; }
@@ -111,7 +115,6 @@ class Stream {
   VkFence fence_ = VK_NULL_HANDLE;
   bool recording_ = false;
   bool sealed_ = false;
-  std::vector<std::unique_ptr<StagingBuffer>> inputs_;
   std::vector<VkDescriptorPool> pools_;
   size_t current_pool_ = 0;
   std::unordered_set<VkBuffer> written_, read_, parts_written_;
@@ -128,7 +131,7 @@ class Stream {
     DType dtype;
     std::vector<float>* out;
   };
-  Arena readback_, uploads_;
+  Arena readback_, inputs_;
   std::vector<std::unique_ptr<StagingBuffer>> retired_;
   std::vector<std::unique_ptr<Tensor>> kept_;
   std::vector<PendingRead> reads_;

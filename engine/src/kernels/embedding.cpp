@@ -69,20 +69,15 @@ void embedding_backward(gpu::Stream& s, const std::vector<int32_t>& tokens, cons
       positions[counts[static_cast<size_t>(slot[static_cast<size_t>(tokens[size_t(t)])])]++] = int32_t(t);
   }
 
-  gpu::Tensor* grouping = grouping_scratch;
-  if (!grouping) {
-    grouping = &s.keep_until_submit(gpu::Tensor(s.context(), {words}, gpu::DType::I32, "embedding_backward groups"));
-  } else if (grouping->empty() || grouping->capacity() < words) {
-    if (!grouping->empty()) s.keep_until_submit(std::move(*grouping));  // recorded commands may use it
-    *grouping = gpu::Tensor(s.context(), {words}, gpu::DType::I32, "embedding_backward groups");
-  } else {
-    grouping->reshape({words});
-  }
-  s.upload(*grouping, groups.data(), groups.size() * sizeof(int32_t));
+  gpu::Tensor& grouping =
+      grouping_scratch
+          ? s.grow(*grouping_scratch, words, gpu::DType::I32, "embedding_backward groups")
+          : s.keep_until_submit(gpu::Tensor(s.context(), {words}, gpu::DType::I32, "embedding_backward groups"));
+  s.upload(grouping, groups.data(), groups.size() * sizeof(int32_t));
   struct {
     uint32_t distinct, dim;
   } push{static_cast<uint32_t>(distinct), static_cast<uint32_t>(dim)};
-  s.dispatch("embedding_backward", {gpu::out(d_table), gpu::in(d_out), gpu::in(*grouping)}, push,
+  s.dispatch("embedding_backward", {gpu::out(d_table), gpu::in(d_out), gpu::in(grouping)}, push,
              std::min<uint32_t>(gpu::div_up(dim, 256), gpu::kMaxGroupsPerDimension), static_cast<uint32_t>(std::min<int64_t>(distinct, gpu::kMaxGroupsPerDimension)));
 }
 

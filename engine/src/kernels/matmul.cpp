@@ -121,12 +121,7 @@ gpu::Tensor& MatmulScratch::maxima(Context& ctx) {
 }
 
 gpu::Tensor& MatmulScratch::partials(gpu::Stream& s, int64_t elements) {
-  if (partials_.empty() || partials_.capacity() < elements) {
-    if (!partials_.empty()) s.keep_until_submit(std::move(partials_));  // earlier calls may still use it
-    partials_ = gpu::Tensor(s.context(), {elements}, gpu::DType::F32, "matmul partial sums");
-  }
-  partials_.reshape({elements});
-  return partials_;
+  return s.grow(partials_, elements, gpu::DType::F32, "matmul partial sums");
 }
 
 MatmulPath matmul_auto_path(const Context& ctx, int64_t M, const gpu::Tensor& w) {

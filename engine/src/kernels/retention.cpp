@@ -146,11 +146,7 @@ void for_each_chunk_pass(gpu::Stream& s, const Dims& d, int64_t chunks, int64_t 
   group = even_part(chunks, std::min({group, int64_t(gpu::kMaxGroupsPerDimension) / tiles_per_chunk,
                                       int64_t(UINT32_MAX) / (block * matrix)}));
   const int64_t needed = block * group * matrix;
-  if (scratch.states.empty() || scratch.states.capacity() < needed) {
-    // Recorded commands may still use the old buffer.
-    if (!scratch.states.empty()) s.keep_until_submit(std::move(scratch.states));
-    scratch.states = gpu::Tensor(s.context(), {needed}, gpu::DType::F32, "retention chunk states");
-  }
+  s.grow(scratch.states, needed, gpu::DType::F32, "retention chunk states");
   for (int64_t first_nh = 0; first_nh < nh; first_nh += block) {
     for (int64_t first = 0; first < chunks; first += group) {
       const ChunkPass pass{static_cast<uint32_t>(std::min(block, nh - first_nh)), static_cast<uint32_t>(first_nh),
