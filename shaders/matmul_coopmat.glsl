@@ -135,14 +135,7 @@ uvec4 b_next[B_CHUNKS];
 vec4 b_next[B_QUADS];
 #endif
 
-// The power of two that brings max|operand| into (2^14, 2^15]; 1 for zero or non-finite maxima
-// (NaN and inf then pass through as they are). The exponent is clamped so that both factors
-// and their product stay normal f32 numbers.
-float scale_exponent(uint bits) {
-  const float m = uintBitsToFloat(bits);
-  if (!(m > 0.0) || isinf(m) || isnan(m)) return 0.0;
-  return clamp(15.0 - ceil(log2(m)), -60.0, 60.0);
-}
+#include "f16_scaling.glsl"  // scale_exponent
 
 // 8 halves of an f16 operand's memory at (row, col .. col + 7), zero outside rows x cols.
 #define F16_PIECE(NAME, BUF, BUF8, ALIGNED_)                                                   \

@@ -6,6 +6,7 @@
 #include <string>
 
 #include "kernels/retention.hpp"
+#include "kernels/retention_chunk_passes.hpp"
 #include "reference/retention.hpp"
 #include "retnet/error.hpp"
 #include "retention_test_shapes.hpp"
@@ -233,21 +234,30 @@ TEST_CASE("retention chunkwise with f16 products on tensor cores matches the ref
   // From a non-zero state: the output within kTensorCoreTolerance (f16 products), the state
   // within twice that (its updates are f16 products too, summed in f32). `budget` > 0 lowers
   // the scratch budget to that many dk x dv states, so the call takes `passes` passes of two
-  // dispatches (blocks of sequences x heads times groups of chunks).
+  // dispatches (blocks of sequences x heads times groups of chunks). Heads of 64-multiples take
+  // the prefill kernels (retention_chunk_states_coopmat + retention_chunk_output_coopmat);
+  // other 32-multiples the f32 states and the scaled tensor-core rows
+  // (retention_chunk_rows_coopmat), and three more dispatches for the maxima of q, k and v
+  // (the states kernel finds the states' own). q and v scaled by 1e-6 and 1e4 would leave
+  // f16's range (q k^T below its normal numbers, the states above 65504) without that scaling.
   struct Case {
     RetentionShape shape;
     double budget;
     int64_t passes;
+    float q_scale, v_scale;
     const char* what;
   };
   const Case cases[] = {
-      {{1, 150, 2, 256, 512}, 0, 1, "the 1.3b model's heads, a ragged last chunk (150 = 2 x 64 + 22)"},
-      {{2, 128, 3, 64, 128}, 0, 1, "whole chunks only, several sequences"},
-      {{1, 64, 1, 128, 64}, 0, 1, "one chunk"},
+      {{1, 150, 2, 256, 512}, 0, 1, 1, 1, "the 1.3b model's heads, a ragged last chunk (150 = 2 x 64 + 22)"},
+      {{2, 128, 3, 64, 128}, 0, 1, 1, 1, "whole chunks only, several sequences"},
+      {{1, 64, 1, 128, 64}, 0, 1, 1, 1, "one chunk"},
       // 4 sequences x heads, 5 chunks; 3 states fit: 2 blocks of 2, each 5 groups of 1.
-      {{2, 300, 2, 64, 128}, 3, 10, "blocks and groups"},
+      {{2, 300, 2, 64, 128}, 3, 10, 1, 1, "blocks and groups"},
       // 10 states fit: one block of 4, groups of 2, 2, 1.
-      {{2, 300, 2, 64, 128}, 10, 3, "groups of chunks"},
+      {{2, 300, 2, 64, 128}, 10, 3, 1, 1, "groups of chunks"},
+      {{1, 150, 2, 96, 192}, 0, 1, 1, 1, "the small config's heads (rows on tensor cores), a ragged last chunk"},
+      {{2, 200, 3, 32, 96}, 0, 1, 1e-6f, 1e4f, "tiny q and large v (scaled rows)"},
+      {{2, 300, 2, 96, 32}, 3, 10, 1, 1, "scaled rows in blocks and groups"},
   };
   // Where the device has no tensor cores for it, the f16 request takes the f32 kernels (also two
   // dispatches per pass) with their accuracy.
@@ -255,17 +265,21 @@ TEST_CASE("retention chunkwise with f16 products on tensor cores matches the ref
   for (const Case& c : cases) {
     const RetentionShape& s = c.shape;
     INFO(describe(s) << ": " << c.what);
-    const bool tensor_cores = kernels::retention_chunks_on_tensor_cores(test::context(), s.t, s.dk, s.dv, 64);
-    const Inputs in = random_inputs(s, seed += 4);
-    std::vector<float> ref_state = test::random_vector(state_size(s), seed + 3), gpu_state = ref_state;
+    const bool prefill_kernels = kernels::retention_chunks_on_tensor_cores(test::context(), s.t, s.dk, s.dv, 64);
+    const bool scaled_rows = !prefill_kernels && kernels::chunk_rows_on_tensor_cores(test::context(), 64, s.dk, s.dv);
+    Inputs in = random_inputs(s, seed += 4);
+    for (auto& x : in.q) x *= c.q_scale;
+    for (auto& x : in.v) x *= c.v_scale;
+    std::vector<float> ref_state = test::random_vector(state_size(s), seed + 3, c.v_scale), gpu_state = ref_state;
     const auto expected = reference::retention_chunkwise(in.q, in.k, in.v, ref_state, s, 64);
     kernels::RetentionChunkScratch scratch;
     if (c.budget > 0) scratch.budget_bytes = int64_t(c.budget * double(s.dk * s.dv * 4));
     uint32_t dispatches = 0;
-    CHECK_CLOSE(run_gpu(Form::Chunkwise, s, in, gpu_state, 64, &scratch, &dispatches, true), expected,
-                tensor_cores ? kTensorCoreTolerance : kTolerance);
-    CHECK_CLOSE(gpu_state, ref_state, tensor_cores ? 2 * kTensorCoreTolerance : kTolerance);
-    CHECK(dispatches == 2 * c.passes);  // either way
+    const double tolerance = prefill_kernels || scaled_rows ? kTensorCoreTolerance : kTolerance;
+    CHECK_CLOSE(run_gpu(Form::Chunkwise, s, in, gpu_state, 64, &scratch, &dispatches, true), expected, tolerance);
+    // The rows' f16 products do not touch the state: it stays f32 there.
+    CHECK_CLOSE(gpu_state, ref_state, prefill_kernels ? 2 * kTensorCoreTolerance : kTolerance);
+    CHECK(dispatches == (scaled_rows ? 3 : 0) + 2 * c.passes);
   }
   CHECK(test::context().validation_messages().empty());
 }

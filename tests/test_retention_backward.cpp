@@ -8,6 +8,7 @@
 
 #include "kernels/retention.hpp"
 #include "kernels/retention_backward.hpp"
+#include "kernels/retention_chunk_passes.hpp"
 #include "reference/retention.hpp"
 #include "reference/retention_backward.hpp"
 #include "retnet/error.hpp"
@@ -110,6 +111,58 @@ TEST_CASE("retention chunkwise backward on the GPU matches the CPU reference", "
                          << " ms");
     }
   }
+}
+
+TEST_CASE("retention chunkwise backward with f16 products on tensor cores matches the reference",
+          "[kernel][retention_backward]") {
+  // Mixed-precision training's backward: dq, dk and dv from f16 products of operands scaled by
+  // powers of two from their maxima (retention_chunk_rows_coopmat), within the forward's f16
+  // tolerance. d_o of 1e-8 (a gradient) lies below f16's smallest number and k of 1e3 makes
+  // states beyond its largest: neither would survive unscaled. Where the device has no tensor
+  // cores for a shape, the f16 request takes the f32 kernels with their accuracy.
+  constexpr double kTensorCoreTolerance = 4e-3;
+  struct Case {
+    RetentionShape s;
+    float k_scale, d_o_scale;
+    const char* what;
+  };
+  const Case cases[] = {
+      {{1, 150, 2, 96, 192}, 1, 1, "the small config's heads, a ragged last chunk"},
+      {{2, 129, 3, 32, 64}, 1e3f, 1e-8f, "large k, a gradient of 1e-8"},
+      {{1, 64, 1, 128, 256}, 1, 1e-8f, "one chunk, heads of 64-multiples"},
+      {{2, 300, 2, 64, 32}, 1, 1, "five chunks per sequence"},
+  };
+  kernels::RetentionBackwardScratch scratch;
+  uint32_t seed = 700;
+  for (const Case& c : cases) {
+    const RetentionShape& s = c.s;
+    INFO(describe(s) << ": " << c.what);
+    const bool tensor_cores = kernels::chunk_rows_on_tensor_cores(test::context(), 64, s.dk, s.dv);
+    const auto q = test::random_vector(qk_size(s), seed += 4);
+    const auto k = test::random_vector(qk_size(s), seed + 1, c.k_scale);
+    const auto v = test::random_vector(vo_size(s), seed + 2);
+    const auto d_o = test::random_vector(vo_size(s), seed + 3, c.d_o_scale);
+    std::vector<float> eq, ek, ev;
+    reference::retention_backward(q, k, v, d_o, s, eq, ek, ev);
+    auto tq = test::tensor(qk_shape(s), q, gpu::DType::F32, "q");
+    auto tk = test::tensor(qk_shape(s), k, gpu::DType::F32, "k");
+    auto tv = test::tensor(vo_shape(s), v, gpu::DType::F32, "v");
+    auto tdo = test::tensor(vo_shape(s), d_o, gpu::DType::F32, "d_o");
+    auto dq = test::tensor(qk_shape(s), test::random_vector(qk_size(s), 9, 1e3f), gpu::DType::F32, "dq");
+    auto dk = test::tensor(qk_shape(s), test::random_vector(qk_size(s), 10, 1e3f), gpu::DType::F32, "dk");
+    auto dv = test::tensor(vo_shape(s), test::random_vector(vo_size(s), 11, 1e3f), gpu::DType::F32, "dv");
+    gpu::Stream stream(test::context());
+    kernels::retention_chunkwise_backward(stream, tq, tk, tv, tdo, dq, dk, dv, 64, scratch, true);
+    stream.submit();
+    const double e1 = test::max_rel_error(dq.download(), eq), e2 = test::max_rel_error(dk.download(), ek),
+                 e3 = test::max_rel_error(dv.download(), ev);
+    INFO("dq " << e1 << " dk " << e2 << " dv " << e3 << (tensor_cores ? " (tensor cores)" : " (f32)"));
+    const double tolerance = tensor_cores ? kTensorCoreTolerance : kGpuTolerance;
+    CHECK(e1 < tolerance);
+    CHECK(e2 < tolerance);
+    CHECK(e3 < tolerance);
+  }
+  CHECK(test::context().validation_messages().empty());
 }
 
 TEST_CASE("retention chunkwise backward rejects wrong shapes and dtypes", "[kernel][retention_backward]") {

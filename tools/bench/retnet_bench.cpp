@@ -158,18 +158,53 @@ nlohmann::json matmul_speed(const retnet::ContextOptions& device_options, int64_
   std::vector<kernels::MatmulPath> paths{kernels::MatmulPath::Tiled};
   if (ctx.active_paths().coopmat) paths.push_back(kernels::MatmulPath::CoopMat);
   for (auto path : paths) {
+    // Many products in one submission (the GPU lowers its clock while it idles between short
+    // submissions), the first ones a warm-up.
+    const int runs = 40, warm_up = 10;
+    auto t0 = clock_type::now();
+    for (int i = 0; i < runs; ++i) kernels::matmul(s, x, w, y, path);
+    s.submit();
+    const double wall = ms_since(t0) / runs;
     std::vector<double> times;
-    for (int i = 0; i < 6; ++i) {
-      auto t0 = clock_type::now();
-      kernels::matmul(s, x, w, y, path);
-      s.submit();
-      const double gpu = s.timings().empty() ? 0 : s.timings()[0].ms;
-      if (i > 0) times.push_back(gpu > 0 ? gpu : ms_since(t0));
-    }
+    for (size_t i = warm_up; i < s.timings().size(); ++i) times.push_back(s.timings()[i].ms);
+    if (times.empty()) times.push_back(wall);
     const double ms = median(times), tflops = 2.0 * M * N * K / (ms * 1e-3) / 1e12;
     const char* name = path == kernels::MatmulPath::Tiled ? "tiled" : "coopmat";
     fmt::print("matmul {} x {} x {} {}: {:.3f} ms, {:.1f} TFLOP/s\n", M, N, K, name, ms, tflops);
     out.push_back({{"path", name}, {"M", M}, {"N", N}, {"K", K}, {"ms", ms}, {"tflops", tflops}});
+  }
+  return out;
+}
+
+// The device's tensor-core ceiling in TFLOP/s (tensor_core_peak.glsl): products of fragments
+// held in registers, and the same with the fragments reloaded from shared memory every step
+// (the inner loop of the tensor-core matmul). Empty where the device has no tensor-core path.
+nlohmann::json tensor_core_peak(const retnet::ContextOptions& device_options) {
+  using namespace retnet;
+  auto options = device_options;
+  options.profiling = true;
+  Context ctx(options);
+  if (!ctx.active_paths().coopmat) return nlohmann::json::object();
+  const int frag_n = ctx.device().cooperative_matrix_n == 16 ? 16 : 8;
+  const uint32_t groups = 4096, steps = 1024;
+  gpu::Tensor sink(ctx, {int64_t(groups) * 4}, gpu::DType::F32, "tensor-core peak output");
+  gpu::Stream s(ctx);
+  const std::string shader = fmt::format("tensor_core_peak_n{}", frag_n);
+  // 4 subgroups per workgroup, 16 products of 16 x frag_n x 16 per step.
+  const double flops = double(groups) * 4 * steps * 16 * 2.0 * 16 * frag_n * 16;
+  nlohmann::json out;
+  for (uint32_t from_shared : {0u, 1u}) {
+    // One submission: the GPU lowers its clock while it idles between short submissions.
+    const struct { uint32_t steps; } push{steps};
+    for (int i = 0; i < 8; ++i) s.dispatch(shader.c_str(), {gpu::out(sink)}, push, groups, 1, 1, {from_shared});
+    s.submit();
+    std::vector<double> times;
+    for (size_t i = 2; i < s.timings().size(); ++i) times.push_back(s.timings()[i].ms);  // after a warm-up
+    const double tflops = times.empty() ? 0 : flops / (median(times) * 1e-3) / 1e12;
+    const char* key = from_shared ? "fragments_from_shared_tflops" : "registers_only_tflops";
+    out[key] = tflops;
+    fmt::print("tensor-core peak, {}: {:.1f} TFLOP/s\n", from_shared ? "fragments reloaded from shared memory"
+                                                                     : "fragments in registers", tflops);
   }
   return out;
 }
@@ -279,6 +314,8 @@ int main(int argc, char** argv) {
   app.add_option("--train-seq", train_seq, "Tokens per sequence in the training step");
   app.add_flag("--train-only", train_only, "Only the training-step measurement");
   app.add_option("--matmul", matmul_shape, "M,N,K: time one f16-weight matmul on each path first")->delimiter(',')->expected(3);
+  bool tensor_peak = false;
+  app.add_flag("--tensor-peak", tensor_peak, "Measure the device's tensor-core ceiling first");
   CLI11_PARSE(app, argc, argv);
 
   try {
@@ -292,6 +329,7 @@ int main(int argc, char** argv) {
                          {"coopmat", ctx.active_paths().coopmat}};
     fmt::print("fast paths: fp16 {}, subgroups {}, cooperative matrix {}\n", ctx.active_paths().fp16,
                ctx.active_paths().subgroups, ctx.active_paths().coopmat);
+    if (tensor_peak) out["tensor_core_peak"] = tensor_core_peak(options);
     if (matmul_shape.size() == 3) out["matmul"] = matmul_speed(options, matmul_shape[0], matmul_shape[1], matmul_shape[2]);
     if (!train_config.empty()) {
       auto t = training_step(options, train_config, train_batch, train_seq, 5);

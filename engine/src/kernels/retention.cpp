@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kernels/checks.hpp"
+#include "kernels/elementwise.hpp"
 #include "kernels/retention_chunk_passes.hpp"
 #include "retnet/error.hpp"
 
@@ -165,13 +166,30 @@ void for_each_chunk_pass(gpu::Stream& s, const Dims& d, int64_t chunks, int64_t 
 //   retention_chunk_rows    o = the part inside each chunk + scale gamma^(j+1) q_(c0+j) S_c.
 // The stream orders them through the scratch, `state` and o (a pass's first dispatch waits
 // for the previous pass's last one to have read the scratch).
+// With `f16_rows` (where chunk_rows_on_tensor_cores holds), the rows run on tensor cores,
+// scaled by the maxima of q, k, v (once) and of each pass's states.
 void dispatch_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
                         gpu::Tensor& state, gpu::Tensor& o, const Dims& d, int64_t chunk,
-                        RetentionChunkScratch& scratch) {
+                        RetentionChunkScratch& scratch, bool f16_rows) {
+  enum : uint32_t { Q, K, V, STATES, ZERO, SLOTS };
+  if (f16_rows) {
+    if (scratch.maxima.empty()) scratch.maxima = gpu::Tensor(s.context(), {SLOTS}, gpu::DType::I32, "retention maxima");
+    s.fill_zero(scratch.maxima);
+    abs_max(s, q, scratch.maxima, Q);
+    abs_max(s, k, scratch.maxima, K);
+    abs_max(s, v, scratch.maxima, V);
+  }
+  const ChunkRowsMaxima maxima{&scratch.maxima, Q, K, V, STATES};
   const int64_t chunks = (d.t + chunk - 1) / chunk;
-  for_each_chunk_pass(s, d, chunks, chunk_row_tiles(s.context(), chunk, d.dv), scratch, [&](const ChunkPass& p) {
-    dispatch_chunk_states(s, k, v, scratch.states, &state, d, chunk, p, false, 1.0f);
-    dispatch_chunk_rows(s, ChunkRows::Forward, o, q, k, v, scratch.states, d.dk, d.dv, d, chunk, p);
+  const int64_t tiles_per_chunk = f16_rows ? 1 : chunk_row_tiles(s.context(), chunk, d.dv);
+  for_each_chunk_pass(s, d, chunks, tiles_per_chunk, scratch, [&](const ChunkPass& p) {
+    // With f16 rows, the states kernel folds this pass's states' maximum into a slot reset
+    // from slot ZERO (which stays zero).
+    if (f16_rows) s.copy_region(scratch.maxima, 4 * ZERO, scratch.maxima, 4 * STATES, 4);
+    dispatch_chunk_states(s, k, v, scratch.states, &state, d, chunk, p, false, 1.0f,
+                          f16_rows ? &scratch.maxima : nullptr, STATES);
+    dispatch_chunk_rows(s, ChunkRows::Forward, o, q, k, v, scratch.states, d.dk, d.dv, d, chunk, p,
+                        f16_rows ? &maxima : nullptr);
   });
 }
 
@@ -223,7 +241,8 @@ void retention_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor
     dispatch_chunkwise_on_tensor_cores(s, q, k, v, state, o, d, scratch);
     return;
   }
-  dispatch_chunkwise(s, q, k, v, state, o, d, chunk, scratch);
+  dispatch_chunkwise(s, q, k, v, state, o, d, chunk, scratch,
+                     f16_products && chunk_rows_on_tensor_cores(s.context(), chunk, d.dk, d.dv));
 }
 
 bool retention_chunks_on_tensor_cores(const Context& ctx, int64_t T, int64_t dk, int64_t dv, int64_t chunk_size) {

@@ -43,6 +43,7 @@ void retention_parallel(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor&
 struct RetentionChunkScratch {
   int64_t budget_bytes = int64_t(64) << 20;  // lower it to use less memory (or, in tests, to force groups)
   gpu::Tensor states;
+  gpu::Tensor maxima;  // max |x| of q, k, v and a pass's states, for the tensor-core rows
 };
 
 // chunk_size >= 1 (any T; the last chunk may be partial; a chunk longer than T is T).
@@ -50,7 +51,9 @@ struct RetentionChunkScratch {
 // chunk runs on tensor cores: q, k, v and the decayed scores are rounded to f16 for the
 // products, summed in f32 (a relative error near 1e-3 instead of f32 rounding, as in fla's
 // f16 kernels; for models whose weights are f16 anyway). The state and the part between
-// chunks stay f32.
+// chunks stay f32. Elsewhere, where the rows of each chunk can run on tensor cores
+// (kernels/retention_chunk_passes.hpp: chunks of 64, dk and dv multiples of 32), they do, with
+// q, k, v and the states scaled by powers of two from their maxima (mixed-precision training).
 void retention_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
                          gpu::Tensor& state, gpu::Tensor& o, int64_t chunk_size, RetentionChunkScratch& scratch,
                          bool f16_products = false);

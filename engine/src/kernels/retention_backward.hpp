@@ -33,14 +33,19 @@ namespace retnet::kernels {
 struct RetentionBackwardScratch {
   gpu::Tensor forward_states;
   gpu::Tensor reverse_states;
+  gpu::Tensor maxima;  // max |x| of q, k, v, d_o and both states, for f16 products
   // Makes both tensors have that shape, reallocating only when the current buffers are too
   // small (or absent); otherwise views them with the new shape.
   void ensure(Context& ctx, int64_t sequences_x_heads, int64_t chunks, int64_t dk, int64_t dv);
 };
 
 // chunk_size >= 1 (any T; the last chunk may be partial; a chunk longer than T is T).
+// With f16_products, where the tensor-core rows apply (kernels/retention_chunk_passes.hpp:
+// chunks of 64, dk and dv multiples of 32), dq, dk and dv come from f16 products of operands
+// scaled by powers of two from their maxima, summed in f32 (mixed-precision training); the
+// states stay f32.
 void retention_chunkwise_backward(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
                                   const gpu::Tensor& d_o, gpu::Tensor& dq, gpu::Tensor& dk, gpu::Tensor& dv,
-                                  int64_t chunk_size, RetentionBackwardScratch& scratch);
+                                  int64_t chunk_size, RetentionBackwardScratch& scratch, bool f16_products = false);
 
 }  // namespace retnet::kernels

@@ -67,7 +67,7 @@ int64_t chunk_row_tiles(const Context& ctx, int64_t chunk, int64_t dy) {
 
 void dispatch_chunk_states(gpu::Stream& s, const gpu::Tensor& a, const gpu::Tensor& b, gpu::Tensor& states,
                            gpu::Tensor* state, const RetentionDims& d, int64_t chunk, const ChunkPass& p, bool reverse,
-                           float scale) {
+                           float scale, gpu::Tensor* maxima, uint32_t max_slot) {
   const TileShape tile = fit_tile(d.dk, d.dv);  // rows: state rows (dk)
   const int64_t row_tiles = gpu::div_up(d.dk, tile.rows()), col_tiles = gpu::div_up(d.dv, tile.cols());
   if (row_tiles * col_tiles > gpu::kMaxGroupsPerDimension)
@@ -75,18 +75,55 @@ void dispatch_chunk_states(gpu::Stream& s, const gpu::Tensor& a, const gpu::Tens
   const struct {
     uint32_t t, h, dk, dv, chunk, first_chunk, chunks, col_tiles, first_nh;
     float scale;
-  } push{uint32_t(d.t),       uint32_t(d.h), uint32_t(d.dk),       uint32_t(d.dv), uint32_t(chunk), p.first_chunk,
-         p.count,             uint32_t(col_tiles), p.first_nh, scale};
-  // Without a state the binding is never touched: the scratch stands in for it.
+    uint32_t max_slot;
+  } push{uint32_t(d.t), uint32_t(d.h), uint32_t(d.dk),      uint32_t(d.dv), uint32_t(chunk), p.first_chunk,
+         p.count,       uint32_t(col_tiles), p.first_nh, scale,          max_slot};
+  // Without a state or maxima their bindings are never touched: the scratch stands in for them.
+  // Only the slot of maxima is written (atomically): reductions into other slots may run beside.
   s.dispatch("retention_chunk_states",
-             {gpu::out(states), gpu::out(state ? *state : states), gpu::in(a), gpu::in(b)}, push,
-             uint32_t(row_tiles * col_tiles), p.heads, 1,
-             {tile.tx, tile.ty, tile.rm, reverse ? 1u : 0u, state ? 0u : 1u});
+             {gpu::out(states), gpu::out(state ? *state : states), gpu::in(a), gpu::in(b),
+              maxima ? gpu::out_part(*maxima) : gpu::out(states)},
+             push, uint32_t(row_tiles * col_tiles), p.heads, 1,
+             {tile.tx, tile.ty, tile.rm, reverse ? 1u : 0u, state ? 0u : 1u, maxima ? 1u : 0u});
+}
+
+bool chunk_rows_on_tensor_cores(const Context& ctx, int64_t chunk, int64_t da, int64_t dy) {
+  const auto& dev = ctx.device();
+  // Shared memory: two 64 x 40 f16 tiles, and per subgroup 16 x 64 f32 weights and 16 x 72
+  // f16 decayed weights.
+  constexpr uint64_t shared_bytes = 2 * 64 * 40 * 2 + 4 * 16 * 64 * 4 + 4 * 16 * 72 * 2;
+  return ctx.active_paths().coopmat && dev.cooperative_matrix_n == 16 && dev.subgroup_size == 32 &&
+         dev.subgroup_arithmetic && chunk == 64 && da % 32 == 0 && dy % 32 == 0 &&
+         shared_bytes <= dev.shared_memory_bytes;
 }
 
 void dispatch_chunk_rows(gpu::Stream& s, ChunkRows what, gpu::Tensor& out, const gpu::Tensor& a,
                          const gpu::Tensor& b, const gpu::Tensor& y, const gpu::Tensor& st, int64_t da, int64_t dy,
-                         const RetentionDims& d, int64_t chunk, const ChunkPass& p) {
+                         const RetentionDims& d, int64_t chunk, const ChunkPass& p, const ChunkRowsMaxima* f16) {
+  if (f16 != nullptr) {
+    if (!chunk_rows_on_tensor_cores(s.context(), chunk, da, dy))
+      throw Error(fmt::format("retention: chunks of {} contracting {} into {} columns cannot run on tensor cores here",
+                              chunk, da, dy));
+    if (p.count > gpu::kMaxGroupsPerDimension)
+      throw Error(fmt::format("retention: {} chunks are too many for one dispatch", p.count));
+    const struct {
+      uint32_t t, h, da, dy, chunks, first_chunk, group_chunks, first_nh, slots;
+      float scale;
+    } push{uint32_t(d.t),
+           uint32_t(d.h),
+           uint32_t(da),
+           uint32_t(dy),
+           uint32_t(gpu::div_up(d.t, chunk)),
+           p.first_chunk,
+           p.count,
+           p.first_nh,
+           f16->a | f16->b << 8 | f16->y << 16 | f16->st << 24,
+           static_cast<float>(1.0 / std::sqrt(double(d.dk)))};
+    s.dispatch("retention_chunk_rows_coopmat",
+               {gpu::out(out), gpu::in(a), gpu::in(b), gpu::in(y), gpu::in(st), gpu::in(*f16->maxima)}, push, p.count,
+               p.heads, 1, {static_cast<uint32_t>(what)});
+    return;
+  }
   const ChunkRowsShape shape = chunk_rows_shape(s.context(), dy);
   const int64_t row_tiles = chunk_row_tiles(s.context(), chunk, dy);
   if (shape.col_tiles > gpu::kMaxGroupsPerDimension || p.count * row_tiles > gpu::kMaxGroupsPerDimension)

@@ -31,15 +31,32 @@ int64_t chunk_row_tiles(const Context& ctx, int64_t chunk, int64_t dy);
 // of the pass, from `state`, which ends as the state after the pass; or, with state ==
 // nullptr, from zero. Reverse (the backward's, a = q, b = dO, state == nullptr): the reverse
 // state after each chunk, R_(c-1) = gamma^L R_c + sum_j scale gamma^j q_j^T dO_j.
+// With `maxima`, max |x| of the states written is folded into its slot `max_slot` (float bits,
+// as abs_max; the caller zeroes the slot first).
 void dispatch_chunk_states(gpu::Stream& s, const gpu::Tensor& a, const gpu::Tensor& b, gpu::Tensor& states,
                            gpu::Tensor* state, const RetentionDims& d, int64_t chunk, const ChunkPass& p, bool reverse,
-                           float scale);
+                           float scale, gpu::Tensor* maxima = nullptr, uint32_t max_slot = 0);
 
 // What dispatch_chunk_rows computes (see shaders/retention_chunk_rows.comp): out, and a, b, y
 // and the states `st` as the shader names them.
 enum class ChunkRows : uint32_t { Dq = 0, Dk = 1, Dv = 2, Forward = 3 };
+
+// The scaling of the tensor-core variant: max |x| of a, b, y and st (float bits, from abs_max)
+// in these slots of `maxima`.
+struct ChunkRowsMaxima {
+  const gpu::Tensor* maxima;
+  uint32_t a, b, y, st;
+};
+
+// Where the tensor-core variant (retention_chunk_rows_coopmat, f16 products with power-of-two
+// scaling, f32 sums) can take the rows of chunks of `chunk` positions, contracting `da` into
+// `dy` columns: 16 x 16 x 16 fragments in subgroups of 32, chunks of 64, widths multiples of 32.
+bool chunk_rows_on_tensor_cores(const Context& ctx, int64_t chunk, int64_t da, int64_t dy);
+
+// With `f16` (where chunk_rows_on_tensor_cores holds) the tensor-core variant, else f32.
 void dispatch_chunk_rows(gpu::Stream& s, ChunkRows what, gpu::Tensor& out, const gpu::Tensor& a,
                          const gpu::Tensor& b, const gpu::Tensor& y, const gpu::Tensor& st, int64_t da, int64_t dy,
-                         const RetentionDims& d, int64_t chunk, const ChunkPass& p);
+                         const RetentionDims& d, int64_t chunk, const ChunkPass& p,
+                         const ChunkRowsMaxima* f16 = nullptr);
 
 }  // namespace retnet::kernels

@@ -64,7 +64,10 @@ struct TrainableModel::Activations {
 
 TrainableModel::TrainableModel(Context& ctx, model::ModelConfig config, const HostWeights& weights,
                                bool f16_forward, int64_t chunk_size)
-    : ctx_(ctx), config_(std::move(config)), chunk_size_(chunk_size) {
+    : ctx_(ctx),
+      config_(std::move(config)),
+      chunk_size_(chunk_size),
+      f16_retention_(f16_forward && ctx.active_paths().fp16 && ctx.active_paths().coopmat) {
   if (chunk_size_ < 1) throw Error("training: the chunk size must be at least 1");
   const auto specs = model::expected_parameters(config_);
   params_.reserve(specs.size());
@@ -226,7 +229,8 @@ void TrainableModel::record(gpu::Stream& s, const std::vector<int32_t>& inputs, 
       t->reshape({N, T, c.num_heads, c.head_k_dim});
     }
     s.fill_zero(a.state);
-    kernels::retention_chunkwise(s, L.q, L.k, L.v, a.state, L.o, chunk_size_, retention_forward_scratch_);
+    kernels::retention_chunkwise(s, L.q, L.k, L.v, a.state, L.o, chunk_size_, retention_forward_scratch_,
+                                 f16_retention_);
     L.o.reshape({R, c.value_dim});
     kernels::rmsnorm_swish_gate(s, L.o, L.g, L.g_norm->value, L.gated, eps);
     L.o.reshape({N, T, c.num_heads, c.head_v_dim});
@@ -262,7 +266,8 @@ void TrainableModel::record(gpu::Stream& s, const std::vector<int32_t>& inputs, 
                                          a.norm_scratch);
     L.o.reshape({N, T, c.num_heads, c.head_v_dim});
     a.d_o.reshape({N, T, c.num_heads, c.head_v_dim});
-    kernels::retention_chunkwise_backward(s, L.q, L.k, L.v, a.d_o, a.dq, a.dk, a.dv, chunk_size_, retention_scratch_);
+    kernels::retention_chunkwise_backward(s, L.q, L.k, L.v, a.d_o, a.dq, a.dk, a.dv, chunk_size_, retention_scratch_,
+                                          f16_retention_);
     for (gpu::Tensor* t : {&a.dq, &a.dk}) {
       t->reshape({R, c.num_heads, c.head_k_dim});
       kernels::rotary_backward(s, *t, a.positions);

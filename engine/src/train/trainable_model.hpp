@@ -1,8 +1,9 @@
 #pragma once
 // A RetNet being trained on the GPU: fp32 master weights with their gradients and AdamW
 // moments, f16 copies for the forward where the device has fp16 (with tensor cores, the
-// backward products are f16 as well: mixed precision), and the recording of one
-// micro-batch's forward pass (activations kept) and backward pass into a command stream.
+// backward products and chunkwise retention's products are f16 as well: mixed precision),
+// and the recording of one micro-batch's forward pass (activations kept) and backward pass
+// into a command stream.
 #include <map>
 #include <memory>
 #include <string>
@@ -80,6 +81,7 @@ class TrainableModel {
   Context& ctx_;
   model::ModelConfig config_;
   int64_t chunk_size_;
+  bool f16_retention_;  // retention's products on tensor cores too (mixed precision)
   int64_t logit_bytes_ = 64ll << 20;
   std::vector<Parameter> params_;
   std::vector<Layer> layers_;
