@@ -5,7 +5,7 @@
 set -euo pipefail
 out=${1:?usage: compare.sh OUT_DIR}
 mkdir -p "$out"
-./build/tools/retnet-bench --config 1.3b --contexts 1024,8192,32768,131072 --prefill 512,2048,8192,32768 \
+./build/tools/retnet-bench --tensor-peak --matmul 8192,2048,2048 --config 1.3b --contexts 1024,8192,32768,131072 --prefill 512,2048,8192,32768 \
   --batches 1,4,16,64 --decode-steps 32 --train-config small --train-batch 4 --train-seq 2048 \
   --json "$out/retnet-vk.json" | tee "$out/retnet-vk.txt"
 python3 tools/bench/peers.py --out "$out/peers.json" | tee "$out/peers.txt"
