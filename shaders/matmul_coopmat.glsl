@@ -18,11 +18,10 @@
 // H100; two shared buffers, 256-row or 256-column tiles measured slower, bench/results/
 // README.md). K is walked in steps of 32 staged in shared memory (rows padded by 8 halves so
 // fragment loads stay 16-byte aligned and spread over banks), the next step's tiles loaded
-// into registers during the multiplies. The accumulators are separate named variables, not
-// an array: with an array of cooperative matrices the driver (NVIDIA 580) kept them in memory
-// and the kernel ran 3.4x slower (measured). Interior tiles are stored straight from the
-// fragments; edge tiles go through a per-subgroup staging tile so ragged edges need no
-// special case. Only used where the subgroup size is 32 (the launcher checks).
+// into registers during the multiplies (the fragments as coopmat_block.glsl holds them).
+// Interior tiles are stored straight from the fragments; edge tiles go through a per-subgroup
+// staging tile so ragged edges need no special case. Only used where the subgroup size is 32
+// (the launcher checks).
 #extension GL_NV_cooperative_matrix : require
 #extension GL_EXT_shader_explicit_arithmetic_types_float16 : require
 #extension GL_KHR_shader_subgroup_basic : require
@@ -102,20 +101,7 @@ shared uvec2 a_tile[A_TR * A_LD / 4];
 shared uvec2 b_tile[B_TR * B_LD / 4];
 shared float stage[(THREADS / 32) * 16 * FRAG_N];
 
-#define ACC fcoopmatNV<32, SCOPE_SUBGROUP, 16, FRAG_N>
-#define A_FRAG fcoopmatNV<16, SCOPE_SUBGROUP, 16, 16>
-#define B_FRAG fcoopmatNV<16, SCOPE_SUBGROUP, 16, FRAG_N>
-// F(i, j) for every accumulator (4 rows of fragments, WN / FRAG_N columns); G(j) for every
-// column, G(i) for every row.
-#if FRAG_N == 16
-#define EACH_COLUMN(G) G(0) G(1) G(2) G(3)
-#define EACH_IN_ROW(F, i) F(i, 0) F(i, 1) F(i, 2) F(i, 3)
-#else
-#define EACH_COLUMN(G) G(0) G(1) G(2) G(3) G(4) G(5) G(6) G(7)
-#define EACH_IN_ROW(F, i) F(i, 0) F(i, 1) F(i, 2) F(i, 3) F(i, 4) F(i, 5) F(i, 6) F(i, 7)
-#endif
-#define EACH_ROW(G) G(0) G(1) G(2) G(3)
-#define EACH_ACC(F) EACH_IN_ROW(F, 0) EACH_IN_ROW(F, 1) EACH_IN_ROW(F, 2) EACH_IN_ROW(F, 3)
+#include "coopmat_block.glsl"  // ACC, A_FRAG, B_FRAG and the EACH_* macros
 
 // The next step's tiles travel through registers while the current one is multiplied: raw,
 // because converting f32 to f16 here would wait for the loads and defeat the prefetch. f16

@@ -20,18 +20,7 @@ layout(std430, set = 0, binding = 0) writeonly buffer Out { float o[]; };
 shared uvec2 tile[2 * 64 * LD / 4];
 shared float stage[4 * 16 * FRAG_N];
 
-#define ACC fcoopmatNV<32, SCOPE_SUBGROUP, 16, FRAG_N>
-#define A_FRAG fcoopmatNV<16, SCOPE_SUBGROUP, 16, 16>
-#define B_FRAG fcoopmatNV<16, SCOPE_SUBGROUP, 16, FRAG_N>
-#if FRAG_N == 16
-#define EACH_COLUMN(G) G(0) G(1) G(2) G(3)
-#define EACH_IN_ROW(F, i) F(i, 0) F(i, 1) F(i, 2) F(i, 3)
-#else
-#define EACH_COLUMN(G) G(0) G(1) G(2) G(3) G(4) G(5) G(6) G(7)
-#define EACH_IN_ROW(F, i) F(i, 0) F(i, 1) F(i, 2) F(i, 3) F(i, 4) F(i, 5) F(i, 6) F(i, 7)
-#endif
-#define EACH_ROW(G) G(0) G(1) G(2) G(3)
-#define EACH_ACC(F) EACH_IN_ROW(F, 0) EACH_IN_ROW(F, 1) EACH_IN_ROW(F, 2) EACH_IN_ROW(F, 3)
+#include "coopmat_block.glsl"  // ACC, A_FRAG, B_FRAG and the EACH_* macros
 
 void main() {
   const uint t = gl_LocalInvocationID.x;

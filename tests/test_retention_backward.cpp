@@ -33,6 +33,35 @@ constexpr double kFiniteDifferenceTolerance = 1e-7;
 // 6e-7 on the shapes below (lavapipe).
 constexpr double kGpuTolerance = 1e-5;
 
+// The largest relative errors of the GPU's dq, dk and dv against the reference's, and the
+// call's wall time in ms.
+struct BackwardErrors {
+  double dq, dk, dv, ms;
+};
+
+// Runs retention_chunkwise_backward on fresh tensors of the inputs. The gradients start as
+// garbage: the kernel must overwrite all of them.
+BackwardErrors gpu_backward_errors(const RetentionShape& s, const std::vector<float>& q, const std::vector<float>& k,
+                                   const std::vector<float>& v, const std::vector<float>& d_o,
+                                   const std::vector<float>& eq, const std::vector<float>& ek,
+                                   const std::vector<float>& ev, int64_t chunk,
+                                   kernels::RetentionBackwardScratch& scratch, bool f16_products) {
+  auto tq = test::tensor(qk_shape(s), q, gpu::DType::F32, "q");
+  auto tk = test::tensor(qk_shape(s), k, gpu::DType::F32, "k");
+  auto tv = test::tensor(vo_shape(s), v, gpu::DType::F32, "v");
+  auto tdo = test::tensor(vo_shape(s), d_o, gpu::DType::F32, "d_o");
+  auto dq = test::tensor(qk_shape(s), test::random_vector(qk_size(s), 9, 1e3f), gpu::DType::F32, "dq");
+  auto dk = test::tensor(qk_shape(s), test::random_vector(qk_size(s), 10, 1e3f), gpu::DType::F32, "dk");
+  auto dv = test::tensor(vo_shape(s), test::random_vector(vo_size(s), 11, 1e3f), gpu::DType::F32, "dv");
+  gpu::Stream stream(test::context());
+  const auto start = std::chrono::steady_clock::now();
+  kernels::retention_chunkwise_backward(stream, tq, tk, tv, tdo, dq, dk, dv, chunk, scratch, f16_products);
+  stream.submit();
+  const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  return {test::max_rel_error(dq.download(), eq), test::max_rel_error(dk.download(), ek),
+          test::max_rel_error(dv.download(), ev), ms};
+}
+
 }  // namespace
 
 TEST_CASE("retention backward reference matches central finite differences", "[reference][retention_backward]") {
@@ -85,23 +114,10 @@ TEST_CASE("retention chunkwise backward on the GPU matches the CPU reference", "
     const auto v = test::random_vector(vo_size(s), seed + 2), d_o = test::random_vector(vo_size(s), seed + 3);
     std::vector<float> eq, ek, ev;
     reference::retention_backward(q, k, v, d_o, s, eq, ek, ev);
-    auto tq = test::tensor(qk_shape(s), q, gpu::DType::F32, "q");
-    auto tk = test::tensor(qk_shape(s), k, gpu::DType::F32, "k");
-    auto tv = test::tensor(vo_shape(s), v, gpu::DType::F32, "v");
-    auto tdo = test::tensor(vo_shape(s), d_o, gpu::DType::F32, "d_o");
     for (int64_t chunk : c.chunks) {
       INFO("chunk " << chunk);
-      // The gradients start as garbage: the kernel must overwrite all of them.
-      auto dq = test::tensor(qk_shape(s), test::random_vector(qk_size(s), 9, 1e3f), gpu::DType::F32, "dq");
-      auto dk = test::tensor(qk_shape(s), test::random_vector(qk_size(s), 10, 1e3f), gpu::DType::F32, "dk");
-      auto dv = test::tensor(vo_shape(s), test::random_vector(vo_size(s), 11, 1e3f), gpu::DType::F32, "dv");
-      gpu::Stream stream(test::context());
-      const auto start = std::chrono::steady_clock::now();
-      kernels::retention_chunkwise_backward(stream, tq, tk, tv, tdo, dq, dk, dv, chunk, scratch);
-      stream.submit();
-      const double ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
-      const double e1 = test::max_rel_error(dq.download(), eq), e2 = test::max_rel_error(dk.download(), ek),
-                   e3 = test::max_rel_error(dv.download(), ev);
+      const BackwardErrors e = gpu_backward_errors(s, q, k, v, d_o, eq, ek, ev, chunk, scratch, false);
+      const double e1 = e.dq, e2 = e.dk, e3 = e.dv, ms = e.ms;
       INFO("dq " << e1 << " dk " << e2 << " dv " << e3 << " gpu ms " << ms);
       CHECK(e1 < kGpuTolerance);
       CHECK(e2 < kGpuTolerance);
@@ -144,18 +160,8 @@ TEST_CASE("retention chunkwise backward with f16 products on tensor cores matche
     const auto d_o = test::random_vector(vo_size(s), seed + 3, c.d_o_scale);
     std::vector<float> eq, ek, ev;
     reference::retention_backward(q, k, v, d_o, s, eq, ek, ev);
-    auto tq = test::tensor(qk_shape(s), q, gpu::DType::F32, "q");
-    auto tk = test::tensor(qk_shape(s), k, gpu::DType::F32, "k");
-    auto tv = test::tensor(vo_shape(s), v, gpu::DType::F32, "v");
-    auto tdo = test::tensor(vo_shape(s), d_o, gpu::DType::F32, "d_o");
-    auto dq = test::tensor(qk_shape(s), test::random_vector(qk_size(s), 9, 1e3f), gpu::DType::F32, "dq");
-    auto dk = test::tensor(qk_shape(s), test::random_vector(qk_size(s), 10, 1e3f), gpu::DType::F32, "dk");
-    auto dv = test::tensor(vo_shape(s), test::random_vector(vo_size(s), 11, 1e3f), gpu::DType::F32, "dv");
-    gpu::Stream stream(test::context());
-    kernels::retention_chunkwise_backward(stream, tq, tk, tv, tdo, dq, dk, dv, 64, scratch, true);
-    stream.submit();
-    const double e1 = test::max_rel_error(dq.download(), eq), e2 = test::max_rel_error(dk.download(), ek),
-                 e3 = test::max_rel_error(dv.download(), ev);
+    const BackwardErrors e = gpu_backward_errors(s, q, k, v, d_o, eq, ek, ev, 64, scratch, true);
+    const double e1 = e.dq, e2 = e.dk, e3 = e.dv;
     INFO("dq " << e1 << " dk " << e2 << " dv " << e3 << (tensor_cores ? " (tensor cores)" : " (f32)"));
     const double tolerance = tensor_cores ? kTensorCoreTolerance : kGpuTolerance;
     CHECK(e1 < tolerance);

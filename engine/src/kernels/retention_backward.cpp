@@ -65,30 +65,30 @@ void retention_chunkwise_backward(gpu::Stream& s, const gpu::Tensor& q, const gp
   const RetentionDims d{N, T, H, DK, DV};
   const ChunkPass all{uint32_t(N * H), 0, uint32_t(chunks), 0};
   const float scale = static_cast<float>(1.0 / std::sqrt(double(DK)));
-  if (f16_products && chunk_rows_on_tensor_cores(s.context(), chunk, DV, DK) &&
-      chunk_rows_on_tensor_cores(s.context(), chunk, DK, DV)) {
-    // The states' maxima come from the states kernel as it writes them.
-    enum : uint32_t { Q, K, V, DO, FORWARD, REVERSE, SLOTS };
+  // With f16 products, the rows are scaled by the maxima of q, k, v, d_o and the states (which
+  // the states kernel finds as it writes them).
+  const bool f16 = f16_products && chunk_rows_on_tensor_cores(s.context(), chunk, DV, DK) &&
+                   chunk_rows_on_tensor_cores(s.context(), chunk, DK, DV);
+  enum : uint32_t { Q, K, V, DO, FORWARD, REVERSE, SLOTS };
+  if (f16) {
     if (scratch.maxima.empty()) scratch.maxima = gpu::Tensor(s.context(), {SLOTS}, gpu::DType::I32, "retention maxima");
     s.fill_zero(scratch.maxima);
-    dispatch_chunk_states(s, k, v, scratch.forward_states, nullptr, d, chunk, all, false, 1.0f, &scratch.maxima,
-                          FORWARD);
-    dispatch_chunk_states(s, q, d_o, scratch.reverse_states, nullptr, d, chunk, all, true, scale, &scratch.maxima,
-                          REVERSE);
+  }
+  gpu::Tensor* maxima = f16 ? &scratch.maxima : nullptr;
+  dispatch_chunk_states(s, k, v, scratch.forward_states, nullptr, d, chunk, all, false, 1.0f, maxima, FORWARD);
+  dispatch_chunk_states(s, q, d_o, scratch.reverse_states, nullptr, d, chunk, all, true, scale, maxima, REVERSE);
+  if (f16) {
     const gpu::Tensor* inputs[] = {&q, &k, &v, &d_o};
     for (uint32_t i = Q; i <= DO; ++i) abs_max(s, *inputs[i], scratch.maxima, i);
-    const ChunkRowsMaxima for_dq{&scratch.maxima, DO, V, K, FORWARD}, for_dk{&scratch.maxima, V, DO, Q, REVERSE},
-        for_dv{&scratch.maxima, K, Q, DO, REVERSE};
-    dispatch_chunk_rows(s, ChunkRows::Dq, dq, d_o, v, k, scratch.forward_states, DV, DK, d, chunk, all, &for_dq);
-    dispatch_chunk_rows(s, ChunkRows::Dk, dk, v, d_o, q, scratch.reverse_states, DV, DK, d, chunk, all, &for_dk);
-    dispatch_chunk_rows(s, ChunkRows::Dv, dv, k, q, d_o, scratch.reverse_states, DK, DV, d, chunk, all, &for_dv);
-    return;
   }
-  dispatch_chunk_states(s, k, v, scratch.forward_states, nullptr, d, chunk, all, false, 1.0f);
-  dispatch_chunk_states(s, q, d_o, scratch.reverse_states, nullptr, d, chunk, all, true, scale);
-  dispatch_chunk_rows(s, ChunkRows::Dq, dq, d_o, v, k, scratch.forward_states, DV, DK, d, chunk, all);
-  dispatch_chunk_rows(s, ChunkRows::Dk, dk, v, d_o, q, scratch.reverse_states, DV, DK, d, chunk, all);
-  dispatch_chunk_rows(s, ChunkRows::Dv, dv, k, q, d_o, scratch.reverse_states, DK, DV, d, chunk, all);
+  const ChunkRowsMaxima for_dq{maxima, DO, V, K, FORWARD}, for_dk{maxima, V, DO, Q, REVERSE},
+      for_dv{maxima, K, Q, DO, REVERSE};
+  dispatch_chunk_rows(s, ChunkRows::Dq, dq, d_o, v, k, scratch.forward_states, DV, DK, d, chunk, all,
+                      f16 ? &for_dq : nullptr);
+  dispatch_chunk_rows(s, ChunkRows::Dk, dk, v, d_o, q, scratch.reverse_states, DV, DK, d, chunk, all,
+                      f16 ? &for_dk : nullptr);
+  dispatch_chunk_rows(s, ChunkRows::Dv, dv, k, q, d_o, scratch.reverse_states, DK, DV, d, chunk, all,
+                      f16 ? &for_dv : nullptr);
 }
 
 }  // namespace retnet::kernels
