@@ -217,6 +217,30 @@ TEST_CASE("a stream orders dependent dispatches and times them when profiling", 
   CHECK(ctx.validation_messages().empty());
 }
 
+TEST_CASE("pipeline statistics are reported per pipeline only when asked for", "[core]") {
+  auto options = quiet_options();
+  options.validation = test::context().options().validation;
+  for (bool asked : {false, true}) {
+    options.pipeline_statistics = asked;
+    Context ctx(options);
+    gpu::Tensor h(ctx, {64}, gpu::DType::F32, "h");
+    h.upload(std::vector<float>(64, 1.0f));
+    gpu::Stream s(ctx);
+    kernels::residual_add(s, h, h);
+    s.submit();
+    CHECK(h.download() == std::vector<float>(64, 2.0f));  // the capture changes nothing computed
+    const auto lines = ctx.pipeline_statistics();
+    if (!asked) {
+      CHECK(lines.empty());
+    } else if (!lines.empty()) {  // only where the driver offers VK_KHR_pipeline_executable_properties
+      REQUIRE(lines.size() == 1);
+      CHECK(lines[0].rfind("residual_add", 0) == 0);
+      CHECK(lines[0].find("(no statistics)") == std::string::npos);
+    }
+    CHECK(ctx.validation_messages().empty());
+  }
+}
+
 TEST_CASE("in-stream updates, region copies and read-backs need one submit", "[core]") {
   gpu::Tensor a(test::context(), {6}, gpu::DType::F32, "a"), b(test::context(), {6}, gpu::DType::F32, "b");
   gpu::Tensor half(test::context(), {4}, gpu::DType::F16, "half");

@@ -104,6 +104,17 @@ void print_profile(const char* what, const nlohmann::json& p) {
   }
 }
 
+// With RETNET_PIPELINE_STATS=1: the driver's statistics of every pipeline `ctx` created (its
+// registers and shared memory bound how many workgroups share a multiprocessor), printed and
+// kept in `out`.
+void report_pipelines(const retnet::Context& ctx, const char* what, nlohmann::json& out) {
+  const auto lines = ctx.pipeline_statistics();
+  if (lines.empty()) return;
+  fmt::print("pipelines of the {}:\n", what);
+  for (const auto& line : lines) fmt::print("  {}\n", line);
+  out["pipeline_statistics"] = lines;
+}
+
 // Tokens/s of whole training steps (forward + backward + AdamW, one submission each) of a
 // model with random weights, and the GPU memory they take.
 nlohmann::json training_step(const retnet::ContextOptions& device_options, const std::string& config_name,
@@ -132,6 +143,7 @@ nlohmann::json training_step(const retnet::ContextOptions& device_options, const
                         {"host_ms_per_step", median(record_times)},  // uploads + recording, before the submit
                         {"bytes_allocated", ctx.allocated_bytes() - before}, {"peak_bytes", ctx.peak_allocated_bytes()}};
   if (!s.timings().empty()) out["profile"] = kernel_profile(s.timings());
+  report_pipelines(ctx, "training step", out);
   return out;
 }
 
@@ -461,6 +473,7 @@ int main(int argc, char** argv) {
         out[T == 1 ? "profile_decode" : "profile_prefill_8192"] = p;
       }
     }
+    report_pipelines(ctx, "decode and prefill", out);
     if (!json_path.empty()) std::ofstream(json_path) << out.dump(2) << "\n";
     return 0;
   } catch (const retnet::Error& e) {

@@ -48,10 +48,14 @@ struct ContextOptions {
   // When non-zero, the kernels plan for at most this much shared memory per workgroup (the
   // device's own limit if lower): tests run the variants made for small devices with it.
   uint64_t shared_memory_limit = 0;
+  // Ask the driver for each compute pipeline's statistics as it is created (registers,
+  // shared memory, spills: what bounds a kernel's occupancy), where it offers
+  // VK_KHR_pipeline_executable_properties; Context::pipeline_statistics() returns them.
+  bool pipeline_statistics = false;
 
   // Defaults overridden by RETNET_DEVICE, RETNET_VALIDATION, RETNET_PROFILE,
   // RETNET_NO_FP16, RETNET_NO_SUBGROUPS, RETNET_NO_COOPMAT, RETNET_CACHE_DIR,
-  // RETNET_SHARED_MEMORY_LIMIT.
+  // RETNET_SHARED_MEMORY_LIMIT, RETNET_PIPELINE_STATS.
   static ContextOptions from_environment();
 };
 
@@ -77,6 +81,10 @@ class Context {
   FastPaths active_paths() const;
   // Validation-layer warnings and errors seen so far (empty unless validation is on).
   std::vector<std::string> validation_messages() const;
+  // With ContextOptions::pipeline_statistics on a device that offers them: one line per
+  // pipeline created so far, "shader:specialization  name value, name value, ..." in the
+  // driver's own words. Empty otherwise.
+  std::vector<std::string> pipeline_statistics() const;
   // Bytes of device memory this context has allocated now, and the most it ever had.
   uint64_t allocated_bytes() const;
   uint64_t peak_allocated_bytes() const;

@@ -118,6 +118,7 @@ ContextOptions ContextOptions::from_environment() {
   o.allow.fp16 = !env_flag("RETNET_NO_FP16");
   o.allow.subgroups = !env_flag("RETNET_NO_SUBGROUPS");
   o.allow.coopmat = !env_flag("RETNET_NO_COOPMAT");
+  o.pipeline_statistics = env_flag("RETNET_PIPELINE_STATS");
   if (const char* c = std::getenv("RETNET_CACHE_DIR")) o.cache_dir = c;
   if (const char* m = std::getenv("RETNET_SHARED_MEMORY_LIMIT")) {
     char* end = nullptr;
@@ -293,6 +294,15 @@ void ContextImpl::create_device() {
     *next = &memory_model;
     next = &memory_model.pNext;
   }
+  VkPhysicalDevicePipelineExecutablePropertiesFeaturesKHR executables{
+      VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PIPELINE_EXECUTABLE_PROPERTIES_FEATURES_KHR};
+  if (options.pipeline_statistics && has_extension(physical, VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME)) {
+    extensions.push_back(VK_KHR_PIPELINE_EXECUTABLE_PROPERTIES_EXTENSION_NAME);
+    executables.pipelineExecutableInfo = VK_TRUE;
+    *next = &executables;
+    next = &executables.pNext;
+    capture_statistics = true;
+  }
   VkDeviceCreateInfo ci{VK_STRUCTURE_TYPE_DEVICE_CREATE_INFO};
   ci.pNext = &features;
   ci.queueCreateInfoCount = 1;
@@ -389,6 +399,40 @@ void ContextImpl::destroy() {
   instance = VK_NULL_HANDLE;
 }
 
+std::string ContextImpl::describe_statistics(VkPipeline pipeline) const {
+  auto properties = reinterpret_cast<PFN_vkGetPipelineExecutablePropertiesKHR>(
+      vkGetDeviceProcAddr(device, "vkGetPipelineExecutablePropertiesKHR"));
+  auto statistics = reinterpret_cast<PFN_vkGetPipelineExecutableStatisticsKHR>(
+      vkGetDeviceProcAddr(device, "vkGetPipelineExecutableStatisticsKHR"));
+  if (!properties || !statistics) return "(the driver gives no statistics)";
+  VkPipelineInfoKHR info{VK_STRUCTURE_TYPE_PIPELINE_INFO_KHR};
+  info.pipeline = pipeline;
+  uint32_t executables = 0;
+  if (properties(device, &info, &executables, nullptr) != VK_SUCCESS) return "(no executables)";
+  std::string text;
+  for (uint32_t e = 0; e < executables; ++e) {
+    VkPipelineExecutableInfoKHR which{VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_INFO_KHR};
+    which.pipeline = pipeline;
+    which.executableIndex = e;
+    uint32_t n = 0;
+    if (statistics(device, &which, &n, nullptr) != VK_SUCCESS) continue;
+    std::vector<VkPipelineExecutableStatisticKHR> stats(n, {VK_STRUCTURE_TYPE_PIPELINE_EXECUTABLE_STATISTIC_KHR});
+    if (statistics(device, &which, &n, stats.data()) != VK_SUCCESS) continue;
+    for (uint32_t i = 0; i < n; ++i) {
+      const VkPipelineExecutableStatisticKHR& st = stats[i];
+      std::string value;
+      switch (st.format) {
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_BOOL32_KHR: value = st.value.b32 ? "true" : "false"; break;
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_INT64_KHR: value = std::to_string(st.value.i64); break;
+        case VK_PIPELINE_EXECUTABLE_STATISTIC_FORMAT_UINT64_KHR: value = std::to_string(st.value.u64); break;
+        default: value = fmt::format("{:g}", st.value.f64); break;
+      }
+      text += fmt::format("{}{} {}", text.empty() ? "" : ", ", st.name, value);
+    }
+  }
+  return text.empty() ? "(no statistics)" : text;
+}
+
 const Pipeline& ContextImpl::pipeline(const char* shader, uint32_t binding_count, uint32_t push_bytes,
                                       const std::vector<uint32_t>& specialization) {
   std::string key = shader;
@@ -436,9 +480,11 @@ const Pipeline& ContextImpl::pipeline(const char* shader, uint32_t binding_count
   cci.stage.pName = "main";
   cci.stage.pSpecializationInfo = specialization.empty() ? nullptr : &spec;
   cci.layout = p.layout;
+  if (capture_statistics) cci.flags |= VK_PIPELINE_CREATE_CAPTURE_STATISTICS_BIT_KHR;
   VkResult r = vkCreateComputePipelines(device, pipeline_cache, 1, &cci, nullptr, &p.pipeline);
   vkDestroyShaderModule(device, module, nullptr);
   if (r != VK_SUCCESS) throw_vk_error(r, key.c_str(), __FILE__, __LINE__);
+  if (capture_statistics) pipeline_statistics.push_back(key + "  " + describe_statistics(p.pipeline));
   return pipelines.emplace(key, p).first->second;
 }
 
@@ -516,6 +562,11 @@ Context::~Context() = default;
 const DeviceInfo& Context::device() const { return impl_->info; }
 const ContextOptions& Context::options() const { return impl_->options; }
 FastPaths Context::active_paths() const { return impl_->active; }
+std::vector<std::string> Context::pipeline_statistics() const {
+  std::lock_guard<std::mutex> lock(impl_->mutex);
+  return impl_->pipeline_statistics;
+}
+
 std::vector<std::string> Context::validation_messages() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   return impl_->validation_messages;

@@ -42,6 +42,8 @@ struct ContextImpl {
   mutable std::mutex mutex;  // guards pipelines, validation messages and the queue
   std::map<std::string, Pipeline> pipelines;
   std::vector<std::string> validation_messages;
+  bool capture_statistics = false;  // VK_KHR_pipeline_executable_properties is enabled
+  std::vector<std::string> pipeline_statistics;
   std::atomic<uint64_t> allocated_bytes{0};
   std::atomic<uint64_t> peak_allocated_bytes{0};
 
@@ -68,6 +70,8 @@ struct ContextImpl {
   void load_pipeline_cache();
   void save_pipeline_cache();
   void destroy();
+  // "name value, ..." of the driver's statistics of a pipeline created with their capture on.
+  std::string describe_statistics(VkPipeline pipeline) const;
 };
 
 // Fills a DeviceInfo for one physical device (used by list_devices and the context).
