@@ -9,7 +9,10 @@ using namespace retnet;
 
 TEST_CASE("the global gradient norm is summed on the GPU", "[kernel][optimizer]") {
   std::vector<std::vector<float>> values = {test::random_vector(1, 1), test::random_vector(777, 2),
-                                            test::random_vector(300001, 3), test::random_vector(64, 4)};
+                                            test::random_vector(300001, 3), test::random_vector(64, 4),
+                                            test::random_vector(4099, 5),  // 3 floats after the last vec4
+                                            // more vec4s than the most workgroups of one tensor cover in a pass
+                                            test::random_vector(5000003, 6)};
   std::vector<gpu::Tensor> grads;
   for (auto& v : values) grads.push_back(test::tensor({static_cast<int64_t>(v.size())}, v));
   std::vector<const gpu::Tensor*> ptrs;
@@ -22,6 +25,15 @@ TEST_CASE("the global gradient norm is summed on the GPU", "[kernel][optimizer]"
   for (auto& v : values)
     for (float x : v) expect += double(x) * x;
   CHECK(std::abs(scratch.result.download()[0] - expect) / expect < 1e-5);
+  for (size_t i = 0; i < grads.size(); ++i) {  // each alone: a lost tail would not hide in the total
+    INFO("tensor of " << values[i].size());
+    gpu::Stream one(test::context());
+    kernels::grad_norm_squared(one, {&grads[i]}, scratch);
+    one.submit();
+    double alone = 0;
+    for (float x : values[i]) alone += double(x) * x;
+    CHECK(std::abs(scratch.result.download()[0] - alone) / alone < 1e-5);
+  }
 }
 
 TEST_CASE("AdamW steps match the CPU reference with and without clipping", "[kernel][optimizer]") {

@@ -12,8 +12,11 @@
 namespace retnet::kernels {
 
 namespace {
-constexpr int64_t kMaxPartialsPerTensor = 64;
-uint32_t norm_groups(int64_t n) { return std::clamp<uint32_t>(gpu::div_up(n, 256 * 8), 1, kMaxPartialsPerTensor); }
+// Workgroups per tensor: one per 16 vec4s per thread, at most 256, so that the largest tensors
+// (the embeddings) spread over the whole GPU while reduce_sum's single workgroup still sums
+// every partial quickly.
+constexpr int64_t kMaxPartialsPerTensor = 256;
+uint32_t norm_groups(int64_t n) { return std::clamp<uint32_t>(gpu::div_up(n, 256 * 4 * 16), 1, kMaxPartialsPerTensor); }
 }  // namespace
 
 NormScratch make_norm_scratch(Context& ctx, size_t tensor_count) {
