@@ -99,6 +99,37 @@ TEST_CASE("embedding backward accumulates over calls in one stream", "[embedding
   CHECK(test::max_rel_error(table.download(), expected) <= kTolerance);
 }
 
+TEST_CASE("embedding backward from a grouping written into a replayed recording", "[embedding_backward]") {
+  // The grouping's layout depends on the count of positions alone: one recording, replayed
+  // with other tokens written into its host input, matches the reference each time.
+  const int64_t vocab = 13, dim = 24, count = 60;
+  const auto d_out = test::random_vector(count * dim, 7);
+  auto tout = test::tensor({count, dim}, d_out, gpu::DType::F32, "d_out");
+  gpu::Tensor table(test::context(), {vocab, dim}, gpu::DType::F32, "d_table");
+  gpu::Tensor grouping(test::context(), {kernels::embedding_grouping_words(count)}, gpu::DType::I32, "grouping");
+  gpu::Stream s(test::context());
+  s.fill_zero(table);
+  auto* words = static_cast<int32_t*>(
+      s.host_input(grouping, size_t(kernels::embedding_grouping_words(count)) * sizeof(int32_t)));
+  kernels::embedding_backward_grouped(s, grouping, tout, table);
+  s.seal();
+  for (int32_t distinct : {13, 1, 5}) {  // every id, one id only, a few
+    INFO("distinct ids " << distinct);
+    auto tokens = test::random_tokens(count, distinct, uint32_t(distinct));
+    kernels::group_positions_by_id(tokens, vocab, words);
+    s.replay();
+    CHECK(test::max_rel_error(table.download(), reference::embedding_backward(tokens, d_out, vocab, dim)) <=
+          kTolerance);
+    gpu::Stream clear(test::context());
+    clear.fill_zero(table);
+    clear.submit();
+  }
+  CHECK_THROWS_WITH(kernels::group_positions_by_id({0, 13}, vocab, words), Catch::Contains("token id 13"));
+  gpu::Tensor short_grouping(test::context(), {kernels::embedding_grouping_words(count) - 1}, gpu::DType::I32, "g");
+  gpu::Stream t(test::context());
+  CHECK_THROWS_WITH(kernels::embedding_backward_grouped(t, short_grouping, tout, table), Catch::Contains("words"));
+}
+
 TEST_CASE("embedding backward rejects bad token ids shapes and dtypes", "[embedding_backward][errors]") {
   auto& ctx = test::context();
   gpu::Stream s(ctx);

@@ -23,6 +23,15 @@ void embedding(gpu::Stream& s, const gpu::Tensor& tokens, const gpu::Tensor& tab
 void embedding_backward(gpu::Stream& s, const std::vector<int32_t>& tokens, const gpu::Tensor& d_out,
                         gpu::Tensor& d_table, gpu::Tensor* grouping = nullptr);
 
+// embedding_backward in its two parts, for a recording replayed with new tokens: the grouping
+// of count positions by id, made on the host into embedding_grouping_words(count) int32s
+// (ids checked), and the dispatch, which reads it from `grouping` (i32, at least that many
+// elements) for the count = d_out.dim(0) rows of d_out.
+int64_t embedding_grouping_words(int64_t count);
+void group_positions_by_id(const std::vector<int32_t>& tokens, int64_t vocab_size, int32_t* words);
+void embedding_backward_grouped(gpu::Stream& s, const gpu::Tensor& grouping, const gpu::Tensor& d_out,
+                                gpu::Tensor& d_table);
+
 // Throws retnet::Error naming the first id outside [0, vocab_size) and its position.
 void check_token_ids(const std::vector<int32_t>& ids, int64_t vocab_size);
 
