@@ -1,21 +1,24 @@
 // One AdamW step (PyTorch's torch.optim.AdamW): decoupled weight decay, bias-corrected
 // moments, and the global-norm clipping factor computed on the GPU from the squared norm,
-// so a training step needs no host round trip.
+// so a training step needs no host round trip. What changes from step to step (the learning
+// rate and the bias corrections) is read from a buffer, not push constants, so that a step
+// recorded once can be replayed with new values.
 layout(local_size_x = 256) in;
 layout(std430, set = 0, binding = 0) buffer Param { float param[]; };
 layout(std430, set = 0, binding = 1) readonly buffer Grad { float grad[]; };
 layout(std430, set = 0, binding = 2) buffer M { float m[]; };
 layout(std430, set = 0, binding = 3) buffer V { float v[]; };
 layout(std430, set = 0, binding = 4) readonly buffer NormSq { float norm_sq[]; };
+// lr, then the bias corrections 1 - beta1^step and 1 - beta2^step.
+layout(std430, set = 0, binding = 5) readonly buffer StepValues { float lr, bias_correction1, bias_correction2; } sv;
 #ifdef WRITE_F16
 // The f16 copy the forward pass reads: pairs of halves per 32-bit word (n is even).
-layout(std430, set = 0, binding = 5) writeonly buffer Shadow { uint shadow[]; };
+layout(std430, set = 0, binding = 6) writeonly buffer Shadow { uint shadow[]; };
 #endif
 layout(push_constant) uniform Push {
   uint n;
-  float lr, beta1, beta2, eps, weight_decay;
-  float bias_correction1, bias_correction2;  // 1 - beta^step
-  float max_grad_norm;                       // <= 0: no clipping
+  float beta1, beta2, eps, weight_decay;
+  float max_grad_norm;  // <= 0: no clipping
 } pc;
 
 float update(uint i, float scale) {
@@ -24,9 +27,9 @@ float update(uint i, float scale) {
   float vi = pc.beta2 * v[i] + (1.0 - pc.beta2) * g * g;
   m[i] = mi;
   v[i] = vi;
-  float p = param[i] * (1.0 - pc.lr * pc.weight_decay);
-  float denom = sqrt(vi / pc.bias_correction2) + pc.eps;
-  p -= pc.lr * (mi / pc.bias_correction1) / denom;
+  float p = param[i] * (1.0 - sv.lr * pc.weight_decay);
+  float denom = sqrt(vi / sv.bias_correction2) + pc.eps;
+  p -= sv.lr * (mi / sv.bias_correction1) / denom;
   param[i] = p;
   return p;
 }

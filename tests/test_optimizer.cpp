@@ -7,6 +7,14 @@
 
 using namespace retnet;
 
+namespace {
+// The step values adamw_step reads, as the GPU tensor it reads them from.
+gpu::Tensor step_values(const kernels::AdamWSettings& o, int64_t step) {
+  const auto v = kernels::adamw_step_values(o, step);
+  return test::tensor({3}, {v.lr, v.bias_correction1, v.bias_correction2});
+}
+}  // namespace
+
 TEST_CASE("the global gradient norm is summed on the GPU", "[kernel][optimizer]") {
   std::vector<std::vector<float>> values = {test::random_vector(1, 1), test::random_vector(777, 2),
                                             test::random_vector(300001, 3), test::random_vector(64, 4),
@@ -53,7 +61,8 @@ TEST_CASE("AdamW steps match the CPU reference with and without clipping", "[ker
       tg.upload(g);
       gpu::Stream s(test::context());
       kernels::grad_norm_squared(s, {&tg}, scratch);
-      kernels::adamw_step(s, tp, tg, tm, tv, scratch.result, o, step);
+      auto values = step_values(o, step);
+      kernels::adamw_step(s, tp, tg, tm, tv, scratch.result, values, o);
       s.submit();
       reference::adamw_step(p, g, m, v, o, step, reference::clip_scale({g}, max_norm));
     }
@@ -72,12 +81,18 @@ TEST_CASE("AdamW writes an f16 copy of the weights for the forward pass", "[kern
   auto scratch = kernels::make_norm_scratch(test::context(), 1);
   gpu::Stream s(test::context());
   kernels::grad_norm_squared(s, {&tg}, scratch);
-  kernels::adamw_step(s, tp, tg, tm, tv, scratch.result, kernels::AdamWSettings{}, 1, &half);
+  auto values = step_values({}, 1);
+  kernels::adamw_step(s, tp, tg, tm, tv, scratch.result, values, {}, &half);
   s.submit();
   auto master = tp.download(), copy = half.download();
   for (int64_t i = 0; i < n; ++i) CHECK(std::abs(copy[i] - master[i]) <= std::abs(master[i]) * (1.0f / 1024) + 1e-7f);
 
   gpu::Tensor odd(test::context(), {3}, gpu::DType::F32, "odd"), odd_half(test::context(), {3}, gpu::DType::F16, "oh");
-  CHECK_THROWS_AS(kernels::adamw_step(s, odd, odd, odd, odd, scratch.result, {}, 1, &odd_half), Error);
-  CHECK_THROWS_WITH(kernels::adamw_step(s, tp, tg, tm, tv, scratch.result, {}, 0), Catch::Contains("step"));
+  CHECK_THROWS_AS(kernels::adamw_step(s, odd, odd, odd, odd, scratch.result, values, {}, &odd_half), Error);
+  CHECK_THROWS_WITH(kernels::adamw_step_values({}, 0), Catch::Contains("step must count from 1"));
+  kernels::AdamWSettings bad;
+  bad.beta2 = 1.0f;
+  CHECK_THROWS_WITH(kernels::adamw_step_values(bad, 1), Catch::Contains("invalid settings"));
+  CHECK_THROWS_WITH(kernels::adamw_step(s, tp, tg, tm, tv, scratch.result, values, bad), Catch::Contains("invalid settings"));
+  CHECK_THROWS_WITH(kernels::adamw_step(s, tp, tg, tm, tv, scratch.result, scratch.result, {}), Catch::Contains("adamw_step"));
 }

@@ -127,6 +127,67 @@ TEST_CASE("GPU gradients of a whole model match the CPU reference model", "[kern
   }
 }
 
+TEST_CASE("a training step recorded once and replayed equals steps recorded each time", "[kernel][training]") {
+  // Two micro-batches per step, a learning rate that changes every step, and in between an
+  // evaluation of another shape (which reallocates what the recording uses: the replay must
+  // record again). The same kernels in the same order: the same bits.
+  const auto config = small_config(37, false);
+  const auto weights = train::initial_weights(config, 4, 0.2);
+  const int64_t M = 2, N = 2, T = 19, chunk = 8;
+  const float scale = 1.0f / float(M * N * T);
+  kernels::AdamWSettings settings;
+  settings.weight_decay = 0.1f;
+  train::TrainableModel each(test::context(), config, weights, true, chunk);
+  train::TrainableModel replayed(test::context(), config, weights, true, chunk);
+  gpu::Stream s_each(test::context()), s_replayed(test::context());
+  replayed.record_step(s_replayed, M, N, T, scale, settings);
+  for (int64_t step = 1; step <= 3; ++step) {
+    INFO("step " << step);
+    const auto inputs = test::random_tokens(M * N * T, 37, uint32_t(10 * step));
+    const auto targets = test::random_tokens(M * N * T, 37, uint32_t(10 * step + 1));
+    settings.lr = 1e-2f / float(step);
+    std::vector<float> expected, losses;
+    each.record_zero_grads(s_each);
+    for (int64_t m = 0; m < M; ++m) {
+      std::vector<float> part;
+      each.record(s_each, {inputs.begin() + m * N * T, inputs.begin() + (m + 1) * N * T},
+                  {targets.begin() + m * N * T, targets.begin() + (m + 1) * N * T}, N, T, scale, true, &part);
+      if (m + 1 == M) each.record_optimizer_step(s_each, settings, step);
+      s_each.submit();
+      expected.insert(expected.end(), part.begin(), part.end());
+    }
+    replayed.run_recorded_step(s_replayed, inputs, targets, settings.lr, step, &losses);
+    CHECK(losses == expected);
+    for (auto which : {&train::Parameter::value, &train::Parameter::m, &train::Parameter::v})
+      CHECK(replayed.download(which) == each.download(which));
+    if (step == 1) {  // an evaluation of one sequence
+      gpu::Stream eval(test::context());
+      std::vector<float> eval_losses;
+      replayed.record(eval, {inputs.begin(), inputs.begin() + T}, {targets.begin(), targets.begin() + T}, 1, T, 1.0f,
+                      false, &eval_losses);
+      eval.submit();
+      CHECK(eval_losses.size() == size_t(T));
+    }
+  }
+  // Bad input is an error before anything runs, and the recording still works after it.
+  std::vector<int32_t> inputs(M * N * T, 1), targets(M * N * T, 2);
+  CHECK_THROWS_WITH(replayed.run_recorded_step(s_each, inputs, targets, 1e-3f, 4, nullptr),
+                    Catch::Contains("holds no step recorded"));
+  CHECK_THROWS_WITH(replayed.run_recorded_step(s_replayed, {1, 2}, {2, 3}, 1e-3f, 4, nullptr),
+                    Catch::Contains("was given 2 inputs"));
+  inputs[7] = 37;
+  CHECK_THROWS_WITH(replayed.run_recorded_step(s_replayed, inputs, targets, 1e-3f, 4, nullptr),
+                    Catch::Contains("token id 37 at position 7"));
+  CHECK_THROWS_WITH(replayed.run_recorded_step(s_replayed, targets, targets, 1e-3f, 0, nullptr),
+                    Catch::Contains("step must count from 1"));
+  CHECK_THROWS_WITH(replayed.record_step(s_each, 0, N, T, scale, settings), Catch::Contains("must be positive"));
+  inputs[7] = 3;
+  std::vector<float> losses;
+  replayed.run_recorded_step(s_replayed, inputs, targets, 1e-3f, 4, &losses);
+  CHECK(losses.size() == size_t(M * N * T));
+  CHECK(std::isfinite(losses[0]));
+}
+
 TEST_CASE("GPU gradients in mixed precision stay near the CPU reference model", "[kernel][training]") {
   // f16 weight copies in the forward (and, with tensor cores, f16 operands scaled into range
   // in every backward product); the master weights, sums and gradients stay f32.

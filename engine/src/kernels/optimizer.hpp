@@ -25,12 +25,22 @@ NormScratch make_norm_scratch(Context& ctx, size_t tensor_count);
 // result = sum over all tensors of sum(g^2), entirely on the GPU.
 void grad_norm_squared(gpu::Stream& s, const std::vector<const gpu::Tensor*>& grads, NormScratch& scratch);
 
+// What changes from one AdamW step to the next: the learning rate (a schedule's) and the bias
+// corrections 1 - beta^step. The kernel reads them from a tensor (f32 [3], in this order), so
+// a step recorded once can be replayed with new values written into it.
+struct AdamWStepValues {
+  float lr, bias_correction1, bias_correction2;
+};
+// The values of step `step` (counted from 1) with `settings`; throws on invalid settings.
+AdamWStepValues adamw_step_values(const AdamWSettings& settings, int64_t step);
+
 // One AdamW step of `param` (f32 master weights) with gradient `grad`, moments m and v (f32,
-// same shape), step counted from 1, gradient scaled by min(1, max_grad_norm / |g|) with |g|^2
-// read from `norm_squared` [1]. If `f16_copy` is given (f16, same shape, even size) it receives
-// the updated weights for the forward pass.
+// same shape), gradient scaled by min(1, max_grad_norm / |g|) with |g|^2 read from
+// `norm_squared` [1], lr and bias corrections read from `step_values` (adamw_step_values, f32
+// [3]; settings.lr is not used). If `f16_copy` is given (f16, same shape, even size) it
+// receives the updated weights for the forward pass.
 void adamw_step(gpu::Stream& s, gpu::Tensor& param, const gpu::Tensor& grad, gpu::Tensor& m, gpu::Tensor& v,
-                const gpu::Tensor& norm_squared, const AdamWSettings& settings, int64_t step,
+                const gpu::Tensor& norm_squared, const gpu::Tensor& step_values, const AdamWSettings& settings,
                 gpu::Tensor* f16_copy = nullptr);
 
 }  // namespace retnet::kernels

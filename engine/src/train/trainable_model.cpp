@@ -26,6 +26,13 @@ int64_t numel(const std::vector<int64_t>& shape) {
   return n;
 }
 
+// The position of each row within its sequence (rotary's input).
+std::vector<int32_t> row_positions(int64_t N, int64_t T) {
+  std::vector<int32_t> positions(static_cast<size_t>(N * T));
+  for (int64_t r = 0; r < N * T; ++r) positions[r] = int32_t(r % T);
+  return positions;
+}
+
 }  // namespace
 
 HostWeights initial_weights(const model::ModelConfig& config, uint64_t seed, double std) {
@@ -55,7 +62,7 @@ struct TrainableModel::Layer {
 struct TrainableModel::Activations {
   int64_t N = 0, T = 0;
   gpu::Tensor tokens, positions, targets, h_out, normed, state;
-  gpu::Tensor embedding_grouping;  // embedding_backward's scratch
+  gpu::Tensor embedding_grouping;  // the batch's positions grouped by token id (embedding_backward_grouped)
   gpu::Tensor dh, dx, dq, dk, dv, dg, d_o, dgated, dffn, d_normed, norm_scratch;
   // The loss head's chunk buffers (used when the rows do not fit one chunk of logits).
   int64_t chunk_rows = 0;
@@ -116,6 +123,7 @@ TrainableModel::TrainableModel(Context& ctx, model::ModelConfig config, const Ho
     L.down_proj = p("mlp.down_proj.weight");
   }
   norm_scratch_ = kernels::make_norm_scratch(ctx, params_.size());
+  step_values_ = gpu::Tensor(ctx, {3}, gpu::DType::F32, "AdamW step values");
   act_ = std::make_unique<Activations>();
 }
 
@@ -184,12 +192,13 @@ void TrainableModel::ensure_activations(int64_t N, int64_t T) {
     a.chunk_targets = make({a.chunk_rows}, "chunk_targets", gpu::DType::I32);
     a.chunk_losses = make({a.chunk_rows}, "chunk_losses");
   }
+  a.embedding_grouping = make({kernels::embedding_grouping_words(R)}, "embedding grouping", gpu::DType::I32);
   a.N = N;
   a.T = T;
 }
 
-void TrainableModel::record(gpu::Stream& s, const std::vector<int32_t>& inputs, const std::vector<int32_t>& targets,
-                            int64_t N, int64_t T, float loss_scale, bool backward, std::vector<float>* losses) {
+void TrainableModel::check_batch(const std::vector<int32_t>& inputs, const std::vector<int32_t>& targets, int64_t N,
+                                 int64_t T) const {
   const auto& c = config_;
   const int64_t R = N * T;
   if (N < 1 || T < 1 || int64_t(inputs.size()) != R || int64_t(targets.size()) != R)
@@ -200,15 +209,99 @@ void TrainableModel::record(gpu::Stream& s, const std::vector<int32_t>& inputs, 
     if (targets[i] >= c.vocab_size)
       throw Error(fmt::format("target token id {} at position {} is outside the vocabulary of {}", targets[i], i,
                               c.vocab_size));
+}
+
+void TrainableModel::record(gpu::Stream& s, const std::vector<int32_t>& inputs, const std::vector<int32_t>& targets,
+                            int64_t N, int64_t T, float loss_scale, bool backward, std::vector<float>* losses) {
+  check_batch(inputs, targets, N, T);
+  // Other sizes may reallocate activations and scratch that a recorded step uses.
+  if (N != recorded_.N || T != recorded_.T) recorded_.stale = true;
   ensure_activations(N, T);
   matmul_scratch_.begin();  // the previous batch was submitted (record's contract)
   Activations& a = *act_;
-  std::vector<int32_t> positions(static_cast<size_t>(R));
-  for (int64_t r = 0; r < R; ++r) positions[r] = int32_t(r % T);
+  const std::vector<int32_t> positions = row_positions(N, T);
   // In the stream, through its reused staging: no allocation or submit of their own per step.
   s.upload(a.tokens, inputs.data(), inputs.size() * sizeof(int32_t));
   s.upload(a.positions, positions.data(), positions.size() * sizeof(int32_t));
   s.upload(a.targets, targets.data(), targets.size() * sizeof(int32_t));
+  if (backward) {
+    std::vector<int32_t> grouping(size_t(kernels::embedding_grouping_words(N * T)));
+    kernels::group_positions_by_id(inputs, config_.vocab_size, grouping.data());
+    s.upload(a.embedding_grouping, grouping.data(), grouping.size() * sizeof(int32_t));
+  }
+  record_passes(s, loss_scale, backward, losses);
+}
+
+void TrainableModel::record_step(gpu::Stream& s, int64_t micro_batches, int64_t N, int64_t T, float loss_scale,
+                                 const kernels::AdamWSettings& settings) {
+  if (micro_batches < 1 || N < 1 || T < 1)
+    throw Error(fmt::format("training step of {} micro-batches of {} x {} tokens: all must be positive",
+                            micro_batches, N, T));
+  kernels::adamw_step_values(settings, 1);  // the settings' checks, before anything is recorded
+  recorded_ = RecordedStep{};
+  ensure_activations(N, T);
+  matmul_scratch_.begin();
+  Activations& a = *act_;
+  const size_t bytes = size_t(N * T) * sizeof(int32_t);
+  const size_t grouping_bytes = size_t(kernels::embedding_grouping_words(N * T)) * sizeof(int32_t);
+  record_zero_grads(s);
+  const std::vector<int32_t> positions = row_positions(N, T);
+  s.upload(a.positions, positions.data(), bytes);
+  recorded_.losses.resize(size_t(micro_batches));  // read_back keeps pointers to them: sized first
+  for (int64_t m = 0; m < micro_batches; ++m) {
+    recorded_.inputs.push_back(static_cast<int32_t*>(s.host_input(a.tokens, bytes)));
+    recorded_.targets.push_back(static_cast<int32_t*>(s.host_input(a.targets, bytes)));
+    recorded_.grouping.push_back(static_cast<int32_t*>(s.host_input(a.embedding_grouping, grouping_bytes)));
+    record_passes(s, loss_scale, true, &recorded_.losses[size_t(m)]);
+  }
+  recorded_.step_values =
+      static_cast<kernels::AdamWStepValues*>(s.host_input(step_values_, sizeof(kernels::AdamWStepValues)));
+  record_adamw(s, settings);
+  s.seal();
+  recorded_.settings = settings;
+  recorded_.loss_scale = loss_scale;
+  recorded_.micro_batches = micro_batches;
+  recorded_.N = N;
+  recorded_.T = T;
+  recorded_.stream = &s;
+}
+
+void TrainableModel::run_recorded_step(gpu::Stream& s, const std::vector<int32_t>& inputs,
+                                       const std::vector<int32_t>& targets, float lr, int64_t step,
+                                       std::vector<float>* losses) {
+  if (recorded_.stream != &s || !s.sealed())
+    throw Error("run_recorded_step: this stream holds no step recorded by record_step");
+  const int64_t M = recorded_.micro_batches, R = recorded_.N * recorded_.T;
+  if (int64_t(inputs.size()) != M * R || int64_t(targets.size()) != M * R)
+    throw Error(fmt::format("training step of {} micro-batches of {} x {} tokens was given {} inputs and {} targets",
+                            M, recorded_.N, recorded_.T, inputs.size(), targets.size()));
+  check_batch(inputs, targets, M * recorded_.N, recorded_.T);
+  kernels::AdamWSettings settings = recorded_.settings;
+  settings.lr = lr;
+  const kernels::AdamWStepValues values = kernels::adamw_step_values(settings, step);
+  if (recorded_.stale) {
+    const RecordedStep old = recorded_;  // record_step starts recorded_ afresh
+    s.reset();
+    record_step(s, old.micro_batches, old.N, old.T, old.loss_scale, old.settings);
+  }
+  *recorded_.step_values = values;
+  for (int64_t m = 0; m < M; ++m) {
+    const std::vector<int32_t> batch(inputs.begin() + m * R, inputs.begin() + (m + 1) * R);
+    std::copy(batch.begin(), batch.end(), recorded_.inputs[size_t(m)]);
+    std::copy(targets.begin() + m * R, targets.begin() + (m + 1) * R, recorded_.targets[size_t(m)]);
+    kernels::group_positions_by_id(batch, config_.vocab_size, recorded_.grouping[size_t(m)]);
+  }
+  s.replay();
+  if (losses) {
+    losses->clear();
+    for (const auto& l : recorded_.losses) losses->insert(losses->end(), l.begin(), l.end());
+  }
+}
+
+void TrainableModel::record_passes(gpu::Stream& s, float loss_scale, bool backward, std::vector<float>* losses) {
+  const auto& c = config_;
+  Activations& a = *act_;
+  const int64_t N = a.N, T = a.T, R = N * T;
   const float eps = static_cast<float>(c.norm_eps);
 
   // Forward, keeping what the backward needs.
@@ -284,7 +377,7 @@ void TrainableModel::record(gpu::Stream& s, const std::vector<int32_t>& inputs, 
     a.dv.reshape({N, T, c.num_heads, c.head_v_dim});
     kernels::rmsnorm_backward(s, L.h_in, L.attn_norm->value, a.dx, a.dh, L.attn_norm->grad, eps, a.norm_scratch, true);
   }
-  kernels::embedding_backward(s, inputs, a.dh, embeddings_->grad, &a.embedding_grouping);
+  kernels::embedding_backward_grouped(s, a.embedding_grouping, a.dh, embeddings_->grad);
 }
 
 void TrainableModel::record_lm_head_loss(gpu::Stream& s, float loss_scale, bool backward) {
@@ -333,13 +426,19 @@ void TrainableModel::record_zero_grads(gpu::Stream& s) {
 }
 
 void TrainableModel::record_optimizer_step(gpu::Stream& s, const kernels::AdamWSettings& settings, int64_t step) {
+  const kernels::AdamWStepValues values = kernels::adamw_step_values(settings, step);
+  s.upload(step_values_, &values, sizeof values);
+  record_adamw(s, settings);
+}
+
+void TrainableModel::record_adamw(gpu::Stream& s, const kernels::AdamWSettings& settings) {
   std::vector<const gpu::Tensor*> grads;
   for (auto& p : params_) grads.push_back(&p.grad);
   kernels::grad_norm_squared(s, grads, norm_scratch_);
   for (auto& p : params_) {
     kernels::AdamWSettings st = settings;
     if (!p.decay) st.weight_decay = 0.0f;
-    kernels::adamw_step(s, p.value, p.grad, p.m, p.v, norm_scratch_.result, st, step,
+    kernels::adamw_step(s, p.value, p.grad, p.m, p.v, norm_scratch_.result, step_values_, st,
                         p.forward_copy.empty() ? nullptr : &p.forward_copy);
   }
 }

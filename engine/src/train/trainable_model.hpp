@@ -54,6 +54,22 @@ class TrainableModel {
   // Global-norm clipping then AdamW on every parameter (weight decay only where p.decay).
   void record_optimizer_step(gpu::Stream& s, const kernels::AdamWSettings& settings, int64_t step);
 
+  // A whole training step recorded once and replayed (the host then only writes the next
+  // batches and learning rate; recording a step's thousand dispatches costs milliseconds):
+  // record_step records into `s` zeroing the gradients, forward and backward of
+  // `micro_batches` batches of N sequences of T tokens with loss_scale (their gradients add
+  // up), and record_optimizer_step's work, and seals `s`. Each run_recorded_step writes the
+  // batches (inputs and targets hold micro_batches x N x T tokens, one batch after another;
+  // checked like record's), lr and the bias corrections of `step` into the recording, replays
+  // it and reads the losses back in the same order. The other settings and the shapes are
+  // those recorded: record again (after s.reset()) to change them. A record() of another
+  // shape in between may reallocate what the recording uses: the next run_recorded_step then
+  // records the step again first.
+  void record_step(gpu::Stream& s, int64_t micro_batches, int64_t N, int64_t T, float loss_scale,
+                   const kernels::AdamWSettings& settings);
+  void run_recorded_step(gpu::Stream& s, const std::vector<int32_t>& inputs, const std::vector<int32_t>& targets,
+                         float lr, int64_t step, std::vector<float>* losses);
+
   // At most this many bytes of logits exist at once (default 64 MiB): the loss head walks the
   // rows in chunks of bytes / (4 V). Takes effect at the next batch shape.
   void set_logit_chunk_bytes(int64_t bytes);
@@ -76,7 +92,13 @@ class TrainableModel {
   void record_linear_backward(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& dy, Parameter& w,
                               gpu::Tensor& dx, bool accumulate_dx);
   void ensure_activations(int64_t N, int64_t T);
+  // The checks of record's batch (sizes, token ids).
+  void check_batch(const std::vector<int32_t>& inputs, const std::vector<int32_t>& targets, int64_t N, int64_t T) const;
+  // record's work after its inputs are on their way to the GPU.
+  void record_passes(gpu::Stream& s, float loss_scale, bool backward, std::vector<float>* losses);
   void record_lm_head_loss(gpu::Stream& s, float loss_scale, bool backward);
+  // record_optimizer_step's dispatches, reading the step values from step_values_.
+  void record_adamw(gpu::Stream& s, const kernels::AdamWSettings& settings);
 
   Context& ctx_;
   model::ModelConfig config_;
@@ -91,6 +113,19 @@ class TrainableModel {
   kernels::RetentionChunkScratch retention_forward_scratch_;
   kernels::RetentionBackwardScratch retention_scratch_;
   kernels::MatmulScratch matmul_scratch_;
+  gpu::Tensor step_values_;  // AdamW's lr and bias corrections (kernels::AdamWStepValues)
+  // record_step's recording: where run_recorded_step writes its inputs (per micro-batch), and
+  // what it was made for.
+  struct RecordedStep {
+    std::vector<int32_t*> inputs, targets, grouping;  // grouping: the inputs' positions by id
+    std::vector<std::vector<float>> losses;
+    kernels::AdamWStepValues* step_values = nullptr;
+    kernels::AdamWSettings settings;
+    float loss_scale = 1.0f;
+    int64_t micro_batches = 0, N = 0, T = 0;
+    const gpu::Stream* stream = nullptr;
+    bool stale = false;  // a record() of another shape came after it
+  } recorded_;
 };
 
 }  // namespace retnet::train

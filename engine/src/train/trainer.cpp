@@ -202,28 +202,32 @@ TrainResult run_training(Context& ctx, const TrainOptions& o, const std::functio
   result.step = step;
   int64_t run_steps = 0;
   double elapsed = 0;
+  // Every step is the same work on new batches: recorded once, replayed with each.
   gpu::Stream s(ctx);
+  kernels::AdamWSettings recorded;
+  recorded.beta1 = float(o.beta1);
+  recorded.beta2 = float(o.beta2);
+  recorded.eps = float(o.eps);
+  recorded.weight_decay = float(o.weight_decay);
+  recorded.max_grad_norm = float(o.max_grad_norm);
+  net.record_step(s, o.grad_accum, o.batch, o.seq_len, loss_scale, recorded);
+  std::vector<int32_t> inputs, targets;
   while (step < o.steps && (o.stop_after <= 0 || run_steps < o.stop_after)) {
     const auto start = std::chrono::steady_clock::now();
     ++step;
     ++run_steps;
-    kernels::AdamWSettings settings;
-    settings.lr = static_cast<float>(train::learning_rate(step, warmup, o.steps, o.lr, o.min_lr_ratio));
-    settings.beta1 = float(o.beta1);
-    settings.beta2 = float(o.beta2);
-    settings.eps = float(o.eps);
-    settings.weight_decay = float(o.weight_decay);
-    settings.max_grad_norm = float(o.max_grad_norm);
-    double loss_sum = 0;
-    net.record_zero_grads(s);
+    const float lr = static_cast<float>(train::learning_rate(step, warmup, o.steps, o.lr, o.min_lr_ratio));
+    inputs.clear();
+    targets.clear();
     for (int64_t micro = 0; micro < o.grad_accum; ++micro) {
       const auto batch = dataset.training_batch(o.seed, (step - 1) * o.grad_accum + micro, o.batch, o.seq_len);
-      std::vector<float> losses;
-      net.record(s, batch.inputs, batch.targets, batch.batch, batch.seq_len, loss_scale, true, &losses);
-      if (micro + 1 == o.grad_accum) net.record_optimizer_step(s, settings, step);
-      s.submit();
-      for (float l : losses) loss_sum += l;
+      inputs.insert(inputs.end(), batch.inputs.begin(), batch.inputs.end());
+      targets.insert(targets.end(), batch.targets.begin(), batch.targets.end());
     }
+    std::vector<float> losses;
+    net.run_recorded_step(s, inputs, targets, lr, step, &losses);
+    double loss_sum = 0;
+    for (float l : losses) loss_sum += l;
     const double loss = loss_sum / tokens_per_step;
     if (!std::isfinite(loss)) {
       const std::string kept = train::find_checkpoint(o.out);
@@ -235,7 +239,7 @@ TrainResult run_training(Context& ctx, const TrainOptions& o, const std::functio
     train::LossPoint point;
     point.step = step;
     point.train_loss = loss;
-    point.learning_rate = settings.lr;
+    point.learning_rate = lr;
     point.tokens_per_s = tokens_per_step * run_steps / elapsed;
     if (step % o.eval_every == 0 || step == o.steps) point.validation_loss = validation_loss();
     history.push_back(point);
@@ -244,7 +248,7 @@ TrainResult run_training(Context& ctx, const TrainOptions& o, const std::functio
     p.step = step;
     p.steps = o.steps;
     p.loss = loss;
-    p.learning_rate = settings.lr;
+    p.learning_rate = lr;
     p.tokens_per_s = point.tokens_per_s;
     p.eta_s = elapsed / double(run_steps) * double(o.steps - step);
     p.validation_loss = point.validation_loss;
