@@ -181,6 +181,11 @@ TEST_CASE("a training step recorded once and replayed equals steps recorded each
   CHECK_THROWS_WITH(replayed.run_recorded_step(s_replayed, targets, targets, 1e-3f, 0, nullptr),
                     Catch::Contains("step must count from 1"));
   CHECK_THROWS_WITH(replayed.record_step(s_each, 0, N, T, scale, settings), Catch::Contains("must be positive"));
+  CHECK_THROWS_WITH(replayed.record_step(s_replayed, M, N, T, scale, settings), Catch::Contains("reset() it first"));
+  gpu::Stream busy(test::context());  // commands recorded before would be replayed with every step
+  each.record_zero_grads(busy);
+  CHECK_THROWS_WITH(each.record_step(busy, M, N, T, scale, settings), Catch::Contains("reset() it first"));
+  busy.reset();
   inputs[7] = 3;
   std::vector<float> losses;
   replayed.run_recorded_step(s_replayed, inputs, targets, 1e-3f, 4, &losses);

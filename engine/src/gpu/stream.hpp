@@ -82,6 +82,8 @@ class Stream {
   void replay();
   void reset();
   bool sealed() const { return sealed_; }
+  // Commands are recorded and not yet submitted (nor sealed).
+  bool recording() const { return recording_; }
   // Copies `bytes` into dst (offset 0) when the commands run, from host memory the caller
   // fills through the returned pointer before each submit or replay: a piece of a staging
   // buffer the stream reuses from one submit to the next (no allocation, nor a submit of its

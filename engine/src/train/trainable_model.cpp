@@ -238,6 +238,9 @@ void TrainableModel::record_step(gpu::Stream& s, int64_t micro_batches, int64_t 
     throw Error(fmt::format("training step of {} micro-batches of {} x {} tokens: all must be positive",
                             micro_batches, N, T));
   kernels::adamw_step_values(settings, 1);  // the settings' checks, before anything is recorded
+  // Commands already in the stream would be replayed with every step.
+  if (s.sealed() || s.recording())
+    throw Error("record_step: the stream already holds a recording (reset() it first)");
   recorded_ = RecordedStep{};
   ensure_activations(N, T);
   matmul_scratch_.begin();
