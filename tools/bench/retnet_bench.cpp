@@ -140,7 +140,7 @@ nlohmann::json training_step(const retnet::ContextOptions& device_options, const
   const double ms = median(times);
   nlohmann::json out = {{"config", config_name}, {"batch", batch}, {"seq_len", seq_len}, {"ms_per_step", ms},
                         {"tokens_per_s", batch * seq_len * 1000.0 / ms},
-                        {"record_ms", record_ms},  // recording the step once, before the first replay
+                        {"record_ms", record_ms},  // recording the step once (its pipelines created then too)
                         {"bytes_allocated", ctx.allocated_bytes() - before}, {"peak_bytes", ctx.peak_allocated_bytes()}};
   if (!s.timings().empty()) out["profile"] = kernel_profile(s.timings());
   report_pipelines(ctx, "training step", out);

@@ -98,7 +98,7 @@ void embedding_backward_grouped(gpu::Stream& s, const gpu::Tensor& grouping, con
 }
 
 void embedding_backward(gpu::Stream& s, const std::vector<int32_t>& tokens, const gpu::Tensor& d_out,
-                        gpu::Tensor& d_table, gpu::Tensor* grouping_scratch) {
+                        gpu::Tensor& d_table) {
   const char* kernel = "embedding_backward";
   const int64_t count = static_cast<int64_t>(tokens.size());
   require_rank(d_table, 2, kernel);
@@ -109,9 +109,7 @@ void embedding_backward(gpu::Stream& s, const std::vector<int32_t>& tokens, cons
   group_positions_by_id(tokens, d_table.dim(0), groups.data());
   if (count == 0 || d_table.dim(1) == 0) return;
   gpu::Tensor& grouping =
-      grouping_scratch
-          ? s.grow(*grouping_scratch, words, gpu::DType::I32, "embedding_backward groups")
-          : s.keep_until_submit(gpu::Tensor(s.context(), {words}, gpu::DType::I32, "embedding_backward groups"));
+      s.keep_until_submit(gpu::Tensor(s.context(), {words}, gpu::DType::I32, "embedding_backward groups"));
   s.upload(grouping, groups.data(), groups.size() * sizeof(int32_t));
   embedding_backward_grouped(s, grouping, d_out, d_table);
 }

@@ -17,11 +17,10 @@ void embedding(gpu::Stream& s, const gpu::Tensor& tokens, const gpu::Tensor& tab
 // tokens[t] == v (it accumulates, so gradients add up over micro-batches; zero d_table first
 // for a plain gradient). d_out f32 [T, D] with T = tokens.size(), d_table f32 [V, D]; ids are
 // checked (check_token_ids). Deterministic, no atomics: the host groups the positions by id
-// and one workgroup sums each distinct id's rows in ascending position order. `grouping`, if
-// given, holds that grouping from call to call (grown when too small) instead of a buffer
-// allocated per call.
+// and one workgroup sums each distinct id's rows in ascending position order (the grouping in
+// a buffer of the call's own; a caller that keeps one uses the two parts below).
 void embedding_backward(gpu::Stream& s, const std::vector<int32_t>& tokens, const gpu::Tensor& d_out,
-                        gpu::Tensor& d_table, gpu::Tensor* grouping = nullptr);
+                        gpu::Tensor& d_table);
 
 // embedding_backward in its two parts, for a recording replayed with new tokens: the grouping
 // of count positions by id, made on the host into embedding_grouping_words(count) int32s
