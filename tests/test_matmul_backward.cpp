@@ -346,3 +346,37 @@ TEST_CASE("matmul_backward computes dx and dw as the two separate calls would", 
     CHECK_THROWS_AS(kernels::matmul_backward(s, tx, tdy, tw, tdx, tdw, {false, false, MatmulPath::CoopMat}), Error);
   }
 }
+
+TEST_CASE("matmul_backward with an earlier call's maxima for the same x equals reducing x again",
+          "[matmul_backward]") {
+  using kernels::MatmulPath;
+  gpu::Stream s(test::context());
+  const int64_t M = 260, N = 96, K = 136;
+  // dy of very different magnitudes: only max |x| may come from the earlier call.
+  auto tx = test::tensor({M, K}, test::random_vector(size_t(M * K), 310, 1e3f));
+  auto dy1 = test::tensor({M, N}, test::random_vector(size_t(M * N), 311, 1e-6f));
+  auto dy2 = test::tensor({M, N}, test::random_vector(size_t(M * N), 312, 1e2f));
+  auto tw = test::tensor({N, K}, test::random_vector(size_t(N * K), 313), gpu::DType::F16);
+  auto zeros = [](int64_t rows, int64_t cols) { return test::tensor({rows, cols}, std::vector<float>(rows * cols)); };
+  auto dx1 = zeros(M, K), dw1 = zeros(N, K), dx2 = zeros(M, K), dw2 = zeros(N, K), dx_ref = zeros(M, K),
+       dw_ref = zeros(N, K);
+  if (!test::context().active_paths().coopmat) {
+    // Elsewhere there are no maxima: the f32 products neither return nor need them.
+    CHECK(kernels::matmul_backward(s, tx, dy1, tw, dx1, dw1, {false, false, MatmulPath::Tiled}) == nullptr);
+    s.submit();
+    WARN("skipped: no cooperative-matrix path");
+    return;
+  }
+  kernels::MatmulScratch scratch;
+  const gpu::Tensor* maxima = kernels::matmul_backward(s, tx, dy1, tw, dx1, dw1, {false, false, MatmulPath::CoopMat, &scratch});
+  REQUIRE(maxima != nullptr);
+  kernels::matmul_backward(s, tx, dy2, tw, dx2, dw2, {false, false, MatmulPath::CoopMat, &scratch, maxima});
+  kernels::matmul_backward(s, tx, dy2, tw, dx_ref, dw_ref, {false, false, MatmulPath::CoopMat, &scratch});
+  s.submit();
+  CHECK(dx2.download() == dx_ref.download());
+  CHECK(dw2.download() == dw_ref.download());
+  auto not_maxima = test::tensor({3}, std::vector<float>(3));
+  CHECK_THROWS_AS(kernels::matmul_backward(s, tx, dy2, tw, dx2, dw2,
+                                           {false, false, MatmulPath::CoopMat, &scratch, &not_maxima}),
+                  Error);
+}

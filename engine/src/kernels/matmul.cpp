@@ -56,14 +56,19 @@ void require_backward_path(MatmulPath path, const char* kernel) {
 }
 
 // A two-slot tensor holding max |a| and max |b| (as float bits, zero where absent) for the
-// scaled tensor-core backward kernels, filled in the stream.
-const gpu::Tensor& record_maxima(gpu::Stream& s, MatmulScratch* scratch, const gpu::Tensor* a, const gpu::Tensor* b) {
+// scaled tensor-core backward kernels, filled in the stream; with `b_from`, max |b| is copied
+// from slot 1 of those earlier maxima instead.
+const gpu::Tensor& record_maxima(gpu::Stream& s, MatmulScratch* scratch, const gpu::Tensor* a, const gpu::Tensor* b,
+                                 const gpu::Tensor* b_from = nullptr) {
   gpu::Tensor& maxima =
       scratch != nullptr ? scratch->maxima(s.context())
                          : s.keep_until_submit(gpu::Tensor(s.context(), {2}, gpu::DType::I32, "matmul operand maxima"));
   s.fill_zero(maxima);
   if (a != nullptr) abs_max(s, *a, maxima, 0);
-  if (b != nullptr) abs_max(s, *b, maxima, 1);
+  if (b_from != nullptr)
+    s.copy_region(*b_from, 4, maxima, 4, 4);
+  else if (b != nullptr)
+    abs_max(s, *b, maxima, 1);
   return maxima;
 }
 
@@ -294,8 +299,9 @@ void matmul_backward_weight(gpu::Stream& s, const gpu::Tensor& x, const gpu::Ten
   record_backward_weight(s, x, dy, dw, accumulate, path, scratch, maxima);
 }
 
-void matmul_backward(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& dy, const gpu::Tensor& w,
-                     gpu::Tensor& dx, gpu::Tensor& dw, const MatmulBackwardOptions& options) {
+const gpu::Tensor* matmul_backward(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& dy,
+                                   const gpu::Tensor& w, gpu::Tensor& dx, gpu::Tensor& dw,
+                                   const MatmulBackwardOptions& options) {
   const char* kernel = "matmul_backward";
   check_backward_input(dy, w, dx, kernel);
   check_backward_weight(x, dy, dw, kernel);
@@ -303,11 +309,16 @@ void matmul_backward(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& dy
   const gpu::Tensor* maxima = nullptr;
   if (options.path == MatmulPath::CoopMat) {
     require_coopmat(s.context(), kernel, &w);
+    if (const gpu::Tensor* from = options.same_x_maxima;
+        from != nullptr && (from->dtype() != gpu::DType::I32 || from->shape() != std::vector<int64_t>{2}))
+      throw Error(fmt::format("{}: same_x_maxima {} must be the maxima an earlier call returned", kernel,
+                              from->describe()));
     // One reduction over dy serves both products (the dx kernel ignores slot 1: w is f16).
-    maxima = &record_maxima(s, options.scratch, &dy, &x);
+    maxima = &record_maxima(s, options.scratch, &dy, &x, options.same_x_maxima);
   }
   record_backward_input(s, dy, w, dx, options.accumulate_dx, options.path, options.scratch, maxima);
   record_backward_weight(s, x, dy, dw, options.accumulate_dw, options.path, options.scratch, maxima);
+  return maxima;
 }
 
 }  // namespace retnet::kernels

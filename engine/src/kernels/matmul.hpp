@@ -58,14 +58,18 @@ void matmul_backward_weight(gpu::Stream& s, const gpu::Tensor& x, const gpu::Ten
                             MatmulScratch* scratch = nullptr);
 
 // Both gradients of y = x w^T: dx (+)= dy w and dw (+)= dy^T x, as the two calls above would
-// compute them; on CoopMat the reduction that finds max |dy| serves both products.
+// compute them; on CoopMat the reduction that finds max |dy| serves both products. Returns the
+// operand maxima it recorded (CoopMat; else nullptr): passed back as `same_x_maxima` to a later
+// call whose x is the same tensor with the same values (q/k/v/g share their input, as do
+// gate/up), that call copies max |x| from them instead of reducing x again.
 struct MatmulBackwardOptions {
   bool accumulate_dx = false;
   bool accumulate_dw = false;
   MatmulPath path = MatmulPath::Auto;
   MatmulScratch* scratch = nullptr;
+  const gpu::Tensor* same_x_maxima = nullptr;
 };
-void matmul_backward(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& dy, const gpu::Tensor& w,
+const gpu::Tensor* matmul_backward(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& dy, const gpu::Tensor& w,
                      gpu::Tensor& dx, gpu::Tensor& dw, const MatmulBackwardOptions& options);
 
 // The path Auto takes for M rows of x times w on this context.

@@ -351,8 +351,8 @@ void TrainableModel::record_passes(gpu::Stream& s, float loss_scale, bool backwa
     // MLP: out = h_mid + swiglu(m Wg, m Wu) Wd with m = rmsnorm(h_mid).
     record_linear_backward(s, L.ffn, a.dh, *L.down_proj, a.dffn, false);
     kernels::swiglu_backward(s, L.gate, L.up, a.dffn, L.gate, L.up);  // gate, up become their gradients
-    record_linear_backward(s, L.m, L.gate, *L.gate_proj, a.dx, false);
-    record_linear_backward(s, L.m, L.up, *L.up_proj, a.dx, true);
+    const gpu::Tensor* m_maxima = record_linear_backward(s, L.m, L.gate, *L.gate_proj, a.dx, false);
+    record_linear_backward(s, L.m, L.up, *L.up_proj, a.dx, true, m_maxima);
     kernels::rmsnorm_backward(s, L.h_mid, L.mlp_norm->value, a.dx, a.dh, L.mlp_norm->grad, eps, a.norm_scratch, true);
     // Attention: h_mid = h_in + gated Wo, gated = rmsnorm(o) swish(g), o = retention(rot(q), rot(k), v).
     record_linear_backward(s, L.gated, a.dh, *L.o_proj, a.dgated, false);
@@ -371,8 +371,9 @@ void TrainableModel::record_passes(gpu::Stream& s, float loss_scale, bool backwa
     }
     a.dv.reshape({R, c.value_dim});
     bool first = true;
+    const gpu::Tensor* a_maxima = nullptr;  // max |a| found once for the four products
     for (auto [w, dy] : {std::pair{L.q_proj, &a.dq}, {L.k_proj, &a.dk}, {L.v_proj, &a.dv}, {L.g_proj, &a.dg}}) {
-      record_linear_backward(s, L.a, *dy, *w, a.dx, !first);
+      a_maxima = record_linear_backward(s, L.a, *dy, *w, a.dx, !first, a_maxima);
       first = false;
     }
     a.dq.reshape({N, T, c.num_heads, c.head_k_dim});
@@ -414,9 +415,11 @@ void TrainableModel::record_lm_head_loss(gpu::Stream& s, float loss_scale, bool 
   }
 }
 
-void TrainableModel::record_linear_backward(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& dy, Parameter& w,
-                                            gpu::Tensor& dx, bool accumulate_dx) {
-  kernels::matmul_backward(s, x, dy, w.forward(), dx, w.grad, {accumulate_dx, true, backward_path(w), &matmul_scratch_});
+const gpu::Tensor* TrainableModel::record_linear_backward(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& dy,
+                                                          Parameter& w, gpu::Tensor& dx, bool accumulate_dx,
+                                                          const gpu::Tensor* same_x_maxima) {
+  return kernels::matmul_backward(s, x, dy, w.forward(), dx, w.grad,
+                                  {accumulate_dx, true, backward_path(w), &matmul_scratch_, same_x_maxima});
 }
 
 kernels::MatmulPath TrainableModel::backward_path(const Parameter& p) const {

@@ -89,8 +89,11 @@ class TrainableModel {
   // products of p run there too (f16 operands scaled into range, f32 sums); else f32 Tiled.
   kernels::MatmulPath backward_path(const Parameter& p) const;
   // Both gradients of y = x w^T: dx (+)= dy w, and w's gradient += dy^T x.
-  void record_linear_backward(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& dy, Parameter& w,
-                              gpu::Tensor& dx, bool accumulate_dx);
+  // Returns the operand maxima of the tensor-core path (nullptr elsewhere): pass them as
+  // `same_x_maxima` to the next call with the same x, which then skips reducing x again.
+  const gpu::Tensor* record_linear_backward(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& dy,
+                                            Parameter& w, gpu::Tensor& dx, bool accumulate_dx,
+                                            const gpu::Tensor* same_x_maxima = nullptr);
   void ensure_activations(int64_t N, int64_t T);
   // The checks of record's batch (sizes, token ids).
   void check_batch(const std::vector<int32_t>& inputs, const std::vector<int32_t>& targets, int64_t N, int64_t T) const;
