@@ -368,7 +368,8 @@ TEST_CASE("matmul_backward with an earlier call's maxima for the same x equals r
     return;
   }
   kernels::MatmulScratch scratch;
-  const gpu::Tensor* maxima = kernels::matmul_backward(s, tx, dy1, tw, dx1, dw1, {false, false, MatmulPath::CoopMat, &scratch});
+  const gpu::Tensor* maxima =
+      kernels::matmul_backward(s, tx, dy1, tw, dx1, dw1, {false, false, MatmulPath::CoopMat, &scratch});
   REQUIRE(maxima != nullptr);
   kernels::matmul_backward(s, tx, dy2, tw, dx2, dw2, {false, false, MatmulPath::CoopMat, &scratch, maxima});
   kernels::matmul_backward(s, tx, dy2, tw, dx_ref, dw_ref, {false, false, MatmulPath::CoopMat, &scratch});

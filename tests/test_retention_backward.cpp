@@ -4,6 +4,7 @@
 #include <chrono>
 #include <cmath>
 #include <cstdlib>
+#include <cstring>
 #include <string>
 
 #include "kernels/retention.hpp"
@@ -238,4 +239,63 @@ TEST_CASE("chunkwise retention forward and backward on a device with 16 KiB of s
     CHECK(test::max_rel_error(dk.download(), ek) < kGpuTolerance);
     CHECK(test::max_rel_error(dv.download(), ev) < kGpuTolerance);
   }
+}
+
+TEST_CASE("retention chunkwise backward with the forward's maxima of q, k, v equals reducing them again",
+          "[kernel][retention_backward]") {
+  // Mixed-precision training finds max |q|, |k|, |v| once in the forward; the backward's f16
+  // products must then compute exactly what they compute from their own reductions.
+  const RetentionShape shapes[] = {{2, 150, 2, 96, 192}, {1, 200, 2, 64, 128}};
+  kernels::RetentionChunkScratch forward_scratch;
+  kernels::RetentionBackwardScratch scratch;
+  uint32_t seed = 760;
+  for (const RetentionShape& s : shapes) {
+    INFO(describe(s));
+    const auto q = test::random_vector(qk_size(s), seed += 4), k = test::random_vector(qk_size(s), seed + 1, 30.0f);
+    const auto v = test::random_vector(vo_size(s), seed + 2, 0.01f);
+    auto tq = test::tensor(qk_shape(s), q), tk = test::tensor(qk_shape(s), k), tv = test::tensor(vo_shape(s), v);
+    auto tdo = test::tensor(vo_shape(s), test::random_vector(vo_size(s), seed + 3, 1e-6f));
+    auto o = test::tensor(vo_shape(s), std::vector<float>(vo_size(s)));
+    auto state = test::tensor({s.n, s.h, s.dk, s.dv}, std::vector<float>(size_t(s.n * s.h * s.dk * s.dv)));
+    gpu::Tensor maxima(test::context(), {3}, gpu::DType::I32, "qkv maxima");
+    const std::vector<int32_t> sentinel{7, 7, 7};
+    maxima.upload(sentinel);
+    std::vector<std::vector<float>> with, without;
+    for (bool reuse : {true, false}) {
+      auto dq = test::tensor(qk_shape(s), std::vector<float>(qk_size(s)));
+      auto dk = test::tensor(qk_shape(s), std::vector<float>(qk_size(s)));
+      auto dv = test::tensor(vo_shape(s), std::vector<float>(vo_size(s)));
+      gpu::Stream stream(test::context());
+      kernels::retention_chunkwise(stream, tq, tk, tv, state, o, 64, forward_scratch, true, reuse ? &maxima : nullptr);
+      kernels::retention_chunkwise_backward(stream, tq, tk, tv, tdo, dq, dk, dv, 64, scratch, true,
+                                            reuse ? &maxima : nullptr);
+      stream.submit();
+      (reuse ? with : without) = {dq.download(), dk.download(), dv.download()};
+    }
+    CHECK(with == without);
+    // Where the backward's products run on tensor cores the forward left the maxima; elsewhere
+    // nothing needs them and it leaves the tensor alone.
+    auto largest = [](const std::vector<float>& x) {
+      float m = 0;
+      for (float e : x) m = std::max(m, std::fabs(e));
+      int32_t bits;
+      std::memcpy(&bits, &m, 4);
+      return bits;
+    };
+    const bool tensor_cores = kernels::f16_backward_rows(test::context(), 64, s.dk, s.dv);
+    CHECK(maxima.download_ints() ==
+          (tensor_cores ? std::vector<int32_t>{largest(q), largest(k), largest(v)} : sentinel));
+  }
+  gpu::Stream stream(test::context());
+  const RetentionShape s{1, 9, 1, 32, 32};
+  auto zeros = [](const std::vector<int64_t>& shape, size_t n) { return test::tensor(shape, std::vector<float>(n)); };
+  auto q = zeros(qk_shape(s), qk_size(s)), dq = zeros(qk_shape(s), qk_size(s)), dk = zeros(qk_shape(s), qk_size(s));
+  auto v = zeros(vo_shape(s), vo_size(s)), dv = zeros(vo_shape(s), vo_size(s)), o = zeros(vo_shape(s), vo_size(s));
+  auto state = zeros({1, 1, 32, 32}, 32 * 32);
+  auto f32_maxima = test::tensor({3}, std::vector<float>(3));
+  CHECK_THROWS_AS(kernels::retention_chunkwise(stream, q, q, v, state, o, 64, forward_scratch, true, &f32_maxima),
+                  Error);
+  CHECK_THROWS_AS(
+      kernels::retention_chunkwise_backward(stream, q, q, v, v, dq, dk, dv, 64, scratch, true, &f32_maxima), Error);
+  CHECK(test::context().validation_messages().empty());
 }

@@ -170,7 +170,7 @@ void for_each_chunk_pass(gpu::Stream& s, const Dims& d, int64_t chunks, int64_t 
 // scaled by the maxima of q, k, v (once) and of each pass's states.
 void dispatch_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
                         gpu::Tensor& state, gpu::Tensor& o, const Dims& d, int64_t chunk,
-                        RetentionChunkScratch& scratch, bool f16_rows) {
+                        RetentionChunkScratch& scratch, bool f16_rows, gpu::Tensor* qkv_maxima) {
   enum : uint32_t { Q, K, V, STATES, ZERO, SLOTS };
   if (f16_rows) {
     if (scratch.maxima.empty()) scratch.maxima = gpu::Tensor(s.context(), {SLOTS}, gpu::DType::I32, "retention maxima");
@@ -178,6 +178,9 @@ void dispatch_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor&
     abs_max(s, q, scratch.maxima, Q);
     abs_max(s, k, scratch.maxima, K);
     abs_max(s, v, scratch.maxima, V);
+    if (qkv_maxima != nullptr) s.copy_region(scratch.maxima, 4 * Q, *qkv_maxima, 0, 3 * 4);
+  } else if (qkv_maxima != nullptr && f16_backward_rows(s.context(), chunk, d.dk, d.dv)) {
+    record_qkv_maxima(s, q, k, v, *qkv_maxima);
   }
   const ChunkRowsMaxima maxima{&scratch.maxima, Q, K, V, STATES};
   const int64_t chunks = (d.t + chunk - 1) / chunk;
@@ -232,17 +235,25 @@ void retention_parallel(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor&
 
 void retention_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
                          gpu::Tensor& state, gpu::Tensor& o, int64_t chunk_size, RetentionChunkScratch& scratch,
-                         bool f16_products) {
-  const Dims d = check_arguments(q, k, v, o, &state, "retention_chunkwise");
-  if (chunk_size < 1) throw Error(fmt::format("retention_chunkwise: chunk size {} must be positive", chunk_size));
-  if (d.n * d.t * d.h == 0) return;
+                         bool f16_products, gpu::Tensor* qkv_maxima) {
+  const char* kernel = "retention_chunkwise";
+  const Dims d = check_arguments(q, k, v, o, &state, kernel);
+  if (chunk_size < 1) throw Error(fmt::format("{}: chunk size {} must be positive", kernel, chunk_size));
+  if (qkv_maxima != nullptr) require_qkv_maxima(*qkv_maxima, kernel);
+  if (d.n * d.t * d.h == 0) {
+    if (qkv_maxima != nullptr) s.fill_zero(*qkv_maxima);  // the maxima of nothing
+    return;
+  }
   const int64_t chunk = std::min(chunk_size, d.t);  // a chunk longer than the sequence is the sequence
   if (f16_products && retention_chunks_on_tensor_cores(s.context(), d.t, d.dk, d.dv, chunk)) {
+    if (qkv_maxima != nullptr && f16_backward_rows(s.context(), chunk, d.dk, d.dv))
+      record_qkv_maxima(s, q, k, v, *qkv_maxima);
     dispatch_chunkwise_on_tensor_cores(s, q, k, v, state, o, d, scratch);
     return;
   }
   dispatch_chunkwise(s, q, k, v, state, o, d, chunk, scratch,
-                     f16_products && chunk_rows_on_tensor_cores(s.context(), chunk, d.dk, d.dv));
+                     f16_products && chunk_rows_on_tensor_cores(s.context(), chunk, d.dk, d.dv),
+                     f16_products ? qkv_maxima : nullptr);
 }
 
 bool retention_chunks_on_tensor_cores(const Context& ctx, int64_t T, int64_t dk, int64_t dv, int64_t chunk_size) {

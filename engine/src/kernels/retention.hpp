@@ -54,9 +54,13 @@ struct RetentionChunkScratch {
 // chunks stay f32. Elsewhere, where the rows of each chunk can run on tensor cores
 // (kernels/retention_chunk_passes.hpp: chunks of 64, dk and dv multiples of 32), they do, with
 // q, k, v and the states scaled by powers of two from their maxima (mixed-precision training).
+// With `qkv_maxima` (a [3] i32 tensor) and f16_products, it also leaves max |q|, |k|, |v| there
+// (float bits) where the backward's products would run on tensor cores, for
+// retention_chunkwise_backward on the same q, k, v (same chunk size, f16 products) to use
+// instead of reducing them again.
 void retention_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
                          gpu::Tensor& state, gpu::Tensor& o, int64_t chunk_size, RetentionChunkScratch& scratch,
-                         bool f16_products = false);
+                         bool f16_products = false, gpu::Tensor* qkv_maxima = nullptr);
 bool retention_chunks_on_tensor_cores(const Context& ctx, int64_t T, int64_t dk, int64_t dv, int64_t chunk_size);
 void retention_recurrent(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
                          gpu::Tensor& state, gpu::Tensor& o);

@@ -34,7 +34,9 @@ void RetentionBackwardScratch::ensure(Context& ctx, int64_t sequences_x_heads, i
 
 void retention_chunkwise_backward(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
                                   const gpu::Tensor& d_o, gpu::Tensor& dq, gpu::Tensor& dk, gpu::Tensor& dv,
-                                  int64_t chunk_size, RetentionBackwardScratch& scratch, bool f16_products) {
+                                  int64_t chunk_size, RetentionBackwardScratch& scratch, bool f16_products,
+                                  const gpu::Tensor* qkv_maxima) {
+  if (qkv_maxima != nullptr) require_qkv_maxima(*qkv_maxima, kKernel);
   for (const gpu::Tensor* t : {&q, &k, &v, &d_o, static_cast<const gpu::Tensor*>(&dq),
                                static_cast<const gpu::Tensor*>(&dk), static_cast<const gpu::Tensor*>(&dv)}) {
     require_dtype(*t, gpu::DType::F32, kKernel);
@@ -67,8 +69,7 @@ void retention_chunkwise_backward(gpu::Stream& s, const gpu::Tensor& q, const gp
   const float scale = static_cast<float>(1.0 / std::sqrt(double(DK)));
   // With f16 products, the rows are scaled by the maxima of q, k, v, d_o and the states (which
   // the states kernel finds as it writes them).
-  const bool f16 = f16_products && chunk_rows_on_tensor_cores(s.context(), chunk, DV, DK) &&
-                   chunk_rows_on_tensor_cores(s.context(), chunk, DK, DV);
+  const bool f16 = f16_products && f16_backward_rows(s.context(), chunk, DK, DV);
   enum : uint32_t { Q, K, V, DO, FORWARD, REVERSE, SLOTS };
   if (f16) {
     if (scratch.maxima.empty()) scratch.maxima = gpu::Tensor(s.context(), {SLOTS}, gpu::DType::I32, "retention maxima");
@@ -78,8 +79,9 @@ void retention_chunkwise_backward(gpu::Stream& s, const gpu::Tensor& q, const gp
   dispatch_chunk_states(s, k, v, scratch.forward_states, nullptr, d, chunk, all, false, 1.0f, maxima, FORWARD);
   dispatch_chunk_states(s, q, d_o, scratch.reverse_states, nullptr, d, chunk, all, true, scale, maxima, REVERSE);
   if (f16) {
+    if (qkv_maxima != nullptr) s.copy_region(*qkv_maxima, 0, scratch.maxima, 4 * Q, 3 * 4);
     const gpu::Tensor* inputs[] = {&q, &k, &v, &d_o};
-    for (uint32_t i = Q; i <= DO; ++i) abs_max(s, *inputs[i], scratch.maxima, i);
+    for (uint32_t i = qkv_maxima != nullptr ? DO : Q; i <= DO; ++i) abs_max(s, *inputs[i], scratch.maxima, i);
   }
   const ChunkRowsMaxima for_dq{maxima, DO, V, K, FORWARD}, for_dk{maxima, V, DO, Q, REVERSE},
       for_dv{maxima, K, Q, DO, REVERSE};

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/elementwise.hpp"
 #include "retnet/error.hpp"
 
 namespace retnet::kernels {
@@ -146,6 +147,24 @@ void dispatch_chunk_rows(gpu::Stream& s, ChunkRows what, gpu::Tensor& out, const
   s.dispatch("retention_chunk_rows", {gpu::out(out), gpu::in(a), gpu::in(b), gpu::in(y), gpu::in(st)}, push,
              uint32_t(shape.col_tiles), uint32_t(p.count * row_tiles), p.heads,
              {static_cast<uint32_t>(what), shape.rn, aligned ? 1u : 0u, shape.ty});
+}
+
+bool f16_backward_rows(const Context& ctx, int64_t chunk, int64_t dk, int64_t dv) {
+  return chunk_rows_on_tensor_cores(ctx, chunk, dv, dk) && chunk_rows_on_tensor_cores(ctx, chunk, dk, dv);
+}
+
+void require_qkv_maxima(const gpu::Tensor& maxima, const char* kernel) {
+  if (maxima.dtype() != gpu::DType::I32 || maxima.shape() != std::vector<int64_t>{3})
+    throw Error(fmt::format("{}: the maxima of q, k and v must be a [3] i32 tensor, not {}", kernel,
+                            maxima.describe()));
+}
+
+void record_qkv_maxima(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
+                       gpu::Tensor& maxima) {
+  s.fill_zero(maxima);
+  abs_max(s, q, maxima, 0);
+  abs_max(s, k, maxima, 1);
+  abs_max(s, v, maxima, 2);
 }
 
 }  // namespace retnet::kernels

@@ -59,4 +59,15 @@ void dispatch_chunk_rows(gpu::Stream& s, ChunkRows what, gpu::Tensor& out, const
                          const RetentionDims& d, int64_t chunk, const ChunkPass& p,
                          const ChunkRowsMaxima* f16 = nullptr);
 
+// Where the backward's rows (dq, dk: contracting dv into dk columns; dv: dk into dv) all take
+// the tensor-core variant, so that it needs the maxima of q, k and v.
+bool f16_backward_rows(const Context& ctx, int64_t chunk, int64_t dk, int64_t dv);
+
+// The maxima the forward leaves for the backward (retention_chunkwise's qkv_maxima, written
+// where f16_backward_rows holds): max |q|, |k|, |v| as float bits in 3 i32 slots. require_
+// throws unless `maxima` is such a tensor; record_ zeroes it and reduces q, k and v into it.
+void require_qkv_maxima(const gpu::Tensor& maxima, const char* kernel);
+void record_qkv_maxima(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
+                       gpu::Tensor& maxima);
+
 }  // namespace retnet::kernels

@@ -56,6 +56,7 @@ struct TrainableModel::Layer {
   // output, gated output, the residual stream after attention, the MLP's normed input,
   // gate, up and their SwiGLU.
   gpu::Tensor h_in, a, q, k, v, g, o, gated, h_mid, m, gate, up, ffn;
+  gpu::Tensor qkv_maxima;  // max |q|, |k|, |v| from the forward, for the mixed-precision backward
 };
 
 // Scratch of one micro-batch shape.
@@ -163,6 +164,7 @@ void TrainableModel::ensure_activations(int64_t N, int64_t T) {
     L.gate = make({R, c.intermediate_size}, "gate");
     L.up = make({R, c.intermediate_size}, "up");
     L.ffn = make({R, c.intermediate_size}, "ffn");
+    if (f16_retention_ && L.qkv_maxima.empty()) L.qkv_maxima = make({3}, "qkv maxima", gpu::DType::I32);
   }
   a.tokens = make({R}, "tokens", gpu::DType::I32);
   a.positions = make({R}, "positions", gpu::DType::I32);
@@ -326,7 +328,7 @@ void TrainableModel::record_passes(gpu::Stream& s, float loss_scale, bool backwa
     }
     s.fill_zero(a.state);
     kernels::retention_chunkwise(s, L.q, L.k, L.v, a.state, L.o, chunk_size_, retention_forward_scratch_,
-                                 f16_retention_);
+                                 f16_retention_, f16_retention_ ? &L.qkv_maxima : nullptr);
     L.o.reshape({R, c.value_dim});
     kernels::rmsnorm_swish_gate(s, L.o, L.g, L.g_norm->value, L.gated, eps);
     L.o.reshape({N, T, c.num_heads, c.head_v_dim});
@@ -363,7 +365,7 @@ void TrainableModel::record_passes(gpu::Stream& s, float loss_scale, bool backwa
     L.o.reshape({N, T, c.num_heads, c.head_v_dim});
     a.d_o.reshape({N, T, c.num_heads, c.head_v_dim});
     kernels::retention_chunkwise_backward(s, L.q, L.k, L.v, a.d_o, a.dq, a.dk, a.dv, chunk_size_, retention_scratch_,
-                                          f16_retention_);
+                                          f16_retention_, f16_retention_ ? &L.qkv_maxima : nullptr);
     for (gpu::Tensor* t : {&a.dq, &a.dk}) {
       t->reshape({R, c.num_heads, c.head_k_dim});
       kernels::rotary_backward(s, *t, a.positions);
