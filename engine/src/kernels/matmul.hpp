@@ -69,8 +69,9 @@ struct MatmulBackwardOptions {
   MatmulScratch* scratch = nullptr;
   const gpu::Tensor* same_x_maxima = nullptr;
 };
-const gpu::Tensor* matmul_backward(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& dy, const gpu::Tensor& w,
-                     gpu::Tensor& dx, gpu::Tensor& dw, const MatmulBackwardOptions& options);
+const gpu::Tensor* matmul_backward(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& dy,
+                                   const gpu::Tensor& w, gpu::Tensor& dx, gpu::Tensor& dw,
+                                   const MatmulBackwardOptions& options);
 
 // The path Auto takes for M rows of x times w on this context.
 MatmulPath matmul_auto_path(const Context& ctx, int64_t M, const gpu::Tensor& w);
