@@ -9,7 +9,7 @@ o=$OUT; t0=$(date +%s)
 stamp() { echo "== $(( $(date +%s) - t0 ))s $*"; }
 nvidia-smi -L > $o/gpu.txt 2>&1; cat $o/gpu.txt
 stamp exp-tests
-timeout 200 build-experiment/retnet_tests "[retention],[retention_backward],[training],[optimizer],[embedding_backward],[matmul]" > $o/exp-tests.txt 2>&1; echo "rc=$?" >> $o/exp-tests.txt; tail -4 $o/exp-tests.txt
+timeout 200 build-experiment/retnet_tests "[retention],[retention_backward],[training],[optimizer],[embedding_backward],[matmul],[matmul_backward]" > $o/exp-tests.txt 2>&1; echo "rc=$?" >> $o/exp-tests.txt; tail -4 $o/exp-tests.txt
 for i in 1 2; do
   stamp train head $i; timeout 60 build/tools/retnet-bench --train-config small --train-batch 4 --train-seq 2048 --train-only --json $o/train-head-$i.json > $o/train-head-$i.txt 2>&1; grep -i "train\|tok" $o/train-head-$i.txt | tail -3
   stamp train exp $i; timeout 60 build-experiment/retnet-bench --train-config small --train-batch 4 --train-seq 2048 --train-only --json $o/train-exp-$i.json > $o/train-exp-$i.txt 2>&1; grep -i "train\|tok" $o/train-exp-$i.txt | tail -3

@@ -175,12 +175,12 @@ void dispatch_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor&
   if (f16_rows) {
     if (scratch.maxima.empty()) scratch.maxima = gpu::Tensor(s.context(), {SLOTS}, gpu::DType::I32, "retention maxima");
     s.fill_zero(scratch.maxima);
-    abs_max(s, q, scratch.maxima, Q);
-    abs_max(s, k, scratch.maxima, K);
-    abs_max(s, v, scratch.maxima, V);
-    if (qkv_maxima != nullptr) s.copy_region(scratch.maxima, 4 * Q, *qkv_maxima, 0, 3 * 4);
+    static_assert(Q == 0 && K == 1 && V == 2, "the slots reduce_qkv_maxima fills");
+    reduce_qkv_maxima(s, q, k, v, scratch.maxima);
+    if (qkv_maxima != nullptr) s.copy_region(scratch.maxima, 0, *qkv_maxima, 0, 3 * 4);
   } else if (qkv_maxima != nullptr && f16_backward_rows(s.context(), chunk, d.dk, d.dv)) {
-    record_qkv_maxima(s, q, k, v, *qkv_maxima);
+    s.fill_zero(*qkv_maxima);
+    reduce_qkv_maxima(s, q, k, v, *qkv_maxima);
   }
   const ChunkRowsMaxima maxima{&scratch.maxima, Q, K, V, STATES};
   const int64_t chunks = (d.t + chunk - 1) / chunk;
@@ -246,8 +246,10 @@ void retention_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor
   }
   const int64_t chunk = std::min(chunk_size, d.t);  // a chunk longer than the sequence is the sequence
   if (f16_products && retention_chunks_on_tensor_cores(s.context(), d.t, d.dk, d.dv, chunk)) {
-    if (qkv_maxima != nullptr && f16_backward_rows(s.context(), chunk, d.dk, d.dv))
-      record_qkv_maxima(s, q, k, v, *qkv_maxima);
+    if (qkv_maxima != nullptr && f16_backward_rows(s.context(), chunk, d.dk, d.dv)) {
+      s.fill_zero(*qkv_maxima);
+      reduce_qkv_maxima(s, q, k, v, *qkv_maxima);
+    }
     dispatch_chunkwise_on_tensor_cores(s, q, k, v, state, o, d, scratch);
     return;
   }

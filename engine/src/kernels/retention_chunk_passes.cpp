@@ -159,9 +159,8 @@ void require_qkv_maxima(const gpu::Tensor& maxima, const char* kernel) {
                             maxima.describe()));
 }
 
-void record_qkv_maxima(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
+void reduce_qkv_maxima(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
                        gpu::Tensor& maxima) {
-  s.fill_zero(maxima);
   abs_max(s, q, maxima, 0);
   abs_max(s, k, maxima, 1);
   abs_max(s, v, maxima, 2);

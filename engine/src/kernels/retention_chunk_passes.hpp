@@ -65,9 +65,10 @@ bool f16_backward_rows(const Context& ctx, int64_t chunk, int64_t dk, int64_t dv
 
 // The maxima the forward leaves for the backward (retention_chunkwise's qkv_maxima, written
 // where f16_backward_rows holds): max |q|, |k|, |v| as float bits in 3 i32 slots. require_
-// throws unless `maxima` is such a tensor; record_ zeroes it and reduces q, k and v into it.
+// throws unless `maxima` is such a tensor.
 void require_qkv_maxima(const gpu::Tensor& maxima, const char* kernel);
-void record_qkv_maxima(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
+// Folds max |q|, |k|, |v| into slots 0, 1, 2 of `maxima` (as abs_max; the caller zeroes them).
+void reduce_qkv_maxima(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
                        gpu::Tensor& maxima);
 
 }  // namespace retnet::kernels

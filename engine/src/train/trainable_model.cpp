@@ -365,7 +365,7 @@ void TrainableModel::record_passes(gpu::Stream& s, float loss_scale, bool backwa
     L.o.reshape({N, T, c.num_heads, c.head_v_dim});
     a.d_o.reshape({N, T, c.num_heads, c.head_v_dim});
     kernels::retention_chunkwise_backward(s, L.q, L.k, L.v, a.d_o, a.dq, a.dk, a.dv, chunk_size_, retention_scratch_,
-                                          f16_retention_, f16_retention_ && backward ? &L.qkv_maxima : nullptr);
+                                          f16_retention_, f16_retention_ ? &L.qkv_maxima : nullptr);
     for (gpu::Tensor* t : {&a.dq, &a.dk}) {
       t->reshape({R, c.num_heads, c.head_k_dim});
       kernels::rotary_backward(s, *t, a.positions);
