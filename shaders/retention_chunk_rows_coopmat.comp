@@ -59,9 +59,9 @@ const bool LOWER = MODE == 0 || MODE == 3;  // positions up to the row, else fro
 const bool ST_BY_E = MODE >= 2;             // St stored [e][x] (else [x][e])
 const uint OP_A = 0, OP_B = 1, OP_Y = 2, OP_ST = 3;
 
-// Two [B][LDS] f16 tiles: the A and B slices of the weights; then the Y tile; then the slices
-// of g A and St.
-shared uvec2 tiles[2 * B * LDS4];
+// Three [B][LDS] f16 tiles: the A and B slices of the weights; then the slices of g A and St
+// and the Y tile.
+shared uvec2 tiles[3 * B * LDS4];
 // Per subgroup: its 16 x 64 f32 weights (and edge output tiles), and the decayed f16 weights.
 shared float staged[4 * 16 * B];
 shared uvec2 decayed[4 * 16 * LDW4];
@@ -82,24 +82,83 @@ vec4 load_quad(uint op, uint at) {
 }
 
 // Chunk state: uniform over the workgroup, set by main.
-uint row_of_chunk, len;
+uint row_of_chunk, len, state_row0, w_steps, e_steps;
+bool has_state;
 float log2_gamma;
+float factor[4];  // the power of two of each operand
 
-// Rows [0, rows) x columns [c0, c0 + DS) of operand `op` (a matrix of `width` columns whose
-// row i is memory row row0 + i * step) into the tile at `base`, times `factor`, as f16; rows
-// from `valid` on are zeros. With `g`, row i (a position of the chunk) also times g(i).
-void stage(uint op, uint rows, uint valid, uint row0, uint step, uint width, uint c0, uint base, float factor,
-           bool g) {
-  const uint quads = DS / 4;
-  for (uint idx = gl_LocalInvocationIndex; idx < rows * quads; idx += THREADS) {
-    const uint r = idx / quads, c = idx % quads;
-    vec4 x = vec4(0.0);
-    if (r < valid) {
-      x = load_quad(op, ((row0 + r * step) * width + c0) / 4 + c) * factor;
-      if (g) x *= LOWER ? pc.scale * decay_pow(log2_gamma, float(r + 1)) : decay_pow(log2_gamma, float(len - r));
-    }
+// The work is a sequence of steps, each staging up to three tiles and multiplying them, the
+// next step's tiles loaded into registers while the current one is multiplied (one trip to
+// memory per step, hidden behind the products):
+//   steps [0, w_steps): the A and B slices e0 = DS step of the weights (tiles 0 and 1);
+//   then per block of DS output columns x0, e_steps steps: the g A slice e0 (tile 0) and the
+//   St slice (e0, x0) (tile 1) when there is a state, and with the first one the Y block
+//   (tile 2).
+const uint QUADS = B * DS / 4 / THREADS;  // quads per thread of a B x DS tile (DS x DS: half)
+vec4 next0[QUADS], next1[QUADS], next2[QUADS];
+#define TILE0 0u
+#define TILE1 (B * LDS4)
+#define TILE2 (2u * B * LDS4)
+
+// The tile of `rows` x DS at memory rows row0 + i * step, columns c0, of operand `op` (a
+// matrix of `width` columns) into regs; rows from `valid` on are zeros.
+#define FETCH(regs, op, rows, valid, row0, step, width, c0)                                   \
+  [[unroll]] for (uint i = 0; i < QUADS * (rows) / B; ++i) {                                  \
+    const uint idx = gl_LocalInvocationIndex + i * THREADS, r = idx / (DS / 4), c = idx % (DS / 4); \
+    regs[i] = r < (valid) ? load_quad(op, (((row0) + r * (step)) * (width) + (c0)) / 4 + c) : vec4(0.0); \
+  }
+
+// regs of operand `op` into the tile at `base` as f16, times its factor (and g of the row).
+void put(vec4 regs[QUADS], uint rows, uint op, uint base, bool g) {
+  for (uint i = 0; i < QUADS * rows / B; ++i) {
+    const uint idx = gl_LocalInvocationIndex + i * THREADS, r = idx / (DS / 4), c = idx % (DS / 4);
+    vec4 x = regs[i] * factor[op];
+    if (g) x *= LOWER ? pc.scale * decay_pow(log2_gamma, float(r + 1)) : decay_pow(log2_gamma, float(len - r));
     tiles[base + r * LDS4 + c] = uvec2(packHalf2x16(x.xy), packHalf2x16(x.zw));
   }
+}
+
+// Step `s`: which column block and slice, and whether it is the block's first.
+void locate_step(uint s, out uint x0, out uint e0) {
+  if (s < w_steps) {
+    x0 = 0;
+    e0 = s * DS;
+  } else {
+    x0 = (s - w_steps) / e_steps * DS;
+    e0 = (s - w_steps) % e_steps * DS;
+  }
+}
+
+void fetch(uint s) {
+  uint x0, e0;
+  locate_step(s, x0, e0);
+  if (s < w_steps) {
+    FETCH(next0, OP_A, B, len, row_of_chunk, pc.H, pc.DA, e0)
+    FETCH(next1, OP_B, B, len, row_of_chunk, pc.H, pc.DA, e0)
+    return;
+  }
+  if (e0 == 0) FETCH(next2, OP_Y, B, len, row_of_chunk, pc.H, pc.DY, x0)
+  if (!has_state) return;
+  FETCH(next0, OP_A, B, len, row_of_chunk, pc.H, pc.DA, e0)
+  // St's slice: [e][x] rows e of DY columns, or [x][e] rows x of DA columns.
+  if (ST_BY_E)
+    FETCH(next1, OP_ST, DS, DS, state_row0 + e0, 1, pc.DY, x0)
+  else
+    FETCH(next1, OP_ST, DS, DS, state_row0 + x0, 1, pc.DA, e0)
+}
+
+void put_step(uint s) {
+  uint x0, e0;
+  locate_step(s, x0, e0);
+  if (s < w_steps) {
+    put(next0, B, OP_A, TILE0, false);
+    put(next1, B, OP_B, TILE1, false);
+    return;
+  }
+  if (e0 == 0) put(next2, B, OP_Y, TILE2, false);
+  if (!has_state) return;
+  put(next0, B, OP_A, TILE0, true);
+  put(next1, DS, OP_ST, TILE1, false);
 }
 
 void main() {
@@ -112,34 +171,41 @@ void main() {
   log2_gamma = retention_log2_gamma(h);
   // The part from outside the chunk comes through the state (none before the first chunk for
   // dq, after the last for dk and dv; the forward's first state is the call's initial state).
-  const bool has_state = MODE == 0 ? c > 0 : MODE == 3 ? true : c + 1 < pc.chunks;
-  const uint state_row0 = (gl_WorkGroupID.y * pc.group_chunks + gc) * (ST_BY_E ? pc.DA : pc.DY);
+  has_state = MODE == 0 ? c > 0 : MODE == 3 ? true : c + 1 < pc.chunks;
+  state_row0 = (gl_WorkGroupID.y * pc.group_chunks + gc) * (ST_BY_E ? pc.DA : pc.DY);
   const float a_exp = scale_exponent(maxima[pc.slots & 0xffu]);
   const float b_exp = scale_exponent(maxima[(pc.slots >> 8) & 0xffu]);
   const float y_exp = scale_exponent(maxima[(pc.slots >> 16) & 0xffu]);
   const float st_exp = scale_exponent(maxima[pc.slots >> 24]);
-  const uint b_tile = B * LDS4;  // where the second tile starts
+  factor[OP_A] = exp2(a_exp);
+  factor[OP_B] = exp2(b_exp);
+  factor[OP_Y] = exp2(y_exp);
+  factor[OP_ST] = exp2(st_exp);
+  w_steps = pc.DA / DS;
+  e_steps = has_state ? pc.DA / DS : 1;
 
   // Weights of this subgroup's rows against the blocks of positions its mask reaches.
+  uint s = 0;
+  fetch(0);
 #define INIT_W(j) ACC w_##j = ACC(0.0);
   EACH_BLOCK(INIT_W)
-  for (uint e0 = 0; e0 < pc.DA; e0 += DS) {
-    stage(OP_A, B, len, row_of_chunk, pc.H, pc.DA, e0, 0, exp2(a_exp), false);
-    stage(OP_B, B, len, row_of_chunk, pc.H, pc.DA, e0, b_tile, exp2(b_exp), false);
+  for (; s < w_steps; ++s) {
+    put_step(s);
     barrier();
+    fetch(s + 1);  // there is always a next step: the first column block's
     [[unroll]] for (uint kk = 0; kk < DS; kk += 16) {
       FRAG a;
-      coopMatLoadNV(a, tiles, (16 * sg * LDS + kk) / 4, LDS4, false);
+      coopMatLoadNV(a, tiles, TILE0 + (16 * sg * LDS + kk) / 4, LDS4, false);
       // B^T: column m of it is row m of the B slice, so it loads column-major.
 #define WEIGHTS(j)                                                          \
   if (NEEDED(j)) {                                                          \
     FRAG b;                                                                 \
-    coopMatLoadNV(b, tiles, b_tile + (16 * (j) * LDS + kk) / 4, LDS4, true); \
+    coopMatLoadNV(b, tiles, TILE1 + (16 * (j) * LDS + kk) / 4, LDS4, true); \
     w_##j = coopMatMulAddNV(a, b, w_##j);                                   \
   }
       EACH_BLOCK(WEIGHTS)
     }
-    barrier();  // the next slice overwrites the tiles
+    barrier();  // the next step overwrites the tiles
   }
 
   // Mask and decay in f32 through this subgroup's staging area, then scale by a power of two
@@ -182,50 +248,44 @@ void main() {
   // out = W Y + (g A) St, DS output columns at a time.
   const float unscale_inside = exp2(-w_exp - y_exp), unscale_state = exp2(-a_exp - st_exp);
   const uint row0 = row_of_chunk + 16 * sg * pc.H;  // memory row of the subgroup's first row
+  const uint last = w_steps + pc.DY / DS * e_steps;
   for (uint x0 = 0; x0 < pc.DY; x0 += DS) {
-    stage(OP_Y, B, len, row_of_chunk, pc.H, pc.DY, x0, 0, exp2(y_exp), false);
-    barrier();
-    ACC o_0 = ACC(0.0), o_1 = ACC(0.0);
-    // Block (position block kb, column block j) of the Y tile, row-major.
-#define INSIDE(kb)                                                      \
-  if (NEEDED(kb)) {                                                     \
-    FRAG y_0, y_1;                                                      \
-    coopMatLoadNV(y_0, tiles, (16 * (kb) * LDS) / 4, LDS4, false);      \
-    coopMatLoadNV(y_1, tiles, (16 * (kb) * LDS + 16) / 4, LDS4, false); \
-    o_0 = coopMatMulAddNV(p_##kb, y_0, o_0);                            \
-    o_1 = coopMatMulAddNV(p_##kb, y_1, o_1);                            \
+    ACC o_0 = ACC(0.0), o_1 = ACC(0.0), t_0 = ACC(0.0), t_1 = ACC(0.0);
+    for (uint e = 0; e < e_steps; ++e, ++s) {
+      put_step(s);
+      barrier();
+      if (s + 1 < last) fetch(s + 1);
+      if (e == 0) {
+        // Block (position block kb, column block j) of the Y tile, row-major.
+#define INSIDE(kb)                                                                       \
+  if (NEEDED(kb)) {                                                                      \
+    FRAG y_0, y_1;                                                                       \
+    coopMatLoadNV(y_0, tiles, TILE2 + (16 * (kb) * LDS) / 4, LDS4, false);               \
+    coopMatLoadNV(y_1, tiles, TILE2 + (16 * (kb) * LDS + 16) / 4, LDS4, false);          \
+    o_0 = coopMatMulAddNV(p_##kb, y_0, o_0);                                             \
+    o_1 = coopMatMulAddNV(p_##kb, y_1, o_1);                                             \
   }
-    EACH_BLOCK(INSIDE)
-    o_0 = o_0 * unscale_inside;
-    o_1 = o_1 * unscale_inside;
-    if (has_state) {
-      ACC t_0 = ACC(0.0), t_1 = ACC(0.0);
-      for (uint e0 = 0; e0 < pc.DA; e0 += DS) {
-        barrier();  // the previous tiles are consumed
-        stage(OP_A, B, len, row_of_chunk, pc.H, pc.DA, e0, 0, exp2(a_exp), true);
-        // St's slice: [e][x] rows e of DY columns, or [x][e] rows x of DA columns.
-        if (ST_BY_E)
-          stage(OP_ST, DS, DS, state_row0 + e0, 1, pc.DY, x0, b_tile, exp2(st_exp), false);
-        else
-          stage(OP_ST, DS, DS, state_row0 + x0, 1, pc.DA, e0, b_tile, exp2(st_exp), false);
-        barrier();
+        EACH_BLOCK(INSIDE)
+      }
+      if (has_state) {
         [[unroll]] for (uint kk = 0; kk < DS; kk += 16) {
           FRAG a, s_0, s_1;
-          coopMatLoadNV(a, tiles, (16 * sg * LDS + kk) / 4, LDS4, false);
+          coopMatLoadNV(a, tiles, TILE0 + (16 * sg * LDS + kk) / 4, LDS4, false);
           if (ST_BY_E) {
-            coopMatLoadNV(s_0, tiles, b_tile + (kk * LDS) / 4, LDS4, false);
-            coopMatLoadNV(s_1, tiles, b_tile + (kk * LDS + 16) / 4, LDS4, false);
+            coopMatLoadNV(s_0, tiles, TILE1 + (kk * LDS) / 4, LDS4, false);
+            coopMatLoadNV(s_1, tiles, TILE1 + (kk * LDS + 16) / 4, LDS4, false);
           } else {  // columns x of St(e, x) are rows of the slice: column-major
-            coopMatLoadNV(s_0, tiles, b_tile + kk / 4, LDS4, true);
-            coopMatLoadNV(s_1, tiles, b_tile + (16 * LDS + kk) / 4, LDS4, true);
+            coopMatLoadNV(s_0, tiles, TILE1 + kk / 4, LDS4, true);
+            coopMatLoadNV(s_1, tiles, TILE1 + (16 * LDS + kk) / 4, LDS4, true);
           }
           t_0 = coopMatMulAddNV(a, s_0, t_0);
           t_1 = coopMatMulAddNV(a, s_1, t_1);
         }
       }
-      o_0 = o_0 + t_0 * unscale_state;
-      o_1 = o_1 + t_1 * unscale_state;
+      barrier();  // the next step overwrites the tiles
     }
+    o_0 = o_0 * unscale_inside + t_0 * unscale_state;
+    o_1 = o_1 * unscale_inside + t_1 * unscale_state;
     if (len == B) {
       coopMatStoreNV(o_0, o, row0 * pc.DY + x0, pc.H * pc.DY, false);
       coopMatStoreNV(o_1, o, row0 * pc.DY + x0 + 16, pc.H * pc.DY, false);
@@ -240,6 +300,5 @@ void main() {
       }
       subgroupBarrier();  // the staging area is rewritten by the next column block
     }
-    barrier();  // the next column block overwrites the tiles
   }
 }

@@ -90,9 +90,9 @@ void dispatch_chunk_states(gpu::Stream& s, const gpu::Tensor& a, const gpu::Tens
 
 bool chunk_rows_on_tensor_cores(const Context& ctx, int64_t chunk, int64_t da, int64_t dy) {
   const auto& dev = ctx.device();
-  // Shared memory: two 64 x 40 f16 tiles, and per subgroup 16 x 64 f32 weights and 16 x 72
+  // Shared memory: three 64 x 40 f16 tiles, and per subgroup 16 x 64 f32 weights and 16 x 72
   // f16 decayed weights.
-  constexpr uint64_t shared_bytes = 2 * 64 * 40 * 2 + 4 * 16 * 64 * 4 + 4 * 16 * 72 * 2;
+  constexpr uint64_t shared_bytes = 3 * 64 * 40 * 2 + 4 * 16 * 64 * 4 + 4 * 16 * 72 * 2;
   return ctx.active_paths().coopmat && dev.cooperative_matrix_n == 16 && dev.subgroup_size == 32 &&
          dev.subgroup_arithmetic && chunk == 64 && da % 32 == 0 && dy % 32 == 0 &&
          shared_bytes <= dev.shared_memory_bytes;
