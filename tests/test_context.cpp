@@ -315,6 +315,35 @@ TEST_CASE("writers of separate parts of one buffer need no barrier between them"
   CHECK(as_floats(maxima.download_ints())[0] == std::max(reference::abs_max(xv), reference::abs_max(yv)));
 }
 
+TEST_CASE("an explicit barrier comes only where something was written since the last", "[core]") {
+  // Part writers that read other parts need everything before them visible (Stream::barrier),
+  // and then none between themselves.
+  const auto xv = test::random_vector(1000, 3, 2.0f), yv = test::random_vector(300, 4, 9.0f);
+  auto x = test::tensor({1000}, xv), y = test::tensor({300}, yv);
+  gpu::Tensor maxima(test::context(), {3}, gpu::DType::I32, "maxima");
+  gpu::Stream s(test::context());
+  s.barrier();  // nothing recorded yet
+  CHECK(s.barrier_count() == 0);
+  s.fill_zero(maxima);
+  s.barrier();
+  CHECK(s.barrier_count() == 1);
+  s.barrier();  // nothing written since
+  CHECK(s.barrier_count() == 1);
+  kernels::abs_max(s, x, maxima, 0);  // no barrier: the explicit one made the fill visible
+  kernels::abs_max(s, y, maxima, 1);
+  CHECK(s.barrier_count() == 1);
+  s.barrier();  // part writes since
+  CHECK(s.barrier_count() == 2);
+  kernels::abs_max(s, x, maxima, 2);
+  CHECK(s.barrier_count() == 2);
+  s.submit();
+  std::vector<float> got(3);
+  const auto bits = maxima.download_ints();
+  std::memcpy(got.data(), bits.data(), 12);
+  CHECK(got == std::vector<float>{reference::abs_max(xv), reference::abs_max(yv), reference::abs_max(xv)});
+  CHECK(test::context().validation_messages().empty());
+}
+
 TEST_CASE("a tensor views its buffer with a smaller shape but never a larger one", "[core][errors]") {
   gpu::Tensor t(test::context(), {4, 8}, gpu::DType::F32, "scratch");
   t.reshape({3, 8});

@@ -62,8 +62,10 @@ float slot_value(const gpu::Tensor& maxima, size_t slot) {
 
 TEST_CASE("abs_max matches the CPU reference and keeps a larger value already in the slot", "[kernel][elementwise]") {
   // The largest magnitude (negative) in the middle, or among the last n % 4 values, which the
-  // kernel reads apart from its vec4s; the last size needs many vec4s per thread.
-  for (auto [n, at] : {std::pair<int64_t, int64_t>{1, 0}, {255, 127}, {255, 254}, {100003, 100001}, {5000001, 2500000}}) {
+  // kernel reads apart from its vec4s; the last size needs many vec4s per thread, four at a
+  // time and then one at a time (the largest in the last vec4s read one at a time).
+  for (auto [n, at] : {std::pair<int64_t, int64_t>{1, 0}, {255, 127}, {255, 254}, {100003, 100001}, {5000001, 2500000},
+                       {5000001, 4999990}}) {
     INFO(n << " values, the largest at " << at);
     auto values = test::random_vector(size_t(n), 21, 3.0f);
     values[size_t(at)] = -7.5f;

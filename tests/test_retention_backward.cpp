@@ -133,8 +133,9 @@ TEST_CASE("retention chunkwise backward on the GPU matches the CPU reference", "
 
 TEST_CASE("retention chunkwise backward with f16 products on tensor cores matches the reference",
           "[kernel][retention_backward]") {
-  // Mixed-precision training's backward: dq, dk and dv from f16 products of operands scaled by
-  // powers of two from their maxima (retention_chunk_rows_coopmat), within the forward's f16
+  // Mixed-precision training's backward: the forward and reverse states and dq, dk and dv from
+  // f16 products of operands scaled by powers of two from their maxima
+  // (retention_chunk_states_coopmat, retention_chunk_rows_coopmat), within the forward's f16
   // tolerance. d_o of 1e-8 (a gradient) lies below f16's smallest number and k of 1e3 makes
   // states beyond its largest: neither would survive unscaled. Where the device has no tensor
   // cores for a shape, the f16 request takes the f32 kernels with their accuracy.

@@ -60,8 +60,12 @@ void Stream::begin_if_needed() {
   labels_.clear();
 }
 
-void Stream::hazard_barrier(std::initializer_list<Arg> args) {
-  bool needed = false;
+void Stream::barrier() {
+  begin_if_needed();
+  hazard_barrier({}, !written_.empty() || !parts_written_.empty());
+}
+
+void Stream::hazard_barrier(std::initializer_list<Arg> args, bool needed) {
   for (const Arg& a : args) {
     VkBuffer b = a.tensor->buffer();
     if (written_.count(b) || (a.writes && read_.count(b)) || (!a.part && parts_written_.count(b))) needed = true;

@@ -50,6 +50,10 @@ class Stream {
     static_assert(sizeof(Push) % 4 == 0 && sizeof(Push) <= 128, "push constants: 4-byte multiple, at most 128 bytes");
     dispatch(shader, args, &push, sizeof(Push), groups_x, groups_y, groups_z, specialization);
   }
+  // Makes everything recorded so far visible to what follows (a barrier, where anything was
+  // written since the last one): for dispatches that read parts of a tensor which others
+  // write through out_part, and so declare it out_part themselves to run beside them.
+  void barrier();
   void fill_zero(Tensor& t);
   void copy(const Tensor& src, Tensor& dst);
   // Copies `bytes` from src at src_offset to dst at dst_offset (offsets in bytes, multiples of 4).
@@ -101,7 +105,9 @@ class Stream {
   void deliver_reads();  // copies what read_back recorded into the callers' vectors
   void collect_timings();
   void clear_recording();
-  void hazard_barrier(std::initializer_list<Arg> args);
+  // A barrier before what `args` touch where earlier commands of the batch require it (or
+  // where `needed` already says so).
+  void hazard_barrier(std::initializer_list<Arg> args, bool needed = false);
   // A host-visible buffer reused between submits, handed out in 16-byte-aligned pieces.
   struct Arena {
     std::unique_ptr<StagingBuffer> buffer;

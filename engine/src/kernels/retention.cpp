@@ -183,14 +183,20 @@ void dispatch_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor&
     reduce_qkv_maxima(s, q, k, v, *qkv_maxima);
   }
   const ChunkRowsMaxima maxima{&scratch.maxima, Q, K, V, STATES};
+  // The states go to tensor cores with the rows, scaled by the maxima of k and v.
+  const ChunkStatesF16 scaled_states{true, K, V};
+  const bool f16_states = f16_rows && chunk_states_on_tensor_cores(s.context(), chunk, d.dk, d.dv);
   const int64_t chunks = (d.t + chunk - 1) / chunk;
   const int64_t tiles_per_chunk = f16_rows ? 1 : chunk_row_tiles(s.context(), chunk, d.dv);
   for_each_chunk_pass(s, d, chunks, tiles_per_chunk, scratch, [&](const ChunkPass& p) {
     // With f16 rows, the states kernel folds this pass's states' maximum into a slot reset
     // from slot ZERO (which stays zero).
-    if (f16_rows) s.copy_region(scratch.maxima, 4 * ZERO, scratch.maxima, 4 * STATES, 4);
+    if (f16_rows) {
+      s.copy_region(scratch.maxima, 4 * ZERO, scratch.maxima, 4 * STATES, 4);
+      s.barrier();  // the maxima of k and v (and the reset slot) before the scaled states read them
+    }
     dispatch_chunk_states(s, k, v, scratch.states, &state, d, chunk, p, false, 1.0f,
-                          f16_rows ? &scratch.maxima : nullptr, STATES);
+                          f16_rows ? &scratch.maxima : nullptr, STATES, f16_states ? &scaled_states : nullptr);
     dispatch_chunk_rows(s, ChunkRows::Forward, o, q, k, v, scratch.states, d.dk, d.dv, d, chunk, p,
                         f16_rows ? &maxima : nullptr);
   });
@@ -208,13 +214,9 @@ void dispatch_chunkwise_on_tensor_cores(gpu::Stream& s, const gpu::Tensor& q, co
                                         const gpu::Tensor& v, gpu::Tensor& state, gpu::Tensor& o, const Dims& d,
                                         RetentionChunkScratch& scratch) {
   const uint32_t T = uint32_t(d.t), H = uint32_t(d.h), DK = uint32_t(d.dk), DV = uint32_t(d.dv);
-  const uint32_t state_tiles = uint32_t((d.dk / 64) * (d.dv / 64));
+  const ChunkStatesF16 unscaled{false, 0, 0};
   for_each_chunk_pass(s, d, gpu::div_up(d.t, kTensorCoreChunk), 1, scratch, [&](const ChunkPass& p) {
-    const struct {
-      uint32_t t, h, dk, dv, first_chunk, chunks, first_nh;
-    } sp{T, H, DK, DV, p.first_chunk, p.count, p.first_nh};
-    s.dispatch("retention_chunk_states_coopmat", {gpu::out(scratch.states), gpu::out(state), gpu::in(k), gpu::in(v)},
-               sp, state_tiles, 1, p.heads);
+    dispatch_chunk_states(s, k, v, scratch.states, &state, d, kTensorCoreChunk, p, false, 1.0f, nullptr, 0, &unscaled);
     const struct {
       uint32_t t, h, dk, dv, first_chunk, chunks, first_nh;
       float scale;

@@ -52,8 +52,9 @@ struct RetentionChunkScratch {
 // products, summed in f32 (a relative error near 1e-3 instead of f32 rounding, as in fla's
 // f16 kernels; for models whose weights are f16 anyway). The state and the part between
 // chunks stay f32. Elsewhere, where the rows of each chunk can run on tensor cores
-// (kernels/retention_chunk_passes.hpp: chunks of 64, dk and dv multiples of 32), they do, with
-// q, k, v and the states scaled by powers of two from their maxima (mixed-precision training).
+// (kernels/retention_chunk_passes.hpp: chunks of 64, dk and dv multiples of 32), they and the
+// states' updates do, with q, k, v and the states scaled by powers of two from their maxima
+// (mixed-precision training; the states are summed and kept in f32).
 // With `qkv_maxima` (a [3] i32 tensor) and f16_products, it also leaves max |q|, |k|, |v| there
 // (float bits) where the backward's products would run on tensor cores, for
 // retention_chunkwise_backward on the same q, k, v (same chunk size, f16 products) to use

@@ -76,13 +76,20 @@ void retention_chunkwise_backward(gpu::Stream& s, const gpu::Tensor& q, const gp
     s.fill_zero(scratch.maxima);
   }
   gpu::Tensor* maxima = f16 ? &scratch.maxima : nullptr;
-  dispatch_chunk_states(s, k, v, scratch.forward_states, nullptr, d, chunk, all, false, 1.0f, maxima, FORWARD);
-  dispatch_chunk_states(s, q, d_o, scratch.reverse_states, nullptr, d, chunk, all, true, scale, maxima, REVERSE);
   if (f16) {
     if (qkv_maxima != nullptr) s.copy_region(*qkv_maxima, 0, scratch.maxima, 4 * Q, 3 * 4);
     const gpu::Tensor* inputs[] = {&q, &k, &v, &d_o};
     for (uint32_t i = qkv_maxima != nullptr ? DO : Q; i <= DO; ++i) abs_max(s, *inputs[i], scratch.maxima, i);
   }
+  // With the rows, the states go to tensor cores, scaled by the maxima of their operands: the
+  // barrier makes those visible, and the two states kernels then run side by side.
+  const bool f16_states = f16 && chunk_states_on_tensor_cores(s.context(), chunk, DK, DV);
+  if (f16_states) s.barrier();
+  const ChunkStatesF16 forward_f16{true, K, V}, reverse_f16{true, Q, DO};
+  dispatch_chunk_states(s, k, v, scratch.forward_states, nullptr, d, chunk, all, false, 1.0f, maxima, FORWARD,
+                        f16_states ? &forward_f16 : nullptr);
+  dispatch_chunk_states(s, q, d_o, scratch.reverse_states, nullptr, d, chunk, all, true, scale, maxima, REVERSE,
+                        f16_states ? &reverse_f16 : nullptr);
   const ChunkRowsMaxima for_dq{maxima, DO, V, K, FORWARD}, for_dk{maxima, V, DO, Q, REVERSE},
       for_dv{maxima, K, Q, DO, REVERSE};
   dispatch_chunk_rows(s, ChunkRows::Dq, dq, d_o, v, k, scratch.forward_states, DV, DK, d, chunk, all,

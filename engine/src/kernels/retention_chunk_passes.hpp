@@ -27,15 +27,32 @@ struct ChunkPass {
 // width dy (its rows of a chunk come in tiles of 64, or 32 on devices of little shared memory).
 int64_t chunk_row_tiles(const Context& ctx, int64_t chunk, int64_t dy);
 
+// Where the tensor-core variant of dispatch_chunk_states (retention_chunk_states_coopmat: f16
+// products, f32 sums and states) can take chunks of `chunk` positions for dk x dv states:
+// 16 x 16 x 16 fragments in subgroups of 32, chunks of 64, dk and dv multiples of 32.
+bool chunk_states_on_tensor_cores(const Context& ctx, int64_t chunk, int64_t dk, int64_t dv);
+
+// The tensor-core variant's operands: scaled by powers of two from max |a| and max |b| (float
+// bits, from abs_max) in these slots of the maxima (mixed-precision training), or, unscaled,
+// rounded to f16 as they are (prefill of f16 models, where no maxima are needed).
+struct ChunkStatesF16 {
+  bool scaled;
+  uint32_t a_slot, b_slot;
+};
+
 // Into `states` ([heads][count][dk][dv]): forward (a = k, b = v), the state before each chunk
 // of the pass, from `state`, which ends as the state after the pass; or, with state ==
 // nullptr, from zero. Reverse (the backward's, a = q, b = dO, state == nullptr): the reverse
 // state after each chunk, R_(c-1) = gamma^L R_c + sum_j scale gamma^j q_j^T dO_j.
 // With `maxima`, max |x| of the states written is folded into its slot `max_slot` (float bits,
-// as abs_max; the caller zeroes the slot first).
+// as abs_max; the caller zeroes the slot first). With `f16` (where chunk_states_on_tensor_cores
+// holds), on tensor cores; scaled, it reads the slots of a and b from `maxima` too, which the
+// caller makes visible first (Stream::barrier after writing them: the kernel declares the
+// maxima a part write, so that the forward and reverse states can run side by side).
 void dispatch_chunk_states(gpu::Stream& s, const gpu::Tensor& a, const gpu::Tensor& b, gpu::Tensor& states,
                            gpu::Tensor* state, const RetentionDims& d, int64_t chunk, const ChunkPass& p, bool reverse,
-                           float scale, gpu::Tensor* maxima = nullptr, uint32_t max_slot = 0);
+                           float scale, gpu::Tensor* maxima = nullptr, uint32_t max_slot = 0,
+                           const ChunkStatesF16* f16 = nullptr);
 
 // What dispatch_chunk_rows computes (see shaders/retention_chunk_rows.comp): out, and a, b, y
 // and the states `st` as the shader names them.
