@@ -5,9 +5,11 @@
 //                  memory: relative error 2^-11 per element, like PyTorch's f16 autocast);
 //   A_T:  A is stored transposed, [K][M] (else [M][K]);
 //   B_T:  B is stored transposed, [N][K] (else [K][N]), as nn.Linear weights are;
-//   SCALED: binding 3 holds max|A| and max|B| (as float bits); each f32 operand is multiplied
-//           by a power of two that brings its largest value near 2^15 before the rounding to
-//           f16, and C is divided by the same factors (exactly). Gradients (1e-8 and less)
+//   SCALED: max|A| and max|B| (as float bits) are in slot pc.a_slot of binding 3 and slot
+//           pc.b_slot of binding 4 (where the backward's reductions, or the kernels that made
+//           the operands, left them); each f32 operand is multiplied by a power of two that
+//           brings its largest value near 2^15 before the rounding to f16, and C is divided by
+//           the same factors (exactly). Gradients (1e-8 and less)
 //           would otherwise fall below f16's range, and large values overflow it.
 // So: the forward y = x w^T is A = x, B_T = w (f16); the backward dx = dy w is A = dy,
 // B = w (f16); dw = dy^T x is A_T = dy, B = x.
@@ -51,6 +53,7 @@ layout(push_constant) uniform Push {
   // into C's z-th M x N block, for a kernel that adds the blocks up. Short, wide products (a
   // weight gradient: few output tiles, thousands of tokens deep) then still fill the GPU.
   uint slice;
+  uint a_slot, b_slot;  // SCALED: where max|A| and max|B| are
 } pc;
 
 layout(std430, set = 0, binding = 0) buffer C { float c[]; };
@@ -69,7 +72,8 @@ layout(std430, set = 0, binding = 2) readonly buffer B { float b[]; };
 layout(std430, set = 0, binding = 2) readonly buffer B8 { vec4 b8[]; };
 #endif
 #ifdef SCALED
-layout(std430, set = 0, binding = 3) readonly buffer Maxima { uint maxima[]; };
+layout(std430, set = 0, binding = 3) readonly buffer MaximaA { uint a_maxima[]; };
+layout(std430, set = 0, binding = 4) readonly buffer MaximaB { uint b_maxima[]; };
 #endif
 
 // Each operand's tile as it lies in memory: TR rows of TC contiguous elements, copied to shared
@@ -255,12 +259,12 @@ void main() {
   // Only f32 operands are scaled: an f16 one's slot may hold another tensor's maximum (the
   // backward computes dy's and x's once for both of its products).
 #if defined(SCALED) && !defined(A_F16)
-  const float a_exp = scale_exponent(maxima[0]);
+  const float a_exp = scale_exponent(a_maxima[pc.a_slot]);
 #else
   const float a_exp = 0.0;
 #endif
 #if defined(SCALED) && !defined(B_F16)
-  const float b_exp = scale_exponent(maxima[1]);
+  const float b_exp = scale_exponent(b_maxima[pc.b_slot]);
 #else
   const float b_exp = 0.0;
 #endif

@@ -26,6 +26,13 @@ layout(push_constant) uniform Push {
 } pc;
 
 #include "workgroup_sum.glsl"
+#ifdef SWISH_GATE
+#define OUTPUT_MAXIMA_BINDING 7
+#else
+#define OUTPUT_MAXIMA_BINDING 5
+#endif
+#define OUTPUT_MAXIMA_CONSTANT 1
+#include "output_maxima.glsl"  // outputs 0 dx (with what it was added to), 1 dgate
 
 // The gradient reaching the norm's output.
 float dy_effective(uint i) {
@@ -52,10 +59,15 @@ void main() {
     for (uint i = lid; i < pc.n; i += WG_SIZE) {
       const float v = x[base + i];
       const float g = r * dy_effective(base + i) * w[i] - v * c;
-      dx[base + i] = pc.accumulate != 0 ? dx[base + i] + g : g;
+      const float d = pc.accumulate != 0 ? dx[base + i] + g : g;
+      dx[base + i] = d;
+      note_output(0, d);
 #ifdef SWISH_GATE
-      dgate[base + i] = dy[base + i] * v * r * w[i] * swish_derivative(gate[base + i]);
+      const float dg = dy[base + i] * v * r * w[i] * swish_derivative(gate[base + i]);
+      dgate[base + i] = dg;
+      note_output(1, dg);
 #endif
     }
   }
+  publish_output_maxima();
 }

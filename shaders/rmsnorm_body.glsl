@@ -22,6 +22,13 @@ layout(push_constant) uniform Push {
 } pc;
 
 #include "workgroup_sum.glsl"
+#ifdef SWISH_GATE
+#define OUTPUT_MAXIMA_BINDING 4
+#else
+#define OUTPUT_MAXIMA_BINDING 3
+#endif
+#define OUTPUT_MAXIMA_CONSTANT 1
+#include "output_maxima.glsl"
 
 void main() {
   const uint lid = gl_LocalInvocationID.x;
@@ -40,6 +47,8 @@ void main() {
       v *= swish(gate[base + i]);
 #endif
       y[base + i] = v;
+      note_output(0, v);
     }
   }
+  publish_output_maxima();
 }

@@ -22,6 +22,9 @@ layout(push_constant) uniform Push {
 } pc;
 
 #include "rotary_angle.glsl"
+#define OUTPUT_MAXIMA_BINDING 2
+#define OUTPUT_MAXIMA_CONSTANT 0
+#include "output_maxima.glsl"
 
 void main() {
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
@@ -34,8 +37,11 @@ void main() {
     uint base = row * pc.row_stride + i;
     for (uint h = 0; h < pc.heads; ++h, base += 2 * pc.half_dim) {
       const float a = x[base], b = x[base + pc.half_dim];
-      x[base] = a * sc.y - b * sc.x;
-      x[base + pc.half_dim] = b * sc.y + a * sc.x;
+      const float a2 = a * sc.y - b * sc.x, b2 = b * sc.y + a * sc.x;
+      x[base] = a2;
+      x[base + pc.half_dim] = b2;
+      note_output(0, max(abs(a2), abs(b2)));
     }
   }
+  publish_output_maxima();
 }

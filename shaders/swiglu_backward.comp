@@ -10,12 +10,19 @@ layout(std430, set = 0, binding = 2) readonly buffer Gate { float gate[]; };
 layout(std430, set = 0, binding = 3) readonly buffer Up { float up[]; };
 layout(std430, set = 0, binding = 4) readonly buffer DOut { float dout[]; };
 layout(push_constant) uniform Push { uint n; } pc;
+#define OUTPUT_MAXIMA_BINDING 5
+#define OUTPUT_MAXIMA_CONSTANT 0
+#include "output_maxima.glsl"  // outputs 0 dgate, 1 dup
 
 void main() {
   const uint stride = gl_NumWorkGroups.x * gl_WorkGroupSize.x;
   for (uint i = gl_GlobalInvocationID.x; i < pc.n; i += stride) {
     const float z = gate[i], u = up[i], d = dout[i];
-    dgate[i] = d * u * swish_derivative(z);
-    dup[i] = d * swish(z);
+    const float dz = d * u * swish_derivative(z), du = d * swish(z);
+    dgate[i] = dz;
+    dup[i] = du;
+    note_output(0, dz);
+    note_output(1, du);
   }
+  publish_output_maxima();
 }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <vector>
 
+#include "kernels/elementwise.hpp"
 #include "kernels/matmul.hpp"
 #include "reference/matmul.hpp"
 #include "retnet/error.hpp"
@@ -347,8 +348,9 @@ TEST_CASE("matmul_backward computes dx and dw as the two separate calls would", 
   }
 }
 
-TEST_CASE("matmul_backward with an earlier call's maxima for the same x equals reducing x again",
-          "[matmul_backward]") {
+TEST_CASE("matmul_backward with maxima found elsewhere equals reducing x and dy itself", "[matmul_backward]") {
+  // The maximum of x an earlier call returns, or one of dy that another kernel found (here
+  // abs_max into slot 2 of a tensor of 3), give the same products as the call's own reductions.
   using kernels::MatmulPath;
   gpu::Stream s(test::context());
   const int64_t M = 260, N = 96, K = 136;
@@ -358,26 +360,37 @@ TEST_CASE("matmul_backward with an earlier call's maxima for the same x equals r
   auto dy2 = test::tensor({M, N}, test::random_vector(size_t(M * N), 312, 1e2f));
   auto tw = test::tensor({N, K}, test::random_vector(size_t(N * K), 313), gpu::DType::F16);
   auto zeros = [](int64_t rows, int64_t cols) { return test::tensor({rows, cols}, std::vector<float>(rows * cols)); };
-  auto dx1 = zeros(M, K), dw1 = zeros(N, K), dx2 = zeros(M, K), dw2 = zeros(N, K), dx_ref = zeros(M, K),
-       dw_ref = zeros(N, K);
+  auto dx1 = zeros(M, K), dw1 = zeros(N, K), dx2 = zeros(M, K), dw2 = zeros(N, K), dx3 = zeros(M, K),
+       dw3 = zeros(N, K), dx_ref = zeros(M, K), dw_ref = zeros(N, K);
   if (!test::context().active_paths().coopmat) {
     // Elsewhere there are no maxima: the f32 products neither return nor need them.
-    CHECK(kernels::matmul_backward(s, tx, dy1, tw, dx1, dw1, {false, false, MatmulPath::Tiled}) == nullptr);
+    CHECK_FALSE(kernels::matmul_backward(s, tx, dy1, tw, dx1, dw1, {false, false, MatmulPath::Tiled}).known());
     s.submit();
     WARN("skipped: no cooperative-matrix path");
     return;
   }
   kernels::MatmulScratch scratch;
-  const gpu::Tensor* maxima =
+  const kernels::OperandMaximum x_max =
       kernels::matmul_backward(s, tx, dy1, tw, dx1, dw1, {false, false, MatmulPath::CoopMat, &scratch});
-  REQUIRE(maxima != nullptr);
-  kernels::matmul_backward(s, tx, dy2, tw, dx2, dw2, {false, false, MatmulPath::CoopMat, &scratch, maxima});
+  REQUIRE(x_max.known());
+  gpu::Tensor dy_maxima(test::context(), {3}, gpu::DType::I32, "dy maxima");
+  s.fill_zero(dy_maxima);
+  kernels::abs_max(s, dy2, dy_maxima, 2);
+  kernels::matmul_backward(s, tx, dy2, tw, dx2, dw2, {false, false, MatmulPath::CoopMat, &scratch, {}, x_max});
+  kernels::matmul_backward(s, tx, dy2, tw, dx3, dw3,
+                           {false, false, MatmulPath::CoopMat, &scratch, {&dy_maxima, 2}, x_max});
   kernels::matmul_backward(s, tx, dy2, tw, dx_ref, dw_ref, {false, false, MatmulPath::CoopMat, &scratch});
   s.submit();
   CHECK(dx2.download() == dx_ref.download());
   CHECK(dw2.download() == dw_ref.download());
+  CHECK(dx3.download() == dx_ref.download());
+  CHECK(dw3.download() == dw_ref.download());
   auto not_maxima = test::tensor({3}, std::vector<float>(3));
   CHECK_THROWS_AS(kernels::matmul_backward(s, tx, dy2, tw, dx2, dw2,
-                                           {false, false, MatmulPath::CoopMat, &scratch, &not_maxima}),
+                                           {false, false, MatmulPath::CoopMat, &scratch, {}, {&not_maxima, 0}}),
                   Error);
+  CHECK_THROWS_AS(kernels::matmul_backward(s, tx, dy2, tw, dx2, dw2,
+                                           {false, false, MatmulPath::CoopMat, &scratch, {&dy_maxima, 3}}),
+                  Error);  // no slot 3
+  CHECK(test::context().validation_messages().empty());
 }

@@ -55,21 +55,31 @@ void require_backward_path(MatmulPath path, const char* kernel) {
     throw Error(fmt::format("{}: only the Tiled and CoopMat paths exist for this product", kernel));
 }
 
-// A two-slot tensor holding max |a| and max |b| (as float bits, zero where absent) for the
-// scaled tensor-core backward kernels, filled in the stream; with `b_from`, max |b| is copied
-// from slot 1 of those earlier maxima instead.
-const gpu::Tensor& record_maxima(gpu::Stream& s, MatmulScratch* scratch, const gpu::Tensor* a, const gpu::Tensor* b,
-                                 const gpu::Tensor* b_from = nullptr) {
+// Where max |a| and max |b| are for the scaled tensor-core backward kernels.
+struct OperandMaxima {
+  OperandMaximum a, b;
+};
+
+// The maxima of a and b (where given), reduced in the stream into slots 0 and 1 of a two-slot
+// tensor for those the caller does not know already.
+OperandMaxima record_maxima(gpu::Stream& s, MatmulScratch* scratch, const gpu::Tensor* a, const gpu::Tensor* b,
+                            OperandMaximum a_known = {}, OperandMaximum b_known = {}) {
+  OperandMaxima m{a_known, b_known};
+  const bool reduce_a = a != nullptr && !a_known.known(), reduce_b = b != nullptr && !b_known.known();
+  if (!reduce_a && !reduce_b) return m;
   gpu::Tensor& maxima =
       scratch != nullptr ? scratch->maxima(s.context())
                          : s.keep_until_submit(gpu::Tensor(s.context(), {2}, gpu::DType::I32, "matmul operand maxima"));
   s.fill_zero(maxima);
-  if (a != nullptr) abs_max(s, *a, maxima, 0);
-  if (b_from != nullptr)
-    s.copy_region(*b_from, 4, maxima, 4, 4);
-  else if (b != nullptr)
-    abs_max(s, *b, maxima, 1);
-  return maxima;
+  if (reduce_a) abs_max(s, *a, maxima, 0), m.a = {&maxima, 0};
+  if (reduce_b) abs_max(s, *b, maxima, 1), m.b = {&maxima, 1};
+  return m;
+}
+
+void require_maximum_slot(const OperandMaximum& m, const char* what, const char* kernel) {
+  if (m.known() && (m.maxima->dtype() != gpu::DType::I32 || m.slot >= m.maxima->numel()))
+    throw Error(fmt::format("{}: the maximum of {} (slot {} of {}) must be a slot of an i32 tensor", kernel, what,
+                            m.slot, m.maxima->describe()));
 }
 
 // Workgroups that keep the GPU busy: output tiles fewer than this split their reduction.
@@ -83,7 +93,7 @@ constexpr int64_t kMinSlice = 256;
 // few output tiles, thousands of tokens deep). The forward does not split: its partial blocks
 // would need memory per call (prefill, batched decode), and its outputs have rows enough.
 void dispatch_coopmat(gpu::Stream& s, const std::string& shader, gpu::Tensor& c, const gpu::Tensor& a,
-                      const gpu::Tensor& b, const gpu::Tensor* maxima, int64_t M, int64_t N, int64_t K,
+                      const gpu::Tensor& b, const OperandMaxima* maxima, int64_t M, int64_t N, int64_t K,
                       bool accumulate, std::vector<uint32_t> aligned, bool may_split, MatmulScratch* scratch) {
   const int64_t tiles = int64_t(gpu::div_up(M, kCoopTile)) * gpu::div_up(N, kCoopTile);
   int64_t slices = may_split ? std::clamp<int64_t>(std::min(kBusyGroups / tiles, K / kMinSlice), 1, 64) : 1;
@@ -91,8 +101,8 @@ void dispatch_coopmat(gpu::Stream& s, const std::string& shader, gpu::Tensor& c,
   slices = gpu::div_up(K, slice);
   if (slices > 1 && slices * M * N > int64_t(UINT32_MAX)) slices = 1;
   struct {
-    uint32_t M, N, K, accumulate, slice;
-  } push{uint32_t(M), uint32_t(N), uint32_t(K), accumulate ? 1u : 0u, uint32_t(slices > 1 ? slice : K)};
+    uint32_t M, N, K, accumulate, slice, a_slot, b_slot;
+  } push{uint32_t(M), uint32_t(N), uint32_t(K), accumulate ? 1u : 0u, uint32_t(slices > 1 ? slice : K), 0, 0};
   gpu::Tensor* out = &c;
   if (slices > 1) {
     out = scratch != nullptr ? &scratch->partials(s, slices * M * N)
@@ -101,9 +111,15 @@ void dispatch_coopmat(gpu::Stream& s, const std::string& shader, gpu::Tensor& c,
     push.accumulate = 0;
   }
   const uint32_t gx = capped_groups(N, kCoopTile), gy = capped_groups(M, kCoopTile), gz = uint32_t(slices);
-  if (maxima != nullptr)
-    s.dispatch(shader.c_str(), {gpu::out(*out), gpu::in(a), gpu::in(b), gpu::in(*maxima)}, push, gx, gy, gz, aligned);
-  else
+  if (maxima != nullptr) {
+    // An operand that is not scaled (f16) may have no maximum: the other's tensor stands in.
+    const gpu::Tensor* a_max = maxima->a.known() ? maxima->a.maxima : maxima->b.maxima;
+    const gpu::Tensor* b_max = maxima->b.known() ? maxima->b.maxima : a_max;
+    push.a_slot = maxima->a.slot;
+    push.b_slot = maxima->b.slot;
+    s.dispatch(shader.c_str(), {gpu::out(*out), gpu::in(a), gpu::in(b), gpu::in(*a_max), gpu::in(*b_max)}, push, gx,
+               gy, gz, aligned);
+  } else
     s.dispatch(shader.c_str(), {gpu::out(*out), gpu::in(a), gpu::in(b)}, push, gx, gy, gz, aligned);
   if (slices == 1) return;
   const struct {
@@ -231,9 +247,9 @@ void check_backward_weight(const gpu::Tensor& x, const gpu::Tensor& dy, const gp
   require_u32_index(dw.numel(), "dw elements", kernel);
 }
 
-// dx (+)= dy w, after check_backward_input; CoopMat reads max |dy| from slot 0 of `maxima`.
+// dx (+)= dy w, after check_backward_input; CoopMat reads max |dy| where maxima->a says.
 void record_backward_input(gpu::Stream& s, const gpu::Tensor& dy, const gpu::Tensor& w, gpu::Tensor& dx,
-                           bool accumulate, MatmulPath path, MatmulScratch* scratch, const gpu::Tensor* maxima) {
+                           bool accumulate, MatmulPath path, MatmulScratch* scratch, const OperandMaxima* maxima) {
   const int64_t M = leading_rows(dy), N = w.dim(0), K = w.dim(1);
   if (M == 0 || K == 0) return;  // nothing to write (N == 0 writes zeros, or adds nothing)
   const Push push{static_cast<uint32_t>(M), static_cast<uint32_t>(K), static_cast<uint32_t>(N), accumulate ? 1u : 0u};
@@ -250,10 +266,10 @@ void record_backward_input(gpu::Stream& s, const gpu::Tensor& dy, const gpu::Ten
              capped_groups(K, kTile), capped_groups(M, kTile), 1, {a_aligned, b_aligned});
 }
 
-// dw (+)= dy^T x, after check_backward_weight; CoopMat reads max |dy| and max |x| from slots 0
-// and 1 of `maxima`.
+// dw (+)= dy^T x, after check_backward_weight; CoopMat reads max |dy| and max |x| where
+// maxima->a and maxima->b say.
 void record_backward_weight(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& dy, gpu::Tensor& dw,
-                            bool accumulate, MatmulPath path, MatmulScratch* scratch, const gpu::Tensor* maxima) {
+                            bool accumulate, MatmulPath path, MatmulScratch* scratch, const OperandMaxima* maxima) {
   const int64_t M = leading_rows(x), N = dy.dim(-1), K = x.dim(-1);
   if (N == 0 || K == 0) return;  // M == 0 still writes zeros (or adds nothing)
   if (path == MatmulPath::CoopMat) {
@@ -278,12 +294,12 @@ void matmul_backward_input(gpu::Stream& s, const gpu::Tensor& dy, const gpu::Ten
   const char* kernel = "matmul_backward_input";
   const int64_t M = check_backward_input(dy, w, dx, kernel);
   require_backward_path(path, kernel);
-  const gpu::Tensor* maxima = nullptr;
+  OperandMaxima maxima;
   if (path == MatmulPath::CoopMat) {
     require_coopmat(s.context(), kernel, &w);
-    if (M > 0 && w.dim(1) > 0) maxima = &record_maxima(s, scratch, &dy, nullptr);
+    if (M > 0 && w.dim(1) > 0) maxima = record_maxima(s, scratch, &dy, nullptr);
   }
-  record_backward_input(s, dy, w, dx, accumulate, path, scratch, maxima);
+  record_backward_input(s, dy, w, dx, accumulate, path, scratch, maxima.a.known() ? &maxima : nullptr);
 }
 
 void matmul_backward_weight(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& dy, gpu::Tensor& dw,
@@ -291,34 +307,33 @@ void matmul_backward_weight(gpu::Stream& s, const gpu::Tensor& x, const gpu::Ten
   const char* kernel = "matmul_backward_weight";
   check_backward_weight(x, dy, dw, kernel);
   require_backward_path(path, kernel);
-  const gpu::Tensor* maxima = nullptr;
+  OperandMaxima maxima;
   if (path == MatmulPath::CoopMat) {
     require_coopmat(s.context(), kernel);
-    if (dy.dim(-1) > 0 && x.dim(-1) > 0) maxima = &record_maxima(s, scratch, &dy, &x);
+    if (dy.dim(-1) > 0 && x.dim(-1) > 0) maxima = record_maxima(s, scratch, &dy, &x);
   }
-  record_backward_weight(s, x, dy, dw, accumulate, path, scratch, maxima);
+  record_backward_weight(s, x, dy, dw, accumulate, path, scratch, maxima.a.known() ? &maxima : nullptr);
 }
 
-const gpu::Tensor* matmul_backward(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& dy,
-                                   const gpu::Tensor& w, gpu::Tensor& dx, gpu::Tensor& dw,
-                                   const MatmulBackwardOptions& options) {
+OperandMaximum matmul_backward(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& dy, const gpu::Tensor& w,
+                               gpu::Tensor& dx, gpu::Tensor& dw, const MatmulBackwardOptions& options) {
   const char* kernel = "matmul_backward";
   check_backward_input(dy, w, dx, kernel);
   check_backward_weight(x, dy, dw, kernel);
   require_backward_path(options.path, kernel);
-  const gpu::Tensor* maxima = nullptr;
-  if (options.path == MatmulPath::CoopMat) {
-    require_coopmat(s.context(), kernel, &w);
-    if (const gpu::Tensor* from = options.same_x_maxima;
-        from != nullptr && (from->dtype() != gpu::DType::I32 || from->shape() != std::vector<int64_t>{2}))
-      throw Error(fmt::format("{}: same_x_maxima {} must be the maxima an earlier call returned", kernel,
-                              from->describe()));
-    // One reduction over dy serves both products (the dx kernel ignores slot 1: w is f16).
-    maxima = &record_maxima(s, options.scratch, &dy, &x, options.same_x_maxima);
+  if (options.path != MatmulPath::CoopMat) {
+    record_backward_input(s, dy, w, dx, options.accumulate_dx, options.path, options.scratch, nullptr);
+    record_backward_weight(s, x, dy, dw, options.accumulate_dw, options.path, options.scratch, nullptr);
+    return {};
   }
-  record_backward_input(s, dy, w, dx, options.accumulate_dx, options.path, options.scratch, maxima);
-  record_backward_weight(s, x, dy, dw, options.accumulate_dw, options.path, options.scratch, maxima);
-  return maxima;
+  require_coopmat(s.context(), kernel, &w);
+  require_maximum_slot(options.dy_maximum, "dy", kernel);
+  require_maximum_slot(options.x_maximum, "x", kernel);
+  // One maximum of dy serves both products (the dx kernel does not scale w: it is f16).
+  const OperandMaxima maxima = record_maxima(s, options.scratch, &dy, &x, options.dy_maximum, options.x_maximum);
+  record_backward_input(s, dy, w, dx, options.accumulate_dx, options.path, options.scratch, &maxima);
+  record_backward_weight(s, x, dy, dw, options.accumulate_dw, options.path, options.scratch, &maxima);
+  return maxima.b;
 }
 
 }  // namespace retnet::kernels

@@ -2,6 +2,7 @@
 #include <deque>
 
 #include "gpu/stream.hpp"
+#include "kernels/output_maxima.hpp"
 
 namespace retnet::kernels {
 
@@ -58,20 +59,20 @@ void matmul_backward_weight(gpu::Stream& s, const gpu::Tensor& x, const gpu::Ten
                             MatmulScratch* scratch = nullptr);
 
 // Both gradients of y = x w^T: dx (+)= dy w and dw (+)= dy^T x, as the two calls above would
-// compute them; on CoopMat the reduction that finds max |dy| serves both products. Returns the
-// operand maxima it recorded (CoopMat; else nullptr): passed back as `same_x_maxima` to a later
-// call whose x is the same tensor with the same values (q/k/v/g share their input, as do
-// gate/up), that call copies max |x| from them instead of reducing x again.
+// compute them. On CoopMat the products read max |dy| and max |x| where the options say they
+// are, and reduce the tensors for those they do not know (one reduction over dy serves both
+// products). Returns where max |x| is then (CoopMat; else unknown): pass it as x_maximum to a
+// later call whose x is the same tensor with the same values (q/k/v/g share their input, as
+// do gate/up), which then skips reducing x again.
 struct MatmulBackwardOptions {
   bool accumulate_dx = false;
   bool accumulate_dw = false;
   MatmulPath path = MatmulPath::Auto;
   MatmulScratch* scratch = nullptr;
-  const gpu::Tensor* same_x_maxima = nullptr;
+  OperandMaximum dy_maximum, x_maximum;
 };
-const gpu::Tensor* matmul_backward(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& dy,
-                                   const gpu::Tensor& w, gpu::Tensor& dx, gpu::Tensor& dw,
-                                   const MatmulBackwardOptions& options);
+OperandMaximum matmul_backward(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& dy, const gpu::Tensor& w,
+                               gpu::Tensor& dx, gpu::Tensor& dw, const MatmulBackwardOptions& options);
 
 // The path Auto takes for M rows of x times w on this context.
 MatmulPath matmul_auto_path(const Context& ctx, int64_t M, const gpu::Tensor& w);

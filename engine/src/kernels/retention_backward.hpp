@@ -26,6 +26,7 @@
 #include <cstdint>
 
 #include "gpu/stream.hpp"
+#include "kernels/output_maxima.hpp"
 
 namespace retnet::kernels {
 
@@ -45,10 +46,10 @@ struct RetentionBackwardScratch {
 // scaled by powers of two from their maxima, summed in f32 (mixed-precision training); so are
 // the forward and reverse states' updates (the states summed and kept in f32). `qkv_maxima`: those retention_chunkwise left for these q, k, v (called with
 // its qkv_maxima, this chunk size and f16 products), which the f16 products then copy instead
-// of reducing q, k and v again.
+// of reducing q, k and v again; `d_o_maximum`, where max |d_o| already is (else it is reduced).
 void retention_chunkwise_backward(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
                                   const gpu::Tensor& d_o, gpu::Tensor& dq, gpu::Tensor& dk, gpu::Tensor& dv,
                                   int64_t chunk_size, RetentionBackwardScratch& scratch, bool f16_products = false,
-                                  const gpu::Tensor* qkv_maxima = nullptr);
+                                  const gpu::Tensor* qkv_maxima = nullptr, OperandMaximum d_o_maximum = {});
 
 }  // namespace retnet::kernels

@@ -29,6 +29,12 @@ void require_eps(float eps, const char* kernel) {
 // Must be a power of two (shared-memory tree reduction).
 uint32_t workgroup_size(int64_t n) { return n < 1024 ? 64 : 256; }
 
+// The kernel's own specialization constants, then those of its output maxima.
+std::vector<uint32_t> with_maxima(std::vector<uint32_t> constants, const OutputMaxima* maxima, uint32_t outputs) {
+  for (uint32_t c : output_maxima_constants(maxima, outputs)) constants.push_back(c);
+  return constants;
+}
+
 struct Push {
   uint32_t n;
   uint32_t rows;
@@ -85,8 +91,9 @@ int64_t norm_backward_scratch_size(int64_t rows, int64_t n) { return rows + weig
 
 void rmsnorm_backward(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& weight, const gpu::Tensor& dy,
                       gpu::Tensor& dx, gpu::Tensor& dweight, float eps, gpu::Tensor& scratch, bool accumulate_dx,
-                      ReductionPath path) {
+                      ReductionPath path, const OutputMaxima* maxima) {
   const char* kernel = "rmsnorm_backward";
+  require_output_maxima(maxima, 1, kernel);
   for (const gpu::Tensor* t : {&x, &weight, &dy, static_cast<const gpu::Tensor*>(&dx),
                                static_cast<const gpu::Tensor*>(&dweight)})
     require_dtype(*t, gpu::DType::F32, kernel);
@@ -106,16 +113,18 @@ void rmsnorm_backward(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& w
   require_scratch(scratch, rows, n, kernel);
   const BackwardPush push{uint32_t(n), uint32_t(rows), eps, accumulate_dx ? 1u : 0u};
   s.dispatch(subgroups ? "rmsnorm_backward_subgroup" : "rmsnorm_backward",
-             {gpu::out(dx), gpu::out(scratch), gpu::in(x), gpu::in(weight), gpu::in(dy)}, push,
-             static_cast<uint32_t>(std::min<int64_t>(rows, gpu::kMaxGroupsPerDimension)), 1, 1, {workgroup_size(n)});
+             {gpu::out(dx), gpu::out(scratch), gpu::in(x), gpu::in(weight), gpu::in(dy), output_maxima_arg(maxima, dx)},
+             push, static_cast<uint32_t>(std::min<int64_t>(rows, gpu::kMaxGroupsPerDimension)), 1, 1,
+             with_maxima({workgroup_size(n)}, maxima, 1));
   weight_gradient(s, false, scratch, x, dy, nullptr, dweight, rows, n);
 }
 
 void rmsnorm_swish_gate_backward(gpu::Stream& s, const gpu::Tensor& o, const gpu::Tensor& gate,
                                  const gpu::Tensor& weight, const gpu::Tensor& dy, gpu::Tensor& d_o,
                                  gpu::Tensor& d_gate, gpu::Tensor& dweight, float eps, gpu::Tensor& scratch,
-                                 ReductionPath path) {
+                                 ReductionPath path, const OutputMaxima* maxima) {
   const char* kernel = "rmsnorm_swish_gate_backward";
+  require_output_maxima(maxima, 2, kernel);
   for (const gpu::Tensor* t : {&o, &gate, &weight, &dy, static_cast<const gpu::Tensor*>(&d_o),
                                static_cast<const gpu::Tensor*>(&d_gate), static_cast<const gpu::Tensor*>(&dweight)})
     require_dtype(*t, gpu::DType::F32, kernel);
@@ -140,14 +149,16 @@ void rmsnorm_swish_gate_backward(gpu::Stream& s, const gpu::Tensor& o, const gpu
   const BackwardPush push{uint32_t(dv), uint32_t(rows), eps, 0u};
   s.dispatch(subgroups ? "rmsnorm_swish_gate_backward_subgroup" : "rmsnorm_swish_gate_backward",
              {gpu::out(d_o), gpu::out(scratch), gpu::in(o), gpu::in(weight), gpu::in(dy), gpu::in(gate),
-              gpu::out(d_gate)},
-             push, static_cast<uint32_t>(std::min<int64_t>(rows, gpu::kMaxGroupsPerDimension)), 1, 1, {workgroup_size(dv)});
+              gpu::out(d_gate), output_maxima_arg(maxima, d_o)},
+             push, static_cast<uint32_t>(std::min<int64_t>(rows, gpu::kMaxGroupsPerDimension)), 1, 1,
+             with_maxima({workgroup_size(dv)}, maxima, 2));
   weight_gradient(s, true, scratch, o, dy, &gate, dweight, rows, dv);
 }
 
 void rmsnorm(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& weight, gpu::Tensor& y, float eps,
-             ReductionPath path) {
+             ReductionPath path, const OutputMaxima* maxima) {
   const char* kernel = "rmsnorm";
+  require_output_maxima(maxima, 1, kernel);
   require_dtype(x, gpu::DType::F32, kernel);
   require_dtype(weight, gpu::DType::F32, kernel);
   require_dtype(y, gpu::DType::F32, kernel);
@@ -161,13 +172,16 @@ void rmsnorm(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& weight, gp
   if (x.numel() == 0) return;
   const int64_t rows = x.numel() / n;
   Push push{static_cast<uint32_t>(n), static_cast<uint32_t>(rows), eps};
-  s.dispatch(subgroups ? "rmsnorm_subgroup" : "rmsnorm", {gpu::out(y), gpu::in(x), gpu::in(weight)}, push,
-             static_cast<uint32_t>(std::min<int64_t>(rows, gpu::kMaxGroupsPerDimension)), 1, 1, {workgroup_size(n)});
+  s.dispatch(subgroups ? "rmsnorm_subgroup" : "rmsnorm",
+             {gpu::out(y), gpu::in(x), gpu::in(weight), output_maxima_arg(maxima, y)}, push,
+             static_cast<uint32_t>(std::min<int64_t>(rows, gpu::kMaxGroupsPerDimension)), 1, 1,
+             with_maxima({workgroup_size(n)}, maxima, 1));
 }
 
 void rmsnorm_swish_gate(gpu::Stream& s, const gpu::Tensor& o, const gpu::Tensor& gate, const gpu::Tensor& weight,
-                        gpu::Tensor& y, float eps, ReductionPath path) {
+                        gpu::Tensor& y, float eps, ReductionPath path, const OutputMaxima* maxima) {
   const char* kernel = "rmsnorm_swish_gate";
+  require_output_maxima(maxima, 1, kernel);
   require_dtype(o, gpu::DType::F32, kernel);
   require_dtype(gate, gpu::DType::F32, kernel);
   require_dtype(weight, gpu::DType::F32, kernel);
@@ -186,8 +200,9 @@ void rmsnorm_swish_gate(gpu::Stream& s, const gpu::Tensor& o, const gpu::Tensor&
   const int64_t rows = o.numel() / dv;
   Push push{static_cast<uint32_t>(dv), static_cast<uint32_t>(rows), eps};
   s.dispatch(subgroups ? "rmsnorm_swish_gate_subgroup" : "rmsnorm_swish_gate",
-             {gpu::out(y), gpu::in(o), gpu::in(weight), gpu::in(gate)}, push,
-             static_cast<uint32_t>(std::min<int64_t>(rows, gpu::kMaxGroupsPerDimension)), 1, 1, {workgroup_size(dv)});
+             {gpu::out(y), gpu::in(o), gpu::in(weight), gpu::in(gate), output_maxima_arg(maxima, y)}, push,
+             static_cast<uint32_t>(std::min<int64_t>(rows, gpu::kMaxGroupsPerDimension)), 1, 1,
+             with_maxima({workgroup_size(dv)}, maxima, 1));
 }
 
 }  // namespace retnet::kernels

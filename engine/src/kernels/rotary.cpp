@@ -31,7 +31,9 @@ struct Push {
 };
 static_assert(sizeof(Push) == 108, "matches the shader's push-constant layout");
 
-void rotate(gpu::Stream& s, gpu::Tensor& x, const gpu::Tensor& positions, float direction, const char* kernel) {
+void rotate(gpu::Stream& s, gpu::Tensor& x, const gpu::Tensor& positions, float direction, const OutputMaxima* maxima,
+            const char* kernel) {
+  require_output_maxima(maxima, 1, kernel);
   require_dtype(x, gpu::DType::F32, kernel);
   require_dtype(positions, gpu::DType::I32, kernel);
   require_rank(x, 3, kernel);
@@ -48,7 +50,8 @@ void rotate(gpu::Stream& s, gpu::Tensor& x, const gpu::Tensor& positions, float 
   push.row_stride = static_cast<uint32_t>(heads * d);
   push.angles = rotary_constants(d);
   push.direction = direction;
-  s.dispatch("rotary", {gpu::out(x), gpu::in(positions)}, push, grid_stride_groups(push.pairs));
+  s.dispatch("rotary", {gpu::out(x), gpu::in(positions), output_maxima_arg(maxima, x)}, push,
+             grid_stride_groups(push.pairs), 1, 1, output_maxima_constants(maxima, 1));
 }
 
 }  // namespace
@@ -67,10 +70,12 @@ void require_rotary_dim(int64_t d, const std::string& what, const char* kernel) 
     throw Error(fmt::format("{}: head dimension of {} exceeds {}", kernel, what, 2 << kRatioPowers));
 }
 
-void rotary(gpu::Stream& s, gpu::Tensor& x, const gpu::Tensor& positions) { rotate(s, x, positions, 1.0f, "rotary"); }
+void rotary(gpu::Stream& s, gpu::Tensor& x, const gpu::Tensor& positions, const OutputMaxima* maxima) {
+  rotate(s, x, positions, 1.0f, maxima, "rotary");
+}
 
-void rotary_backward(gpu::Stream& s, gpu::Tensor& grad, const gpu::Tensor& positions) {
-  rotate(s, grad, positions, -1.0f, "rotary_backward");
+void rotary_backward(gpu::Stream& s, gpu::Tensor& grad, const gpu::Tensor& positions, const OutputMaxima* maxima) {
+  rotate(s, grad, positions, -1.0f, maxima, "rotary_backward");
 }
 
 }  // namespace retnet::kernels

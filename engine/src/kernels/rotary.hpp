@@ -2,6 +2,7 @@
 #include <string>
 
 #include "gpu/stream.hpp"
+#include "kernels/output_maxima.hpp"
 
 namespace retnet::kernels {
 
@@ -11,10 +12,12 @@ namespace retnet::kernels {
 // x f32 [rows, H, d] (rows = N*T), d even and at most 2048; positions i32 [rows], each row's
 // absolute position t. The angle is reduced exactly (see shaders/rotary.comp), so the error
 // stays ~1e-6 at any position instead of growing like t * 2^-24.
-void rotary(gpu::Stream& s, gpu::Tensor& x, const gpu::Tensor& positions);
+// With `maxima` (kernels/output_maxima.hpp), max |x'| also goes to its slot.
+void rotary(gpu::Stream& s, gpu::Tensor& x, const gpu::Tensor& positions, const OutputMaxima* maxima = nullptr);
 
 // The backward pass, in place on the gradient of the rotated x: every pair is rotated by -a.
-void rotary_backward(gpu::Stream& s, gpu::Tensor& grad, const gpu::Tensor& positions);
+void rotary_backward(gpu::Stream& s, gpu::Tensor& grad, const gpu::Tensor& positions,
+                     const OutputMaxima* maxima = nullptr);
 
 // The push constants shaders/rotary_angle.glsl reads, for head dimension d (even, <= 2048):
 // 1 / (2 pi) and 10000^(-2^(k+1) / d), k < 10, each as a float pair hi + lo.
