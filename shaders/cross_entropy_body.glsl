@@ -19,6 +19,9 @@ layout(push_constant) uniform Push {
 } pc;
 
 #include "workgroup_sum.glsl"
+#define OUTPUT_MAXIMA_BINDING 3
+#define OUTPUT_MAXIMA_CONSTANT 1
+#include "output_maxima.glsl"  // output 0: the gradient (with pc.write_gradient)
 
 void main() {
   const uint lid = gl_LocalInvocationID.x;
@@ -44,8 +47,11 @@ void main() {
     if (pc.write_gradient != 0) {
       for (uint i = lid; i < pc.vocab; i += WG_SIZE) {
         const float p = exp(logits[base + i] - log_sum);
-        logits[base + i] = target < 0 ? 0.0 : pc.scale * (p - (int(i) == target ? 1.0 : 0.0));
+        const float g = target < 0 ? 0.0 : pc.scale * (p - (int(i) == target ? 1.0 : 0.0));
+        logits[base + i] = g;
+        note_output(0, g);
       }
     }
   }
+  publish_output_maxima();
 }

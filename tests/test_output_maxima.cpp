@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cross_entropy.hpp"
 #include "kernels/output_maxima.hpp"
 #include "kernels/rmsnorm.hpp"
 #include "kernels/rotary.hpp"
@@ -100,6 +101,14 @@ TEST_CASE("elementwise kernels leave the maxima of their outputs where asked", "
   check_maxima("swiglu_backward", {&y, &y2}, [&](gpu::Stream& s, const kernels::OutputMaxima* m) {
     kernels::swiglu_backward(s, gate, x, dy, y, y2, m);
   });
+  auto logits = test::tensor({rows, n}, test::random_vector(rows * n, 8, 6.0f));
+  gpu::Tensor targets(test::context(), {rows}, gpu::DType::I32, "targets"), losses = zeros({rows});
+  std::vector<int32_t> t(rows);
+  for (int64_t i = 0; i < rows; ++i) t[size_t(i)] = i % 5 == 0 ? -100 : int32_t((7 * i) % n);  // some ignored
+  targets.upload(t);
+  check_maxima("cross_entropy's gradient", {&logits}, [&](gpu::Stream& s, const kernels::OutputMaxima* m) {
+    kernels::cross_entropy(s, logits, targets, losses, 1e-7f, true, m);
+  });
   gpu::Tensor positions(test::context(), {rows}, gpu::DType::I32, "positions");
   std::vector<int32_t> p(rows);
   for (int64_t i = 0; i < rows; ++i) p[size_t(i)] = int32_t(1000 + 7 * i);
@@ -121,6 +130,7 @@ TEST_CASE("elementwise kernels leave the maxima of their outputs where asked", "
   auto floats = zeros({4});
   const kernels::OutputMaxima wrong{&floats, 0};
   CHECK_THROWS_AS(kernels::rotary(s, q, positions, &wrong), Error);
+  CHECK_THROWS_AS(kernels::cross_entropy(s, logits, targets, losses, 1.0f, false, &past), Error);  // no gradient
   s.submit();
   CHECK(test::context().validation_messages().empty());
 }

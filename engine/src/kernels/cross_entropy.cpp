@@ -11,8 +11,11 @@
 namespace retnet::kernels {
 
 void cross_entropy(gpu::Stream& s, gpu::Tensor& logits, const gpu::Tensor& targets, gpu::Tensor& losses, float scale,
-                   bool write_gradient) {
+                   bool write_gradient, const OutputMaxima* maxima) {
   const char* kernel = "cross_entropy";
+  require_output_maxima(maxima, 1, kernel);
+  if (maxima != nullptr && !write_gradient)
+    throw Error(fmt::format("{}: the maximum of the gradient needs write_gradient", kernel));
   require_dtype(logits, gpu::DType::F32, kernel);
   require_dtype(targets, gpu::DType::I32, kernel);
   require_dtype(losses, gpu::DType::F32, kernel);
@@ -31,8 +34,9 @@ void cross_entropy(gpu::Stream& s, gpu::Tensor& logits, const gpu::Tensor& targe
   } push{uint32_t(vocab), uint32_t(rows), scale, write_gradient ? 1u : 0u};
   const bool subgroups = s.context().active_paths().subgroups;
   s.dispatch(subgroups ? "cross_entropy_subgroup" : "cross_entropy",
-             {gpu::out(logits), gpu::in(targets), gpu::out(losses)}, push,
-             static_cast<uint32_t>(std::min<int64_t>(rows, gpu::kMaxGroupsPerDimension)), 1, 1, {vocab < 2048 ? 64u : 256u});
+             {gpu::out(logits), gpu::in(targets), gpu::out(losses), output_maxima_arg(maxima, logits)}, push,
+             static_cast<uint32_t>(std::min<int64_t>(rows, gpu::kMaxGroupsPerDimension)), 1, 1,
+             output_maxima_constants(maxima, 1, {vocab < 2048 ? 64u : 256u}));
 }
 
 }  // namespace retnet::kernels

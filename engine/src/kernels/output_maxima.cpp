@@ -17,8 +17,10 @@ gpu::Arg output_maxima_arg(const OutputMaxima* m, gpu::Tensor& stand_in) {
   return m != nullptr ? gpu::out_part(*m->maxima) : gpu::out(stand_in);
 }
 
-std::vector<uint32_t> output_maxima_constants(const OutputMaxima* m, uint32_t outputs) {
-  return {m != nullptr ? outputs : 0u, m != nullptr ? m->slot : 0u};
+std::vector<uint32_t> output_maxima_constants(const OutputMaxima* m, uint32_t outputs, std::vector<uint32_t> own) {
+  own.push_back(m != nullptr ? outputs : 0u);
+  own.push_back(m != nullptr ? m->slot : 0u);
+  return own;
 }
 
 }  // namespace retnet::kernels

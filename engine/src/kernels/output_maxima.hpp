@@ -29,7 +29,8 @@ void require_output_maxima(const OutputMaxima* m, uint32_t outputs, const char* 
 // The binding: the maxima (a part write: other kernels may fill other slots beside it), or
 // without them `stand_in`, one of the kernel's outputs, which the kernel then never touches.
 gpu::Arg output_maxima_arg(const OutputMaxima* m, gpu::Tensor& stand_in);
-// The two specialization constants: how many outputs' maxima, and the first slot.
-std::vector<uint32_t> output_maxima_constants(const OutputMaxima* m, uint32_t outputs);
+// The kernel's own specialization constants `own`, then the two of its output maxima: how
+// many outputs' maxima, and the first slot.
+std::vector<uint32_t> output_maxima_constants(const OutputMaxima* m, uint32_t outputs, std::vector<uint32_t> own = {});
 
 }  // namespace retnet::kernels

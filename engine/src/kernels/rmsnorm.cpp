@@ -29,12 +29,6 @@ void require_eps(float eps, const char* kernel) {
 // Must be a power of two (shared-memory tree reduction).
 uint32_t workgroup_size(int64_t n) { return n < 1024 ? 64 : 256; }
 
-// The kernel's own specialization constants, then those of its output maxima.
-std::vector<uint32_t> with_maxima(std::vector<uint32_t> constants, const OutputMaxima* maxima, uint32_t outputs) {
-  for (uint32_t c : output_maxima_constants(maxima, outputs)) constants.push_back(c);
-  return constants;
-}
-
 struct Push {
   uint32_t n;
   uint32_t rows;
@@ -115,7 +109,7 @@ void rmsnorm_backward(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& w
   s.dispatch(subgroups ? "rmsnorm_backward_subgroup" : "rmsnorm_backward",
              {gpu::out(dx), gpu::out(scratch), gpu::in(x), gpu::in(weight), gpu::in(dy), output_maxima_arg(maxima, dx)},
              push, static_cast<uint32_t>(std::min<int64_t>(rows, gpu::kMaxGroupsPerDimension)), 1, 1,
-             with_maxima({workgroup_size(n)}, maxima, 1));
+             output_maxima_constants(maxima, 1, {workgroup_size(n)}));
   weight_gradient(s, false, scratch, x, dy, nullptr, dweight, rows, n);
 }
 
@@ -151,7 +145,7 @@ void rmsnorm_swish_gate_backward(gpu::Stream& s, const gpu::Tensor& o, const gpu
              {gpu::out(d_o), gpu::out(scratch), gpu::in(o), gpu::in(weight), gpu::in(dy), gpu::in(gate),
               gpu::out(d_gate), output_maxima_arg(maxima, d_o)},
              push, static_cast<uint32_t>(std::min<int64_t>(rows, gpu::kMaxGroupsPerDimension)), 1, 1,
-             with_maxima({workgroup_size(dv)}, maxima, 2));
+             output_maxima_constants(maxima, 2, {workgroup_size(dv)}));
   weight_gradient(s, true, scratch, o, dy, &gate, dweight, rows, dv);
 }
 
@@ -175,7 +169,7 @@ void rmsnorm(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& weight, gp
   s.dispatch(subgroups ? "rmsnorm_subgroup" : "rmsnorm",
              {gpu::out(y), gpu::in(x), gpu::in(weight), output_maxima_arg(maxima, y)}, push,
              static_cast<uint32_t>(std::min<int64_t>(rows, gpu::kMaxGroupsPerDimension)), 1, 1,
-             with_maxima({workgroup_size(n)}, maxima, 1));
+             output_maxima_constants(maxima, 1, {workgroup_size(n)}));
 }
 
 void rmsnorm_swish_gate(gpu::Stream& s, const gpu::Tensor& o, const gpu::Tensor& gate, const gpu::Tensor& weight,
@@ -202,7 +196,7 @@ void rmsnorm_swish_gate(gpu::Stream& s, const gpu::Tensor& o, const gpu::Tensor&
   s.dispatch(subgroups ? "rmsnorm_swish_gate_subgroup" : "rmsnorm_swish_gate",
              {gpu::out(y), gpu::in(o), gpu::in(weight), gpu::in(gate), output_maxima_arg(maxima, y)}, push,
              static_cast<uint32_t>(std::min<int64_t>(rows, gpu::kMaxGroupsPerDimension)), 1, 1,
-             with_maxima({workgroup_size(dv)}, maxima, 1));
+             output_maxima_constants(maxima, 1, {workgroup_size(dv)}));
 }
 
 }  // namespace retnet::kernels

@@ -84,6 +84,7 @@ struct TrainableModel::Activations {
   // The loss head's chunk buffers (used when the rows do not fit one chunk of logits).
   int64_t chunk_rows = 0;
   gpu::Tensor logits, losses, chunk_x, chunk_dx, chunk_targets, chunk_losses;
+  gpu::Tensor logit_maximum;  // [1]: max |gradient of a chunk's logits|, mixed precision only
 };
 
 TrainableModel::TrainableModel(Context& ctx, model::ModelConfig config, const HostWeights& weights,
@@ -188,6 +189,7 @@ void TrainableModel::ensure_activations(int64_t N, int64_t T) {
   a.targets = make({R}, "targets", gpu::DType::I32);
   a.h_out = make({R, D}, "h_out");
   a.normed = make({R, D}, "normed");
+  if (f16_retention_) a.logit_maximum = make({1}, "logit gradient maximum", gpu::DType::I32);
   a.state = make({N, c.num_heads, c.head_k_dim, c.head_v_dim}, "state");
   // The forward's chunk states in one pass over every chunk (not the default budget's
   // several): the backward holds two such sets anyway, and one pass puts a layer's chunks on
@@ -432,12 +434,20 @@ void TrainableModel::record_lm_head_loss(gpu::Stream& s, float loss_scale, bool 
   Activations& a = *act_;
   const int64_t R = a.N * a.T, D = config_.hidden_size, V = config_.vocab_size;
   const gpu::Tensor& head = lm_head_->forward();
+  // In mixed precision the loss leaves max |gradient| of each chunk's logits for the products.
+  const bool maxima = f16_retention_ && backward;
+  const kernels::OutputMaxima leave{&a.logit_maximum, 0};
+  const kernels::OperandMaximum known = maxima ? kernels::OperandMaximum{&a.logit_maximum, 0} : kernels::OperandMaximum{};
+  auto loss = [&](gpu::Tensor& logits, const gpu::Tensor& targets, gpu::Tensor& losses) {
+    if (maxima) s.fill_zero(a.logit_maximum);
+    kernels::cross_entropy(s, logits, targets, losses, loss_scale, backward, maxima ? &leave : nullptr);
+  };
   if (a.chunk_rows >= R) {  // one chunk: no copies
     a.logits.reshape({R, V});
     kernels::matmul(s, a.normed, head, a.logits);
-    kernels::cross_entropy(s, a.logits, a.targets, a.losses, loss_scale, backward);
+    loss(a.logits, a.targets, a.losses);
     if (!backward) return;
-    record_linear_backward(s, a.normed, a.logits, *lm_head_, a.d_normed, false);
+    record_linear_backward(s, a.normed, a.logits, *lm_head_, a.d_normed, false, {}, known);
     return;
   }
   // Row chunks, so at most chunk_rows x V logits exist (large vocabularies).
@@ -450,10 +460,10 @@ void TrainableModel::record_lm_head_loss(gpu::Stream& s, float loss_scale, bool 
     s.copy_region(a.normed, size_t(r0 * D * 4), a.chunk_x, 0, size_t(rows * D * 4));
     s.copy_region(a.targets, size_t(r0 * 4), a.chunk_targets, 0, size_t(rows * 4));
     kernels::matmul(s, a.chunk_x, head, a.logits);
-    kernels::cross_entropy(s, a.logits, a.chunk_targets, a.chunk_losses, loss_scale, backward);
+    loss(a.logits, a.chunk_targets, a.chunk_losses);
     s.copy_region(a.chunk_losses, 0, a.losses, size_t(r0 * 4), size_t(rows * 4));
     if (backward) {
-      record_linear_backward(s, a.chunk_x, a.logits, *lm_head_, a.chunk_dx, false);
+      record_linear_backward(s, a.chunk_x, a.logits, *lm_head_, a.chunk_dx, false, {}, known);
       s.copy_region(a.chunk_dx, 0, a.d_normed, size_t(r0 * D * 4), size_t(rows * D * 4));
     }
   }
