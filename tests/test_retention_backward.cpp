@@ -7,6 +7,7 @@
 #include <cstring>
 #include <string>
 
+#include "kernels/elementwise.hpp"
 #include "kernels/retention.hpp"
 #include "kernels/retention_backward.hpp"
 #include "kernels/retention_chunk_passes.hpp"
@@ -245,8 +246,9 @@ TEST_CASE("chunkwise retention forward and backward on a device with 16 KiB of s
 
 TEST_CASE("retention chunkwise backward with the forward's maxima of q, k, v equals reducing them again",
           "[kernel][retention_backward]") {
-  // Mixed-precision training finds max |q|, |k|, |v| once in the forward; the backward's f16
-  // products must then compute exactly what they compute from their own reductions.
+  // Mixed-precision training finds max |q|, |k|, |v| once in the forward, and max |d_o| where
+  // d_o is written; the backward's f16 products must then compute exactly what they compute
+  // from their own reductions.
   const RetentionShape shapes[] = {{2, 150, 2, 96, 192}, {1, 200, 2, 64, 128}};
   kernels::RetentionChunkScratch forward_scratch;
   kernels::RetentionBackwardScratch scratch;
@@ -262,19 +264,28 @@ TEST_CASE("retention chunkwise backward with the forward's maxima of q, k, v equ
     gpu::Tensor maxima(test::context(), {3}, gpu::DType::I32, "qkv maxima");
     const std::vector<int32_t> sentinel{7, 7, 7};
     maxima.upload(sentinel);
-    std::vector<std::vector<float>> with, without;
-    for (bool reuse : {true, false}) {
+    gpu::Tensor d_o_maxima(test::context(), {4}, gpu::DType::I32, "d_o maxima");
+    std::vector<std::vector<float>> with, without, with_d_o;
+    for (int mode : {0, 1, 2}) {  // the forward's maxima; none; those and max |d_o| in slot 3
+      const bool reuse = mode != 1;
       auto dq = test::tensor(qk_shape(s), std::vector<float>(qk_size(s)));
       auto dk = test::tensor(qk_shape(s), std::vector<float>(qk_size(s)));
       auto dv = test::tensor(vo_shape(s), std::vector<float>(vo_size(s)));
       gpu::Stream stream(test::context());
       kernels::retention_chunkwise(stream, tq, tk, tv, state, o, 64, forward_scratch, true, reuse ? &maxima : nullptr);
+      kernels::OperandMaximum d_o_max;
+      if (mode == 2) {
+        stream.fill_zero(d_o_maxima);
+        kernels::abs_max(stream, tdo, d_o_maxima, 3);
+        d_o_max = {&d_o_maxima, 3};
+      }
       kernels::retention_chunkwise_backward(stream, tq, tk, tv, tdo, dq, dk, dv, 64, scratch, true,
-                                            reuse ? &maxima : nullptr);
+                                            reuse ? &maxima : nullptr, d_o_max);
       stream.submit();
-      (reuse ? with : without) = {dq.download(), dk.download(), dv.download()};
+      (mode == 0 ? with : mode == 1 ? without : with_d_o) = {dq.download(), dk.download(), dv.download()};
     }
     CHECK(with == without);
+    CHECK(with_d_o == without);
     // Where the backward's products run on tensor cores the forward left the maxima; elsewhere
     // nothing needs them and it leaves the tensor alone.
     auto largest = [](const std::vector<float>& x) {  // as the float bits the kernels store
@@ -298,5 +309,8 @@ TEST_CASE("retention chunkwise backward with the forward's maxima of q, k, v equ
                   Error);
   CHECK_THROWS_AS(
       kernels::retention_chunkwise_backward(stream, q, q, v, v, dq, dk, dv, 64, scratch, true, &f32_maxima), Error);
+  CHECK_THROWS_AS(kernels::retention_chunkwise_backward(stream, q, q, v, v, dq, dk, dv, 64, scratch, true, nullptr,
+                                                        {&f32_maxima, 0}),
+                  Error);  // max |d_o| in a float tensor
   CHECK(test::context().validation_messages().empty());
 }

@@ -76,12 +76,6 @@ OperandMaxima record_maxima(gpu::Stream& s, MatmulScratch* scratch, const gpu::T
   return m;
 }
 
-void require_maximum_slot(const OperandMaximum& m, const char* what, const char* kernel) {
-  if (m.known() && (m.maxima->dtype() != gpu::DType::I32 || m.slot >= m.maxima->numel()))
-    throw Error(fmt::format("{}: the maximum of {} (slot {} of {}) must be a slot of an i32 tensor", kernel, what,
-                            m.slot, m.maxima->describe()));
-}
-
 // Workgroups that keep the GPU busy: output tiles fewer than this split their reduction.
 constexpr int64_t kBusyGroups = 256;
 // The shortest reduction slice worth a workgroup's start-up and its partial block.
@@ -327,8 +321,8 @@ OperandMaximum matmul_backward(gpu::Stream& s, const gpu::Tensor& x, const gpu::
     return {};
   }
   require_coopmat(s.context(), kernel, &w);
-  require_maximum_slot(options.dy_maximum, "dy", kernel);
-  require_maximum_slot(options.x_maximum, "x", kernel);
+  require_operand_maximum(options.dy_maximum, "dy", kernel);
+  require_operand_maximum(options.x_maximum, "x", kernel);
   // One maximum of dy serves both products (the dx kernel does not scale w: it is f16).
   const OperandMaxima maxima = record_maxima(s, options.scratch, &dy, &x, options.dy_maximum, options.x_maximum);
   record_backward_input(s, dy, w, dx, options.accumulate_dx, options.path, options.scratch, &maxima);

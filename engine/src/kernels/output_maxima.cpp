@@ -6,6 +6,12 @@
 
 namespace retnet::kernels {
 
+void require_operand_maximum(const OperandMaximum& m, const char* what, const char* kernel) {
+  if (m.known() && (m.maxima->dtype() != gpu::DType::I32 || m.slot >= m.maxima->numel()))
+    throw Error(fmt::format("{}: the maximum of {} (slot {} of {}) must be a slot of an i32 tensor", kernel, what,
+                            m.slot, m.maxima->describe()));
+}
+
 void require_output_maxima(const OutputMaxima* m, uint32_t outputs, const char* kernel) {
   if (m == nullptr) return;
   if (m->maxima == nullptr || m->maxima->dtype() != gpu::DType::I32 || m->slot + int64_t(outputs) > m->maxima->numel())

@@ -24,6 +24,8 @@ struct OperandMaximum {
   bool known() const { return maxima != nullptr; }
 };
 
+// Throws unless `m` (when known) is a slot of an i32 tensor: the maximum of `what`.
+void require_operand_maximum(const OperandMaximum& m, const char* what, const char* kernel);
 // Throws unless `m` (when given) is an i32 tensor with slots for `outputs` outputs from m->slot.
 void require_output_maxima(const OutputMaxima* m, uint32_t outputs, const char* kernel);
 // The binding: the maxima (a part write: other kernels may fill other slots beside it), or

@@ -37,6 +37,7 @@ void retention_chunkwise_backward(gpu::Stream& s, const gpu::Tensor& q, const gp
                                   int64_t chunk_size, RetentionBackwardScratch& scratch, bool f16_products,
                                   const gpu::Tensor* qkv_maxima, OperandMaximum d_o_maximum) {
   if (qkv_maxima != nullptr) require_qkv_maxima(*qkv_maxima, kKernel);
+  require_operand_maximum(d_o_maximum, "d_o", kKernel);
   for (const gpu::Tensor* t : {&q, &k, &v, &d_o, static_cast<const gpu::Tensor*>(&dq),
                                static_cast<const gpu::Tensor*>(&dk), static_cast<const gpu::Tensor*>(&dv)}) {
     require_dtype(*t, gpu::DType::F32, kKernel);
@@ -78,12 +79,7 @@ void retention_chunkwise_backward(gpu::Stream& s, const gpu::Tensor& q, const gp
   gpu::Tensor* maxima = f16 ? &scratch.maxima : nullptr;
   if (f16) {
     if (qkv_maxima != nullptr) s.copy_region(*qkv_maxima, 0, scratch.maxima, 4 * Q, 3 * 4);
-    if (d_o_maximum.known()) {
-      if (d_o_maximum.maxima->dtype() != gpu::DType::I32 || d_o_maximum.slot >= d_o_maximum.maxima->numel())
-        throw Error(fmt::format("{}: the maximum of d_o must be a slot of an i32 tensor, not slot {} of {}", kKernel,
-                                d_o_maximum.slot, d_o_maximum.maxima->describe()));
-      s.copy_region(*d_o_maximum.maxima, 4 * d_o_maximum.slot, scratch.maxima, 4 * DO, 4);
-    }
+    if (d_o_maximum.known()) s.copy_region(*d_o_maximum.maxima, 4 * d_o_maximum.slot, scratch.maxima, 4 * DO, 4);
     const gpu::Tensor* inputs[] = {&q, &k, &v, &d_o};
     const uint32_t last = d_o_maximum.known() ? V : DO;
     for (uint32_t i = qkv_maxima != nullptr ? DO : Q; i <= last; ++i) abs_max(s, *inputs[i], scratch.maxima, i);
