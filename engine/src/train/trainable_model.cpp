@@ -391,6 +391,7 @@ void TrainableModel::record_passes(gpu::Stream& s, float loss_scale, bool backwa
     // MLP: out = h_mid + swiglu(m Wg, m Wu) Wd with m = rmsnorm(h_mid).
     record_linear_backward(s, L.ffn, a.dh, *L.down_proj, a.dffn, false, known(L, kFfn), known(L, kDhDown));
     // gate, up become their gradients (maxima in kDGate, kDUp)
+    static_assert(kDUp == kDGate + 1, "swiglu_backward leaves max |dgate| and max |dup| side by side");
     kernels::swiglu_backward(s, L.gate, L.up, a.dffn, L.gate, L.up, or_none(leave(L, kDGate)));
     const kernels::OperandMaximum m_maximum =
         record_linear_backward(s, L.m, L.gate, *L.gate_proj, a.dx, false, known(L, kM), known(L, kDGate));
