@@ -191,12 +191,15 @@ void TrainableModel::ensure_activations(int64_t N, int64_t T) {
   a.normed = make({R, D}, "normed");
   if (f16_retention_) a.logit_maximum = make({1}, "logit gradient maximum", gpu::DType::I32);
   a.state = make({N, c.num_heads, c.head_k_dim, c.head_v_dim}, "state");
-  // The forward's chunk states in one pass over every chunk (not the default budget's
-  // several): the backward holds two such sets anyway, and one pass puts a layer's chunks on
-  // the GPU at once (the small config's step on the H100: 91.1 -> 90.8 ms, 36 MiB more).
+  // The forward's chunk states in one pass over every chunk where they take at most 4x the
+  // default budget (256 MiB), not the default's several: one pass puts a layer's chunks on the
+  // GPU at once (the small config's step on the H100: 91.1 -> 90.8 ms, 36 MiB more). Larger
+  // sets keep the default budget: memory matters more there than a third of a millisecond.
   const int64_t chunks = (T + chunk_size_ - 1) / chunk_size_;
+  const int64_t all_states = 4 * N * c.num_heads * chunks * c.head_k_dim * c.head_v_dim;
+  const int64_t default_budget = kernels::RetentionChunkScratch{}.budget_bytes;
   retention_forward_scratch_.budget_bytes =
-      std::max(kernels::RetentionChunkScratch{}.budget_bytes, 4 * N * c.num_heads * chunks * c.head_k_dim * c.head_v_dim);
+      all_states <= 4 * default_budget ? std::max(default_budget, all_states) : default_budget;
   a.dh = make({R, D}, "dh");
   a.dx = make({R, D}, "dx");
   a.dq = make({N, T, c.num_heads, c.head_k_dim}, "dq");
