@@ -9,8 +9,8 @@
 //           pc.b_slot of binding 4 (where the backward's reductions, or the kernels that made
 //           the operands, left them); each f32 operand is multiplied by a power of two that
 //           brings its largest value near 2^15 before the rounding to f16, and C is divided by
-//           the same factors (exactly). Gradients (1e-8 and less)
-//           would otherwise fall below f16's range, and large values overflow it.
+//           the same factors (exactly). Gradients (1e-8 and less) would otherwise fall below
+//           f16's range, and large values overflow it.
 // So: the forward y = x w^T is A = x, B_T = w (f16); the backward dx = dy w is A = dy,
 // B = w (f16); dw = dy^T x is A_T = dy, B = x.
 //

@@ -19,8 +19,8 @@ void note_output(uint which, float value) {
 // Through shared memory: at most one global atomic per workgroup and output, and none where the
 // slot already holds as much. The slot only grows, so a stale read can only cost an atomic that
 // was not needed; skipping them matters where tens of thousands of workgroups (one per row of
-// a per-head norm) would otherwise queue on one address (1 ms of the small config's training
-// step on the H100).
+// a per-head norm) would otherwise queue on one address (the small config's gated-norm
+// backward on the H100: 2.1 ms with an atomic from every workgroup, 1.2 ms with this check).
 void publish_output_maxima() {
   if (OUTPUT_MAXIMA == 0) return;
   if (gl_LocalInvocationIndex == 0) workgroup_output_max = uint[2](0u, 0u);
