@@ -11,8 +11,6 @@
 //             R_last = 0,  R_(c-1) = gamma^L R_c + sum_j scale gamma^j q_j^T dO_j
 //             walking from the last chunk back; the scratch gets R_c, the state after chunk c.
 // FROM_ZERO starts from a zero state and leaves `state` alone (the backward's states).
-// MAXIMUM also folds max |x| of every state it writes into maxima[pc.max_slot] (float bits,
-// atomically; the caller zeroes the slot), for the tensor-core rows' scaling.
 //
 // One workgroup = one BM x BN tile of the state for one (sequence, head), kept in registers
 // while the workgroup walks the chunks in order: per chunk it stores the tile, decays it, and
@@ -30,13 +28,11 @@
 
 layout(constant_id = 3) const bool REVERSE = false;
 layout(constant_id = 4) const bool FROM_ZERO = false;
-layout(constant_id = 5) const bool MAXIMUM = false;
 
 layout(std430, set = 0, binding = 0) writeonly buffer Scratch { float scratch[]; };
 layout(std430, set = 0, binding = 1) buffer State { float state[]; };  // [N * H][dk][dv]
 layout(std430, set = 0, binding = 2) readonly buffer A { float a[]; };
 layout(std430, set = 0, binding = 3) readonly buffer B { float b[]; };
-layout(std430, set = 0, binding = 4) buffer Maxima { uint maxima[]; };
 layout(push_constant) uniform Push {
   uint T, H, dk, dv;
   uint chunk;        // B
@@ -45,9 +41,7 @@ layout(push_constant) uniform Push {
   uint col_tiles;    // tiles of BN columns across dv
   uint first_nh;     // the block's first sequence x head (n * H + h)
   float scale;       // REVERSE: dk^-0.5
-  uint max_slot;     // MAXIMUM: the slot of maxima
 } pc;
-shared uint workgroup_max;
 
 const uint A_PER_THREAD = (KS * BM + NT - 1) / NT, B_PER_THREAD = (KS * BN + NT - 1) / NT;
 float a_next[A_PER_THREAD], b_next[B_PER_THREAD];
@@ -92,8 +86,6 @@ void main() {
   // The tile: element (tile_row(i), tile_col(c)) in acc[i][c].
   vec4 acc[RM];
   tile_clear(acc);
-  uint largest = 0u;  // MAXIMUM: of what this thread wrote (bits of non-negative floats order like them)
-  if (MAXIMUM && gl_LocalInvocationIndex == 0) workgroup_max = 0u;
   if (!FROM_ZERO) {
     [[unroll]] for (uint i = 0; i < RM; ++i) {
       const uint d = row0 + tile_row(i);
@@ -112,10 +104,7 @@ void main() {
       const uint d = row0 + tile_row(r);
       [[unroll]] for (uint c = 0; c < 4; ++c) {
         const uint col = col0 + tile_col(c);
-        if (d < pc.dk && col < pc.dv) {
-          scratch[base + d * pc.dv + col] = acc[r][c];
-          if (MAXIMUM) largest = max(largest, floatBitsToUint(abs(acc[r][c])));
-        }
+        if (d < pc.dk && col < pc.dv) scratch[base + d * pc.dv + col] = acc[r][c];
       }
     }
     const float decay = decay_pow(log2_gamma, float(len));
@@ -130,11 +119,6 @@ void main() {
     }
   }
 
-  if (MAXIMUM) {  // through shared memory: one global atomic per workgroup
-    atomicMax(workgroup_max, largest);
-    barrier();
-    if (gl_LocalInvocationIndex == 0) atomicMax(maxima[pc.max_slot], workgroup_max);
-  }
   if (!FROM_ZERO) {
     [[unroll]] for (uint i = 0; i < RM; ++i) {
       const uint d = row0 + tile_row(i);

@@ -15,7 +15,8 @@
 // slots in pc.slots) before the rounding, so that gradients of 1e-8 and large values stay in
 // f16's range, and the accumulators hold the state times both factors, undone exactly where
 // it is stored. Without it (prefill of f16 models) the operands are rounded as they are.
-// MAXIMUM folds max |x| of the states written into maxima[slot] (float bits, as abs_max).
+// With OUTPUT_MAXIMA (output_maxima.glsl, binding 4 like the operands' maxima), max |x| of the
+// states written goes to the slot given there.
 // The launcher (kernels/retention_chunk_passes.cpp) guarantees subgroups of 32, 16 x 16 x 16
 // fragments, dk % TR == 0 and dv % TC == 0.
 #extension GL_NV_cooperative_matrix : require
@@ -32,8 +33,10 @@ layout(local_size_x_id = 0) in;               // 2 TR threads: TR / 16 subgroups
 layout(constant_id = 1) const uint TC = 64;   // tile columns: 32 or 64
 layout(constant_id = 2) const bool REVERSE = false;
 layout(constant_id = 3) const bool FROM_ZERO = false;
-layout(constant_id = 4) const bool MAXIMUM = false;
-layout(constant_id = 5) const bool SCALED = false;
+layout(constant_id = 4) const bool SCALED = false;
+#define OUTPUT_MAXIMA_BINDING 4
+#define OUTPUT_MAXIMA_CONSTANT 5
+#include "output_maxima.glsl"
 const uint THREADS = gl_WorkGroupSize.x, TR = THREADS / 2;
 const uint LDA4 = (TR + 8) / 4, LDB4 = (TC + 8) / 4;  // staged row strides in uvec2s of 4 halves
 
@@ -41,19 +44,18 @@ layout(std430, set = 0, binding = 0) writeonly buffer Scratch { float u[]; };
 layout(std430, set = 0, binding = 1) buffer State { float st[]; };  // [N, H, dk, dv]
 layout(std430, set = 0, binding = 2) readonly buffer Am { vec4 a4[]; };
 layout(std430, set = 0, binding = 3) readonly buffer Bm { vec4 b4[]; };
-layout(std430, set = 0, binding = 4) buffer Maxima { uint maxima[]; };
+layout(std430, set = 0, binding = 4) readonly buffer Maxima { uint maxima[]; };  // SCALED's
 layout(push_constant) uniform Push {
   uint T, H, dk, dv;
   uint first_chunk;  // the group's first chunk within the sequence
   uint chunks;       // chunks in the group
   uint first_nh;     // the block's first sequence x head (n * H + h)
   float scale;       // REVERSE: dk^-0.5
-  uint slots;        // maxima slots: A's (SCALED), B's (SCALED), the states' (MAXIMUM), a byte each
+  uint slots;        // SCALED: the maxima slots of A and B, a byte each
 } pc;
 
 shared uvec2 a_tile[B * LDA4];  // A of the chunk, [position][row], f16
 shared uvec2 b_tile[B * LDB4];  // B of the chunk times its weights, [position][column], f16
-shared uint workgroup_max;
 
 // The next chunk's A and B (f32, unweighted) travel through registers while the current chunk
 // is multiplied.
@@ -100,8 +102,6 @@ void main() {
   }
   // The accumulators hold the state times a_factor b_factor (exact powers of two).
   const float to_acc = a_factor * b_factor, from_acc = 1.0 / to_acc;
-  uint largest = 0u;  // MAXIMUM: bits of this thread's largest |state| written
-  if (MAXIMUM && gl_LocalInvocationIndex == 0) workgroup_max = 0u;
 
   ACC s_0 = ACC(0.0), s_1 = ACC(0.0), s_2 = ACC(0.0), s_3 = ACC(0.0);
   if (!FROM_ZERO) {
@@ -121,8 +121,8 @@ void main() {
   {                                                                                           \
     ACC x = SCALED ? s_##j * from_acc : s_##j;                                                \
     coopMatStoreNV(x, u, slot * pc.dv + e0 + 16 * (j), pc.dv, false);                        \
-    if (MAXIMUM)                                                                              \
-      for (int e = 0; e < x.length(); ++e) largest = max(largest, floatBitsToUint(abs(x[e]))); \
+    if (OUTPUT_MAXIMA > 0)                                                                    \
+      for (int e = 0; e < x.length(); ++e) note_output(0, x[e]);                              \
   }
     EACH_BLOCK(STORE_U)
 
@@ -159,11 +159,7 @@ void main() {
     barrier();  // the next chunk overwrites the tiles
   }
 
-  if (MAXIMUM) {  // through shared memory: one global atomic per workgroup
-    atomicMax(workgroup_max, largest);
-    barrier();
-    if (gl_LocalInvocationIndex == 0) atomicMax(maxima[(pc.slots >> 16) & 0xffu], workgroup_max);
-  }
+  publish_output_maxima();
   if (!FROM_ZERO) {
 #define STORE_S(j)                                                                         \
   {                                                                                        \

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "kernels/elementwise.hpp"
+#include "kernels/output_maxima.hpp"
 #include "retnet/error.hpp"
 
 namespace retnet::kernels {
@@ -97,16 +98,18 @@ void dispatch_chunk_states_on_tensor_cores(gpu::Stream& s, const gpu::Tensor& a,
     uint32_t slots;
   } push{uint32_t(d.t), uint32_t(d.h), uint32_t(d.dk),  uint32_t(d.dv),
          p.first_chunk, p.count,       p.first_nh,      scale,
-         f16.a_slot | f16.b_slot << 8 | max_slot << 16};
+         f16.a_slot | f16.b_slot << 8};
   // Only the slot of the states' maximum is written (atomically): other states, or reductions
   // into other slots, may run beside. The slots of a and b it reads were made visible by the
   // caller (see the header). Without a state or maxima their bindings are never touched: the
   // scratch stands in for them.
+  const OutputMaxima states_maximum{maxima, max_slot};
+  const OutputMaxima* folded = maxima ? &states_maximum : nullptr;
   s.dispatch("retention_chunk_states_coopmat",
              {gpu::out(states), gpu::out(state ? *state : states), gpu::in(a), gpu::in(b),
-              maxima ? gpu::out_part(*maxima) : gpu::out(states)},
+              output_maxima_arg(folded, states)},
              push, uint32_t(tiles), 1, p.heads,
-             {2 * rows, cols, reverse ? 1u : 0u, state ? 0u : 1u, maxima ? 1u : 0u, f16.scaled ? 1u : 0u});
+             output_maxima_constants(folded, 1, {2 * rows, cols, reverse ? 1u : 0u, state ? 0u : 1u, f16.scaled ? 1u : 0u}));
 }
 
 }  // namespace
@@ -118,6 +121,9 @@ void dispatch_chunk_states(gpu::Stream& s, const gpu::Tensor& a, const gpu::Tens
     dispatch_chunk_states_on_tensor_cores(s, a, b, states, state, d, chunk, p, reverse, scale, maxima, max_slot, *f16);
     return;
   }
+  // The states' maximum serves only the tensor-core rows, which run where the tensor-core
+  // states do (chunk_rows_on_tensor_cores implies chunk_states_on_tensor_cores).
+  if (maxima != nullptr) throw Error("retention: only the tensor-core states kernel finds the states' maximum");
   const TileShape tile = fit_tile(d.dk, d.dv);  // rows: state rows (dk)
   const int64_t row_tiles = gpu::div_up(d.dk, tile.rows()), col_tiles = gpu::div_up(d.dv, tile.cols());
   if (row_tiles * col_tiles > gpu::kMaxGroupsPerDimension)
@@ -125,16 +131,12 @@ void dispatch_chunk_states(gpu::Stream& s, const gpu::Tensor& a, const gpu::Tens
   const struct {
     uint32_t t, h, dk, dv, chunk, first_chunk, chunks, col_tiles, first_nh;
     float scale;
-    uint32_t max_slot;
-  } push{uint32_t(d.t), uint32_t(d.h), uint32_t(d.dk),      uint32_t(d.dv), uint32_t(chunk), p.first_chunk,
-         p.count,       uint32_t(col_tiles), p.first_nh, scale,          max_slot};
-  // Without a state or maxima their bindings are never touched: the scratch stands in for them.
-  // Only the slot of maxima is written (atomically): reductions into other slots may run beside.
-  s.dispatch("retention_chunk_states",
-             {gpu::out(states), gpu::out(state ? *state : states), gpu::in(a), gpu::in(b),
-              maxima ? gpu::out_part(*maxima) : gpu::out(states)},
+  } push{uint32_t(d.t),       uint32_t(d.h), uint32_t(d.dk), uint32_t(d.dv), uint32_t(chunk), p.first_chunk,
+         p.count, uint32_t(col_tiles), p.first_nh,   scale};
+  // Without a state its binding is never touched: the scratch stands in for it.
+  s.dispatch("retention_chunk_states", {gpu::out(states), gpu::out(state ? *state : states), gpu::in(a), gpu::in(b)},
              push, uint32_t(row_tiles * col_tiles), p.heads, 1,
-             {tile.tx, tile.ty, tile.rm, reverse ? 1u : 0u, state ? 0u : 1u, maxima ? 1u : 0u});
+             {tile.tx, tile.ty, tile.rm, reverse ? 1u : 0u, state ? 0u : 1u});
 }
 
 bool chunk_rows_on_tensor_cores(const Context& ctx, int64_t chunk, int64_t da, int64_t dy) {
@@ -142,9 +144,11 @@ bool chunk_rows_on_tensor_cores(const Context& ctx, int64_t chunk, int64_t da, i
   // Shared memory: three 64 x 40 f16 tiles, and per subgroup 16 x 64 f32 weights and 16 x 72
   // f16 decayed weights.
   constexpr uint64_t shared_bytes = 3 * 64 * 40 * 2 + 4 * 16 * 64 * 4 + 4 * 16 * 72 * 2;
+  // The states these rows read come from the tensor-core states kernel, the only one that
+  // finds their maximum for the rows' scaling.
   return ctx.active_paths().coopmat && dev.cooperative_matrix_n == 16 && dev.subgroup_size == 32 &&
          dev.subgroup_arithmetic && chunk == 64 && da % 32 == 0 && dy % 32 == 0 &&
-         shared_bytes <= dev.shared_memory_bytes;
+         shared_bytes <= dev.shared_memory_bytes && chunk_states_on_tensor_cores(ctx, chunk, da, dy);
 }
 
 void dispatch_chunk_rows(gpu::Stream& s, ChunkRows what, gpu::Tensor& out, const gpu::Tensor& a,

@@ -44,11 +44,12 @@ struct ChunkStatesF16 {
 // of the pass, from `state`, which ends as the state after the pass; or, with state ==
 // nullptr, from zero. Reverse (the backward's, a = q, b = dO, state == nullptr): the reverse
 // state after each chunk, R_(c-1) = gamma^L R_c + sum_j scale gamma^j q_j^T dO_j.
-// With `maxima`, max |x| of the states written is folded into its slot `max_slot` (float bits,
-// as abs_max; the caller zeroes the slot first). With `f16` (where chunk_states_on_tensor_cores
-// holds), on tensor cores; scaled, it reads the slots of a and b from `maxima` too, which the
-// caller makes visible first (Stream::barrier after writing them: the kernel declares the
-// maxima a part write, so that the forward and reverse states can run side by side).
+// With `f16` (where chunk_states_on_tensor_cores holds), on tensor cores, and only there, with
+// `maxima`, max |x| of the states written is folded into its slot `max_slot` (float bits, as
+// abs_max; the caller zeroes the slot first); scaled, it reads the slots of a and b from
+// `maxima` too, which the caller makes visible first (Stream::barrier after writing them: the
+// kernel declares the maxima a part write, so that the forward and reverse states can run side
+// by side).
 void dispatch_chunk_states(gpu::Stream& s, const gpu::Tensor& a, const gpu::Tensor& b, gpu::Tensor& states,
                            gpu::Tensor* state, const RetentionDims& d, int64_t chunk, const ChunkPass& p, bool reverse,
                            float scale, gpu::Tensor* maxima = nullptr, uint32_t max_slot = 0,
