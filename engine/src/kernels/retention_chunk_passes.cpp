@@ -109,7 +109,8 @@ void dispatch_chunk_states_on_tensor_cores(gpu::Stream& s, const gpu::Tensor& a,
              {gpu::out(states), gpu::out(state ? *state : states), gpu::in(a), gpu::in(b),
               output_maxima_arg(folded, states)},
              push, uint32_t(tiles), 1, p.heads,
-             output_maxima_constants(folded, 1, {2 * rows, cols, reverse ? 1u : 0u, state ? 0u : 1u, f16.scaled ? 1u : 0u}));
+             output_maxima_constants(folded, 1,
+                                     {2 * rows, cols, reverse ? 1u : 0u, state ? 0u : 1u, f16.scaled ? 1u : 0u}));
 }
 
 }  // namespace
