@@ -183,9 +183,9 @@ void dispatch_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor&
     reduce_qkv_maxima(s, q, k, v, *qkv_maxima);
   }
   const ChunkRowsMaxima maxima{&scratch.maxima, Q, K, V, STATES};
-  // The states go to tensor cores with the rows, scaled by the maxima of k and v.
+  // The states go to tensor cores with the rows (chunk_rows_on_tensor_cores implies they can),
+  // scaled by the maxima of k and v.
   const ChunkStatesF16 scaled_states{true, K, V};
-  const bool f16_states = f16_rows && chunk_states_on_tensor_cores(s.context(), chunk, d.dk, d.dv);
   const int64_t chunks = (d.t + chunk - 1) / chunk;
   const int64_t tiles_per_chunk = f16_rows ? 1 : chunk_row_tiles(s.context(), chunk, d.dv);
   for_each_chunk_pass(s, d, chunks, tiles_per_chunk, scratch, [&](const ChunkPass& p) {
@@ -196,7 +196,7 @@ void dispatch_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor&
       s.barrier();  // the maxima of k and v (and the reset slot) before the scaled states read them
     }
     dispatch_chunk_states(s, k, v, scratch.states, &state, d, chunk, p, false, 1.0f,
-                          f16_rows ? &scratch.maxima : nullptr, STATES, f16_states ? &scaled_states : nullptr);
+                          f16_rows ? &scratch.maxima : nullptr, STATES, f16_rows ? &scaled_states : nullptr);
     dispatch_chunk_rows(s, ChunkRows::Forward, o, q, k, v, scratch.states, d.dk, d.dv, d, chunk, p,
                         f16_rows ? &maxima : nullptr);
   });

@@ -84,15 +84,15 @@ void retention_chunkwise_backward(gpu::Stream& s, const gpu::Tensor& q, const gp
     const uint32_t last = d_o_maximum.known() ? V : DO;
     for (uint32_t i = qkv_maxima != nullptr ? DO : Q; i <= last; ++i) abs_max(s, *inputs[i], scratch.maxima, i);
   }
-  // With the rows, the states go to tensor cores, scaled by the maxima of their operands: the
-  // barrier makes those visible, and the two states kernels then run side by side.
-  const bool f16_states = f16 && chunk_states_on_tensor_cores(s.context(), chunk, DK, DV);
-  if (f16_states) s.barrier();
+  // With the rows, the states go to tensor cores (chunk_rows_on_tensor_cores implies they can),
+  // scaled by the maxima of their operands: the barrier makes those visible, and the two states
+  // kernels then run side by side.
+  if (f16) s.barrier();
   const ChunkStatesF16 forward_f16{true, K, V}, reverse_f16{true, Q, DO};
   dispatch_chunk_states(s, k, v, scratch.forward_states, nullptr, d, chunk, all, false, 1.0f, maxima, FORWARD,
-                        f16_states ? &forward_f16 : nullptr);
+                        f16 ? &forward_f16 : nullptr);
   dispatch_chunk_states(s, q, d_o, scratch.reverse_states, nullptr, d, chunk, all, true, scale, maxima, REVERSE,
-                        f16_states ? &reverse_f16 : nullptr);
+                        f16 ? &reverse_f16 : nullptr);
   const ChunkRowsMaxima for_dq{maxima, DO, V, K, FORWARD}, for_dk{maxima, V, DO, Q, REVERSE},
       for_dv{maxima, K, Q, DO, REVERSE};
   dispatch_chunk_rows(s, ChunkRows::Dq, dq, d_o, v, k, scratch.forward_states, DV, DK, d, chunk, all,

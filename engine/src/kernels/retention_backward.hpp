@@ -44,9 +44,10 @@ struct RetentionBackwardScratch {
 // With f16_products, where the tensor-core rows apply (kernels/retention_chunk_passes.hpp:
 // chunks of 64, dk and dv multiples of 32), dq, dk and dv come from f16 products of operands
 // scaled by powers of two from their maxima, summed in f32 (mixed-precision training); so are
-// the forward and reverse states' updates (the states summed and kept in f32). `qkv_maxima`: those retention_chunkwise left for these q, k, v (called with
-// its qkv_maxima, this chunk size and f16 products), which the f16 products then copy instead
-// of reducing q, k and v again; `d_o_maximum`, where max |d_o| already is (else it is reduced).
+// the forward and reverse states' updates (the states summed and kept in f32). `qkv_maxima`:
+// those retention_chunkwise left for these q, k, v (called with its qkv_maxima, this chunk size
+// and f16 products), which the f16 products then copy instead of reducing q, k and v again;
+// `d_o_maximum`, where max |d_o| already is (else it is reduced).
 void retention_chunkwise_backward(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
                                   const gpu::Tensor& d_o, gpu::Tensor& dq, gpu::Tensor& dk, gpu::Tensor& dv,
                                   int64_t chunk_size, RetentionBackwardScratch& scratch, bool f16_products = false,
