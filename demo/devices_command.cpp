@@ -18,9 +18,9 @@ int run_devices() {
   for (const auto& d : devices) {
     fmt::print("[{}] {} ({})\n", d.index, d.name, d.type);
     fmt::print("    driver {}, Vulkan {}\n", d.driver, d.api_version);
-    fmt::print("    memory {}, largest buffer {}, shared memory {} KiB, max workgroup {}\n",
+    fmt::print("    memory {}, largest buffer {}, shared memory {} KiB, max workgroup {}, compute units {}\n",
                mib(d.device_local_bytes), mib(d.max_buffer_bytes), d.shared_memory_bytes / 1024,
-               d.max_workgroup_invocations);
+               d.max_workgroup_invocations, d.compute_units ? fmt::format("{}", d.compute_units) : "unknown");
     fmt::print("    subgroup size {} (arithmetic: {}), fp16 storage: {}, fp16 arithmetic: {}, "
                "cooperative matrix: {}{}, timestamps: {}\n",
                d.subgroup_size, yes(d.subgroup_arithmetic), yes(d.fp16_storage), yes(d.fp16_arithmetic),

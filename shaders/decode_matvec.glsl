@@ -24,7 +24,6 @@ layout(constant_id = 3) const bool SWIGLU = false;  // y0 = swish(W0 x) * (W1 x)
 layout(constant_id = 4) const uint ROWS_PER_GROUP = 8;  // output rows per workgroup
 layout(constant_id = 5) const uint INPUT_REGS = 1;  // input vec4s per thread loaded before the weights
 layout(constant_id = 6) const uint SQ_VECS = 1;     // X_VECS when normalising, else 1 (unused)
-const uint MAX_GROUPS = 64;                         // norm groups
 
 layout(push_constant) uniform Push {
   uint K;
@@ -35,13 +34,7 @@ layout(push_constant) uniform Push {
   float eps;
 } pc;
 
-#ifdef W_F16
-#define CHUNK 8
-#define WVEC uvec4
-#else
-#define CHUNK 4
-#define WVEC vec4
-#endif
+#include "decode_input.glsl"
 
 layout(std430, set = 0, binding = 0) buffer Y0 { float y0[]; };
 layout(std430, set = 0, binding = 1) buffer Y1 { float y1[]; };
@@ -54,10 +47,6 @@ layout(std430, set = 0, binding = 7) readonly buffer W0 { WVEC w0[]; };
 layout(std430, set = 0, binding = 8) readonly buffer W1 { WVEC w1[]; };
 layout(std430, set = 0, binding = 9) readonly buffer W2 { WVEC w2[]; };
 layout(std430, set = 0, binding = 10) readonly buffer W3 { WVEC w3[]; };
-
-shared vec4 xs[X_VECS];
-shared float sq[SQ_VECS];  // sum of squares of each input vec4
-shared float scale[MAX_GROUPS];
 
 WVEC load_w(uint m, uint i) {
   switch (m) {
@@ -77,21 +66,6 @@ void store_y(uint m, uint r, float v) {
   }
 }
 
-// Piece c of a weight row times the same piece of the staged input.
-float dot_piece(WVEC w, uint c) {
-#ifdef W_F16
-  return dot(xs[2 * c], vec4(unpackHalf2x16(w.x), unpackHalf2x16(w.y))) +
-         dot(xs[2 * c + 1], vec4(unpackHalf2x16(w.z), unpackHalf2x16(w.w)));
-#else
-  return dot(xs[c], w);
-#endif
-}
-
-// Input vec4 i, as read from memory: x, and the norm weight and gate where the norm uses them.
-struct InputVec {
-  vec4 x, w, gate;
-};
-
 InputVec load_input(uint i) {
   InputVec v;
   v.x = x4[i];
@@ -100,39 +74,14 @@ InputVec load_input(uint i) {
   return v;
 }
 
-// Stages vec4 i of the input before its group's scale is known: x * norm_w (* swish(gate)),
-// and the sum of squares of x for the scale.
-void stage_vec(uint i, InputVec v) {
-  if (pc.norm == 0) {
-    xs[i] = v.x;
-    return;
-  }
-  sq[i] = dot(v.x, v.x);
-  vec4 s = v.x * v.w;
-  if (pc.norm == 2) s *= vec4(swish(v.gate.x), swish(v.gate.y), swish(v.gate.z), swish(v.gate.w));
-  xs[i] = s;
-}
-
 // Finishes staging the input in xs (see the top of the file), given the first INPUT_REGS vec4s
 // of this thread already loaded.
 void stage_input(InputVec first[INPUT_REGS]) {
   const uint t = gl_LocalInvocationIndex, threads = gl_WorkGroupSize.x, vecs = pc.K / 4;
   [[unroll]] for (uint j = 0; j < INPUT_REGS; ++j)
-    if (t + j * threads < vecs) stage_vec(t + j * threads, first[j]);
-  for (uint i = t + INPUT_REGS * threads; i < vecs; i += threads) stage_vec(i, load_input(i));
-  barrier();
-  if (pc.norm == 0) return;  // uniform: every thread returns, or none
-
-  const uint group_vecs = pc.group_size / 4, groups = pc.K / pc.group_size;
-  for (uint g = gl_SubgroupID; g < groups; g += gl_NumSubgroups) {
-    float s = 0.0;
-    for (uint i = g * group_vecs + gl_SubgroupInvocationID; i < (g + 1) * group_vecs; i += gl_SubgroupSize) s += sq[i];
-    s = subgroupAdd(s);
-    if (subgroupElect()) scale[g] = inversesqrt(s / float(pc.group_size) + pc.eps);
-  }
-  barrier();
-  for (uint i = t; i < vecs; i += threads) xs[i] *= scale[i / group_vecs];
-  barrier();
+    if (t + j * threads < vecs) stage_vec(t + j * threads, first[j], pc.norm);
+  for (uint i = t + INPUT_REGS * threads; i < vecs; i += threads) stage_vec(i, load_input(i), pc.norm);
+  finish_staging(vecs, pc.norm, pc.group_size, pc.eps);
 }
 
 // Row `row` of the concatenated products: which product m it belongs to, and its row r there.

@@ -19,6 +19,7 @@ struct DeviceInfo {
   uint32_t shared_memory_bytes = 0; // maxComputeSharedMemorySize
   uint32_t max_workgroup_invocations = 0;
   uint32_t subgroup_size = 0;
+  uint32_t compute_units = 0;       // SMs / CUs where the driver says (NV and AMD extensions), else 0
   bool subgroup_arithmetic = false; // subgroupAdd etc. in compute shaders
   bool fp16_storage = false;        // 16-bit storage buffers (f16 weights)
   bool fp16_arithmetic = false;     // shaderFloat16

@@ -78,5 +78,6 @@ struct ContextImpl {
 DeviceInfo describe_device(VkInstance instance, VkPhysicalDevice physical, uint32_t index);
 bool has_extension(VkPhysicalDevice physical, const char* name);
 uint32_t coopmat_f16_n_size(VkInstance instance, VkPhysicalDevice physical);
+uint32_t compute_unit_count(VkPhysicalDevice physical);
 
 }  // namespace retnet::gpu

@@ -64,6 +64,8 @@ DeviceInfo describe_device(VkInstance instance, VkPhysicalDevice physical, uint3
                              (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_ARITHMETIC_BIT) &&
                              (subgroup.supportedOperations & VK_SUBGROUP_FEATURE_BASIC_BIT);
 
+  info.compute_units = compute_unit_count(physical);
+
   VkPhysicalDeviceMemoryProperties mem;
   vkGetPhysicalDeviceMemoryProperties(physical, &mem);
   for (uint32_t i = 0; i < mem.memoryHeapCount; ++i)
@@ -100,6 +102,25 @@ DeviceInfo describe_device(VkInstance instance, VkPhysicalDevice physical, uint3
     if ((f.queueFlags & VK_QUEUE_COMPUTE_BIT) && f.timestampValidBits > 0 && p.limits.timestampPeriod > 0)
       info.timestamps = true;
   return info;
+}
+
+// Streaming multiprocessors (VK_NV_shader_sm_builtins) or compute units
+// (VK_AMD_shader_core_properties), 0 where the driver offers neither.
+uint32_t compute_unit_count(VkPhysicalDevice physical) {
+  VkPhysicalDeviceProperties2 p2{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_PROPERTIES_2};
+  if (has_extension(physical, VK_NV_SHADER_SM_BUILTINS_EXTENSION_NAME)) {
+    VkPhysicalDeviceShaderSMBuiltinsPropertiesNV sm{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_SM_BUILTINS_PROPERTIES_NV};
+    p2.pNext = &sm;
+    vkGetPhysicalDeviceProperties2(physical, &p2);
+    return sm.shaderSMCount;
+  }
+  if (has_extension(physical, VK_AMD_SHADER_CORE_PROPERTIES_EXTENSION_NAME)) {
+    VkPhysicalDeviceShaderCorePropertiesAMD core{VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_SHADER_CORE_PROPERTIES_AMD};
+    p2.pNext = &core;
+    vkGetPhysicalDeviceProperties2(physical, &p2);
+    return core.shaderEngineCount * core.shaderArraysPerEngineCount * core.computeUnitsPerShaderArray;
+  }
+  return 0;
 }
 
 // N of VK_NV_cooperative_matrix's f16 x f16 -> f32 16 x N x 16 shape in subgroup scope: 16

@@ -12,7 +12,7 @@ namespace retnet::gpu {
 
 namespace {
 constexpr uint32_t kSetsPerPool = 256;
-constexpr uint32_t kBuffersPerSet = 12;
+constexpr uint32_t kBuffersPerSet = 24;  // decode_layer binds 21
 constexpr uint32_t kMaxTimedDispatches = 4096;
 }  // namespace
 
