@@ -8,7 +8,9 @@
 #include <filesystem>
 #include <fstream>
 
+#include "kernels/decode_layer.hpp"
 #include "model/config.hpp"
+#include "model/model_impl.hpp"
 #include "model/safetensors.hpp"
 #include "reference/model.hpp"
 #include "retnet/error.hpp"
@@ -76,6 +78,58 @@ TEST_CASE("prefill of N tokens then M decode steps equals the parallel forward o
     CHECK(test::max_rel_error(logits, row(full, V, t)) < kModelTolerance);
   }
   CHECK(session.position() == static_cast<int64_t>(tokens.size()));
+}
+
+TEST_CASE("decode through the persistent decode layer equals the CPU reference model", "[model][decode_layer]") {
+  // One workgroup anywhere (lavapipe runs a few at once); the device's own count where it has one.
+  std::vector<int64_t> counts = {1};
+  if (kernels::decode_layer_workgroups(test::context()) > 1) counts.push_back(0);
+  for (int64_t workgroups : counts) {
+    CAPTURE(workgroups);
+    LoadOptions o = f32_weights();
+    o.decode_workgroups = workgroups;
+    auto model = Model::load(test::context(), test::tiny_model_folder("persistent"), o);
+    if (model->impl().decode_layer_workgroups() == 0) {
+      CHECK_FALSE(test::context().active_paths().subgroups);  // the only reason the tiny model cannot use it
+      return;
+    }
+    const int64_t V = model->info().vocab_size;
+    auto tokens = test::random_tokens(24, static_cast<int32_t>(V), 17);
+    auto cpu = reference::model_forward(test::tiny_model_config(), test::tiny_model_weights(), tokens);
+    Session session(model);
+    session.prefill(std::vector<int32_t>(tokens.begin(), tokens.begin() + 5));
+    for (size_t t = 5; t < tokens.size(); ++t) {
+      INFO("position " << t);
+      CHECK(test::max_rel_error(session.decode(tokens[t]), row(cpu, V, t)) < kModelTolerance);
+    }
+    CHECK(model->impl().decode_layer_workgroups() != 0);  // no sync ever timed out
+  }
+  CHECK(test::context().validation_messages().empty());
+}
+
+TEST_CASE("a decode step whose persistent layer times out is redone without it", "[model][decode_layer]") {
+  LoadOptions o = f32_weights();
+  o.decode_workgroups = 1;
+  auto model = Model::load(test::context(), test::tiny_model_folder("timeout"), o);
+  if (model->impl().decode_layer_workgroups() == 0) {
+    WARN("skipped: no subgroup arithmetic");
+    return;
+  }
+  const int64_t V = model->info().vocab_size;
+  auto tokens = test::random_tokens(16, static_cast<int32_t>(V), 18);
+  auto cpu = reference::model_forward(test::tiny_model_config(), test::tiny_model_weights(), tokens);
+  Session session(model);
+  session.prefill({tokens[0], tokens[1], tokens[2]});
+  for (size_t t = 3; t < tokens.size(); ++t) {
+    // From position 8 every sync waits for a workgroup that never comes: the step gives up
+    // (after a bounded wait), the state is rebuilt from the history, the step redone.
+    if (t == 8) model->impl().set_decode_sync_shortfall(1);
+    INFO("position " << t);
+    CHECK(test::max_rel_error(session.decode(tokens[t]), row(cpu, V, t)) < kModelTolerance);
+    CHECK((model->impl().decode_layer_workgroups() == 0) == (t >= 8));
+  }
+  CHECK(session.position() == static_cast<int64_t>(tokens.size()));
+  CHECK(test::context().validation_messages().empty());
 }
 
 TEST_CASE("a replayed decode step stays right when another session grows the scratch", "[model]") {

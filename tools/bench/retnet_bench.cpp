@@ -327,6 +327,9 @@ int main(int argc, char** argv) {
   app.add_flag("--train-only", train_only, "Only the training-step measurement");
   app.add_option("--matmul", matmul_shape, "M,N,K: time one f16-weight matmul on each path first")->delimiter(',')->expected(3);
   bool tensor_peak = false;
+  int64_t decode_workgroups = 0;
+  app.add_option("--decode-workgroups", decode_workgroups,
+                 "Workgroups of the persistent decode layer: 0 one per compute unit where known, -1 none");
   app.add_flag("--tensor-peak", tensor_peak, "Measure the device's tensor-core ceiling first");
   CLI11_PARSE(app, argc, argv);
 
@@ -371,7 +374,9 @@ int main(int argc, char** argv) {
     out["copy_bandwidth_gb_s"] = bandwidth;
     fmt::print("device {}: copy bandwidth {:.0f} GB/s (read + write)\n", ctx.device().name, bandwidth);
 
-    auto model = retnet::Model::load(ctx, folder);
+    retnet::LoadOptions load_options;
+    load_options.decode_workgroups = decode_workgroups;
+    auto model = retnet::Model::load(ctx, folder, load_options);
     if (model_dir.empty()) std::filesystem::remove_all(folder);
     const auto& info = model->info();
     const int64_t V = info.vocab_size;
@@ -386,6 +391,11 @@ int main(int argc, char** argv) {
     out["state_bytes_per_session"] = info.state_bytes_per_session;
     fmt::print("model: {} parameters ({} weights), {:.1f} MiB read per decode step: roofline {:.3f} ms/token\n",
                info.parameter_count, info.weight_dtype, step_bytes / 1048576.0, roofline_ms);
+    out["decode_layer_workgroups"] = m.decode_layer_workgroups();
+    fmt::print("decode: {}\n", m.decode_layer_workgroups()
+                                   ? fmt::format("one persistent dispatch per layer on {} workgroups",
+                                                 m.decode_layer_workgroups())
+                                   : std::string("five dispatches per layer"));
 
     {  // warm-up: pipelines are created on first use, and the GPU's clocks rise under load (the
        // first context measured after a single warm-up step was up to 2x slow on the H100)
@@ -416,6 +426,11 @@ int main(int argc, char** argv) {
       fmt::print("{:>10} {:>12.2f} {:>14.3f} {:>11.1f}% {:>12.0f}\n", c, prefill_s, ms, 100 * roofline_ms / ms,
                  ctx.peak_allocated_bytes() / 1048576.0);
     }
+
+    // A persistent decode step that timed out is redone without that kernel, for good.
+    out["decode_layer_workgroups_after"] = m.decode_layer_workgroups();
+    if (m.decode_layer_workgroups() == 0 && out["decode_layer_workgroups"].get<uint32_t>() != 0)
+      fmt::print("the persistent decode layer timed out and was dropped\n");
 
     fmt::print("\n{:>10} {:>14} {:>14}\n", "batch", "decode tok/s", "ms/step");
     for (int64_t b : batches) {

@@ -29,6 +29,11 @@ struct LoadOptions {
   bool prefer_f16 = true;
   int64_t chunk_size = 64;        // chunkwise prefill chunk length
   int64_t max_prefill_tokens = 2048;  // longer prompts are prefilled in pieces of this many tokens
+  // Session::decode runs each layer as one persistent dispatch (kernels/decode_layer.hpp) on
+  // this many workgroups: 0 picks one per compute unit where the device says how many it has
+  // (else the layer runs as five dispatches), -1 never. Should the device not run them all at
+  // once, the step is redone without it and the model stops using it.
+  int64_t decode_workgroups = 0;
 };
 
 namespace model { class ModelImpl; class SessionImpl; }

@@ -69,27 +69,54 @@ void Session::reset() {
   impl_->history.clear();
 }
 
-std::vector<float> Session::prefill(const std::vector<int32_t>& tokens) {
-  if (tokens.empty()) throw Error("prefill of an empty prompt: give at least one token");
-  auto& m = impl_->model->impl();
-  m.check_tokens(tokens);
-  std::lock_guard<std::mutex> lock(m.step_mutex);
+namespace {
+
+// Session::prefill with the model's step_mutex held.
+std::vector<float> prefill_locked(model::ModelImpl& m, model::SessionImpl& session, const std::vector<int32_t>& tokens) {
   std::vector<float> logits;
   // Long prompts go in pieces: the scratch activations stay bounded, the state carries over.
   const int64_t piece = m.options.max_prefill_tokens;
   for (size_t begin = 0; begin < tokens.size(); begin += piece) {
     size_t end = std::min(tokens.size(), begin + static_cast<size_t>(piece));
     std::vector<int32_t> chunk(tokens.begin() + begin, tokens.begin() + end), positions(end - begin);
-    for (size_t i = 0; i < positions.size(); ++i) positions[i] = static_cast<int32_t>(impl_->position + i);
+    for (size_t i = 0; i < positions.size(); ++i) positions[i] = static_cast<int32_t>(session.position + i);
     gpu::Stream s(m.ctx);
     m.record_step(s, chunk, positions, 1, static_cast<int64_t>(chunk.size()), RetentionForm::Chunkwise,
-                  &impl_->states, false);
+                  &session.states, false);
     if (end == tokens.size()) s.read_back(m.logits(), &logits);
     s.submit();
-    impl_->position += static_cast<int64_t>(chunk.size());
+    session.position += static_cast<int64_t>(chunk.size());
   }
-  impl_->history.insert(impl_->history.end(), tokens.begin(), tokens.end());
+  session.history.insert(session.history.end(), tokens.begin(), tokens.end());
   return logits;
+}
+
+// A decode step timed out in the persistent decode layer (the device did not run all its
+// workgroups at once) and may have changed part of the state: the model stops using that
+// kernel, and the state is rebuilt from the tokens the session has seen.
+void rebuild_state(model::ModelImpl& m, model::SessionImpl& session) {
+  m.stop_decode_layer();
+  if (static_cast<int64_t>(session.history.size()) != session.position)
+    throw Error("decode: this device did not run the persistent decode kernel's workgroups all at once, and the "
+                "session's state (loaded from a file without its full history) cannot be rebuilt: reset() it and "
+                "prefill again; the model's later decode steps no longer use that kernel");
+  gpu::Stream s(m.ctx);
+  for (auto& st : session.states) s.fill_zero(st);
+  s.submit();
+  const std::vector<int32_t> tokens = std::move(session.history);
+  session.history.clear();
+  session.position = 0;
+  if (!tokens.empty()) prefill_locked(m, session, tokens);
+}
+
+}  // namespace
+
+std::vector<float> Session::prefill(const std::vector<int32_t>& tokens) {
+  if (tokens.empty()) throw Error("prefill of an empty prompt: give at least one token");
+  auto& m = impl_->model->impl();
+  m.check_tokens(tokens);
+  std::lock_guard<std::mutex> lock(m.step_mutex);
+  return prefill_locked(m, *impl_, tokens);
 }
 
 std::vector<float> Session::decode(int32_t token) {
@@ -101,16 +128,24 @@ std::vector<float> Session::decode(int32_t token) {
   // The step is recorded once per session and replayed (one submission, no host recording);
   // it is recorded again only when a larger step has reallocated the scratch activations.
   auto& st = impl_->decode_stream;
-  if (!st || impl_->decode_inputs.generation != m.activations_generation()) {
-    if (!st) st = std::make_unique<gpu::Stream>(m.ctx);
-    st->reset();
-    impl_->decode_inputs = m.record_replayable_decode(*st, impl_->states);
-    st->read_back(m.logits(), &impl_->decode_logits);
-    st->seal();
+  auto step = [&] {  // false where the persistent decode layer timed out
+    if (!st || impl_->decode_inputs.generation != m.activations_generation()) {
+      if (!st) st = std::make_unique<gpu::Stream>(m.ctx);
+      st->reset();
+      impl_->decode_inputs = m.record_replayable_decode(*st, impl_->states);
+      st->read_back(m.logits(), &impl_->decode_logits);
+      if (impl_->decode_inputs.checks_sync) st->read_back(m.decode_sync(), &impl_->decode_sync);
+      st->seal();
+    }
+    *impl_->decode_inputs.token = token;
+    *impl_->decode_inputs.position = static_cast<int32_t>(impl_->position);
+    st->replay();
+    return !impl_->decode_inputs.checks_sync || impl_->decode_sync[0] == 0.0f;
+  };
+  if (!step()) {
+    rebuild_state(m, *impl_);
+    step();  // recorded again, without the persistent layer
   }
-  *impl_->decode_inputs.token = token;
-  *impl_->decode_inputs.position = static_cast<int32_t>(impl_->position);
-  st->replay();
   impl_->position += 1;
   impl_->history.push_back(token);
   return impl_->decode_logits;

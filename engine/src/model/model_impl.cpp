@@ -2,9 +2,11 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <filesystem>
 
 #include "kernels/decode.hpp"
+#include "kernels/decode_layer.hpp"
 #include "kernels/elementwise.hpp"
 #include "kernels/embedding.hpp"
 #include "kernels/matmul.hpp"
@@ -103,6 +105,18 @@ ModelImpl::ModelImpl(Context& c, const std::string& folder, const LoadOptions& o
   fused_decode_ = retention_decode_ && fused_lm_head_ &&
                   kernels::decode_matvec_supported(ctx, cfg.value_dim, cfg.head_v_dim, true, weight_dtype) &&
                   kernels::decode_matvec_supported(ctx, cfg.intermediate_size, 0, false, weight_dtype);
+  const kernels::DecodeLayerShape shape{cfg.hidden_size, cfg.num_heads, cfg.head_k_dim, cfg.head_v_dim,
+                                        cfg.intermediate_size};
+  const int64_t workgroups = options.decode_workgroups == 0 ? kernels::decode_layer_workgroups(ctx)
+                                                            : std::max<int64_t>(options.decode_workgroups, 0);
+  if (workgroups > int64_t(gpu::kMaxGroupsPerDimension))
+    throw Error(fmt::format("LoadOptions::decode_workgroups: {} is more than a dispatch can have", workgroups));
+  if (fused_decode_ && workgroups > 0 &&
+      kernels::decode_layer_supported(ctx, shape, weight_dtype, static_cast<uint32_t>(workgroups))) {
+    decode_layer_workgroups_ = static_cast<uint32_t>(workgroups);
+    decode_sync_ = gpu::Tensor(ctx, {kernels::decode_layer_sync_words(cfg.num_layers)}, gpu::DType::F32,
+                               "decode sync words");
+  }
   info.state_bytes_per_session =
       uint64_t(config.num_layers * config.num_heads * config.head_k_dim * config.head_v_dim) * 4;
 }
@@ -209,12 +223,23 @@ ModelImpl::StepInputs ModelImpl::record_replayable_decode(gpu::Stream& s, std::v
   in.token = static_cast<int32_t*>(s.host_input(act_.tokens, 4));
   in.position = static_cast<int32_t*>(s.host_input(act_.positions, 4));
   in.generation = activations_generation_;
-  record_compute(s, 1, 1, RetentionForm::Recurrent, &states, false);
+  in.checks_sync = decode_layer_workgroups_ != 0;
+  record_compute(s, 1, 1, RetentionForm::Recurrent, &states, false, in.checks_sync);
   return in;
 }
 
+void ModelImpl::stop_decode_layer() const {
+  decode_layer_workgroups_ = 0;
+  ++activations_generation_;  // recorded decode steps go stale
+}
+
+void ModelImpl::set_decode_sync_shortfall(uint32_t workgroups) const {
+  decode_sync_shortfall_ = workgroups;
+  ++activations_generation_;
+}
+
 void ModelImpl::record_compute(gpu::Stream& s, int64_t N, int64_t T, RetentionForm form,
-                               std::vector<gpu::Tensor>* states, bool all_logits) const {
+                               std::vector<gpu::Tensor>* states, bool all_logits, bool persistent_layers) const {
   const auto& c = config;
   const int64_t rows = N * T;
   const int64_t logit_rows = all_logits ? rows : N;
@@ -225,8 +250,19 @@ void ModelImpl::record_compute(gpu::Stream& s, int64_t N, int64_t T, RetentionFo
   auto view2 = [&](gpu::Tensor& t, int64_t cols) { t.reshape({rows, cols}); };
 
   kernels::embedding(s, a.tokens, embeddings, a.h);
+  if (persistent_layers) s.fill_zero(decode_sync_);
   for (int64_t l = 0; l < c.num_layers; ++l) {
     const LayerWeights& w = layers[l];
+    if (persistent_layers) {
+      const kernels::DecodeLayerShape shape{c.hidden_size, c.num_heads, c.head_k_dim, c.head_v_dim,
+                                            c.intermediate_size};
+      kernels::decode_layer(s, shape,
+                            {&w.attn_norm, &w.q_proj, &w.k_proj, &w.v_proj, &w.g_proj, &w.g_norm, &w.o_proj,
+                             &w.mlp_norm, &w.gate_proj, &w.up_proj, &w.down_proj},
+                            {&a.h, &a.q, &a.k, &a.v, &a.g, &a.o, &a.ffn}, a.positions, (*states)[l], decode_sync_,
+                            {decode_layer_workgroups_, static_cast<uint32_t>(l), eps, decode_sync_shortfall_});
+      continue;
+    }
     if (rows == 1 && decode_retention && fused_decode_) {
       record_fused_decode_layer(s, w, (*states)[l]);
       continue;

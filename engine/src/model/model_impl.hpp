@@ -50,6 +50,9 @@ class ModelImpl {
     int32_t* token = nullptr;
     int32_t* position = nullptr;
     uint64_t generation = 0;
+    // The step runs the persistent decode layer: after each replay, decode_sync()'s word 0
+    // says whether it timed out (see kernels/decode_layer.hpp).
+    bool checks_sync = false;
   };
   StepInputs record_replayable_decode(gpu::Stream& s, std::vector<gpu::Tensor>& states) const;
   uint64_t activations_generation() const { return activations_generation_; }
@@ -63,6 +66,13 @@ class ModelImpl {
   void save(const std::string& folder) const;
   // Whether a one-token step runs through the fused decode kernels (kernels/decode.hpp).
   bool fused_decode_available() const { return fused_decode_; }
+  // Workgroups of the persistent decode layer, 0 when recorded decode steps do not use it.
+  uint32_t decode_layer_workgroups() const { return decode_layer_workgroups_; }
+  const gpu::Tensor& decode_sync() const { return decode_sync_; }
+  // After a persistent decode step timed out: later steps (recorded again) go without it.
+  void stop_decode_layer() const;
+  // Tests only: the syncs of recorded decode steps wait for workgroups that never come.
+  void set_decode_sync_shortfall(uint32_t workgroups) const;
   // Every parameter under its fla name, in checkpoint order.
   std::vector<std::pair<std::string, const gpu::Tensor*>> named_parameters() const;
   // fla's name of a layer parameter (the output norm's name depends on config.fuse_norm).
@@ -85,14 +95,18 @@ class ModelImpl {
   void view_activations(int64_t rows) const;
   void check_step(int64_t N, int64_t T, RetentionForm form, const std::vector<gpu::Tensor>* states) const;
   // Everything after the inputs are in act_.tokens / act_.positions.
+  // persistent_layers: one token of one sequence, each layer through kernels::decode_layer.
   void record_compute(gpu::Stream& s, int64_t N, int64_t T, RetentionForm form, std::vector<gpu::Tensor>* states,
-                      bool all_logits) const;
+                      bool all_logits, bool persistent_layers = false) const;
   // One token of one sequence through the fused decode kernels (kernels/decode.hpp).
   void record_fused_decode_layer(gpu::Stream& s, const LayerWeights& w, gpu::Tensor& state) const;
   // Which fused decode kernels this model's shapes can use on this device.
   bool fused_decode_ = false;     // every projection of a layer
   bool retention_decode_ = false; // rotary + retention step for T = 1
   bool fused_lm_head_ = false;    // final norm + lm_head for one row
+  mutable uint32_t decode_layer_workgroups_ = 0;
+  mutable uint32_t decode_sync_shortfall_ = 0;
+  mutable gpu::Tensor decode_sync_;  // kernels::decode_layer's sync words for one step
   mutable Activations act_;
   mutable uint64_t activations_generation_ = 0;
   mutable std::vector<gpu::Tensor> batch_states_;

@@ -20,6 +20,7 @@ class SessionImpl {
   std::unique_ptr<gpu::Stream> decode_stream;
   ModelImpl::StepInputs decode_inputs;
   std::vector<float> decode_logits;
+  std::vector<float> decode_sync;  // the step's sync words, where it checks them
 };
 
 }  // namespace retnet::model
