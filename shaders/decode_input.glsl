@@ -1,8 +1,9 @@
 // The input side of the decode products (decode_matvec.glsl, decode_layer.glsl): the input
 // vector staged once per workgroup in shared memory, normalised there, and the weight rows
 // read as 16-byte pieces that are multiplied by the same piece of the staged input.
-// The includer defines X_VECS (vec4s of the largest input) and SQ_VECS (X_VECS where any input
-// is normalised, else 1) first, and W_F16 for f16 weights (uvec4s of 8 halves; else vec4s).
+// The includer defines X_VECS (vec4s of the largest input), SQ_VECS (X_VECS where any input
+// is normalised, else 1) and PREFETCH (weight pieces per lane loaded ahead) first, and W_F16
+// for f16 weights (uvec4s of 8 halves; else vec4s).
 const uint MAX_GROUPS = 64;  // norm groups (heads)
 
 #ifdef W_F16
@@ -25,6 +26,18 @@ float dot_piece(WVEC w, uint c) {
 #else
   return dot(xs[c], w);
 #endif
+}
+
+// Adds the first PREFETCH pieces of a row (per lane; loaded ahead into pre, and pre_up for
+// the up row beside a gate row) to the dot products; c, the lane's first piece, moves past them.
+void dot_prefetched(WVEC pre[PREFETCH], WVEC pre_up[PREFETCH], bool with_up, uint pieces, inout uint c,
+                    inout float acc, inout float acc_up) {
+  [[unroll]] for (uint i = 0; i < PREFETCH; ++i, c += gl_SubgroupSize) {
+    if (c < pieces) {
+      acc += dot_piece(pre[i], c);
+      if (with_up) acc_up += dot_piece(pre_up[i], c);
+    }
+  }
 }
 
 // Input vec4 i as read from memory: x, and the norm weight and gate where the norm uses them.

@@ -179,14 +179,7 @@ void run_products(uint phase, WVEC pre[PREFETCH], WVEC pre_up[PREFETCH]) {
     const uint base = r * pieces;
     float acc = 0.0, acc_up = 0.0;
     uint c = lane;
-    if (prefetched) {
-      [[unroll]] for (uint i = 0; i < PREFETCH; ++i, c += sg) {
-        if (c < pieces) {
-          acc += dot_piece(pre[i], c);
-          if (swiglu) acc_up += dot_piece(pre_up[i], c);
-        }
-      }
-    }
+    if (prefetched) dot_prefetched(pre, pre_up, swiglu, pieces, c, acc, acc_up);
     // The rest in batches of PREFETCH pieces per lane, whose loads are all issued together.
     for (; c < pieces; c += PREFETCH * sg) {
       WVEC w[PREFETCH], u[PREFETCH];

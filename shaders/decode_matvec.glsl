@@ -123,14 +123,7 @@ void main() {
     const uint base = r * pieces;
     float acc = 0.0, acc_up = 0.0;
     uint c = lane;
-    if (prefetched) {
-      [[unroll]] for (uint i = 0; i < PREFETCH; ++i, c += sg) {
-        if (c < pieces) {
-          acc += dot_piece(first[i], c);
-          if (SWIGLU) acc_up += dot_piece(first_up[i], c);
-        }
-      }
-    }
+    if (prefetched) dot_prefetched(first, first_up, SWIGLU, pieces, c, acc, acc_up);
     for (; c < pieces; c += sg) {
       acc += dot_piece(load_w(m, base + c), c);
       if (SWIGLU) acc_up += dot_piece(w1[base + c], c);
