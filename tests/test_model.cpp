@@ -132,6 +132,36 @@ TEST_CASE("a decode step whose persistent layer times out is redone without it",
   CHECK(test::context().validation_messages().empty());
 }
 
+TEST_CASE("a timed-out decode step of a session without its full history is a clear error",
+          "[model][decode_layer][errors]") {
+  LoadOptions o = f32_weights();
+  o.decode_workgroups = 1;
+  auto model = Model::load(test::context(), test::tiny_model_folder("timeout-history"), o);
+  if (model->impl().decode_layer_workgroups() == 0) {
+    WARN("skipped: no subgroup arithmetic");
+    return;
+  }
+  // A saved state whose history was left out (the format allows fewer tokens than the position).
+  auto path = std::filesystem::temp_directory_path() / ("retnet-test-no-history-" + std::to_string(::getpid()) + ".state");
+  Session a(model);
+  a.prefill(test::random_tokens(6, static_cast<int32_t>(model->info().vocab_size), 19));
+  a.save_state(path.string());
+  {
+    std::fstream f(path, std::ios::in | std::ios::out | std::ios::binary);
+    const int64_t no_history = 0;
+    f.seekp(8 + 5 * 8);  // the header's history length
+    f.write(reinterpret_cast<const char*>(&no_history), sizeof no_history);
+  }
+  std::filesystem::resize_file(path, std::filesystem::file_size(path) - 6 * 4);
+  Session b(model);
+  b.load_state(path.string());
+  std::filesystem::remove(path);
+  model->impl().set_decode_sync_shortfall(1);
+  CHECK_THROWS_WITH(b.decode(1), Catch::Contains("cannot be rebuilt"));
+  CHECK(model->impl().decode_layer_workgroups() == 0);  // the model's later steps go without it
+  CHECK_NOTHROW(a.decode(1));
+}
+
 TEST_CASE("a replayed decode step stays right when another session grows the scratch", "[model]") {
   // Session a's decode step is recorded once and replayed; b's long prefill then reallocates
   // the scratch activations that recording used, so a must record again, not replay stale buffers.

@@ -10,7 +10,9 @@
 // Each equals the composition of the unfused kernels (tests/test_decode.cpp checks them
 // against the CPU references of those). The fused products need subgroup arithmetic and an
 // input that fits in shared memory: decode_matvec_supported says whether they run here, and
-// callers fall back to the unfused kernels where not.
+// callers fall back to the unfused kernels where not. Where the device says how many compute
+// units it has, Session::decode runs the five as phases of one persistent dispatch per layer
+// instead (kernels/decode_layer.hpp).
 #include <cstdint>
 #include <initializer_list>
 
