@@ -160,6 +160,13 @@ TEST_CASE("a timed-out decode step of a session without its full history is a cl
   CHECK_THROWS_WITH(b.decode(1), Catch::Contains("cannot be rebuilt"));
   CHECK(model->impl().decode_layer_workgroups() == 0);  // the model's later steps go without it
   CHECK_NOTHROW(a.decode(1));
+  // b's state is half-updated: refused until reset.
+  CHECK_THROWS_WITH(b.decode(1), Catch::Contains("state was lost"));
+  CHECK_THROWS_WITH(b.prefill({1, 2}), Catch::Contains("state was lost"));
+  CHECK_THROWS_WITH(b.save_state(path.string()), Catch::Contains("state was lost"));
+  CHECK_THROWS_WITH(Session::decode_batch({&a, &b}, {1, 1}), Catch::Contains("state was lost"));
+  b.reset();
+  CHECK_NOTHROW(b.prefill({1, 2}));
 }
 
 TEST_CASE("a replayed decode step stays right when another session grows the scratch", "[model]") {

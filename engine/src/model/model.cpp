@@ -51,6 +51,12 @@ SessionImpl::SessionImpl(std::shared_ptr<Model> m) : model(std::move(m)) {
   if (!model) throw Error("a session needs a model");
   states = model->impl().new_states(1, "session");
 }
+
+void SessionImpl::require_state(const char* what) const {
+  if (state_lost)
+    throw Error(fmt::format("{}: this session's state was lost by a failed decode step; reset() it or load_state() "
+                            "first", what));
+}
 }  // namespace model
 
 Session::Session(std::shared_ptr<Model> model) : impl_(std::make_unique<model::SessionImpl>(std::move(model))) {}
@@ -67,6 +73,7 @@ void Session::reset() {
   s.submit();
   impl_->position = 0;
   impl_->history.clear();
+  impl_->state_lost = false;
 }
 
 namespace {
@@ -96,10 +103,12 @@ std::vector<float> prefill_locked(model::ModelImpl& m, model::SessionImpl& sessi
 // kernel, and the state is rebuilt from the tokens the session has seen.
 void rebuild_state(model::ModelImpl& m, model::SessionImpl& session) {
   m.stop_decode_layer();
-  if (static_cast<int64_t>(session.history.size()) != session.position)
+  if (static_cast<int64_t>(session.history.size()) != session.position) {
+    session.state_lost = true;
     throw Error("decode: this device did not run the persistent decode kernel's workgroups all at once, and the "
                 "session's state (loaded from a file without its full history) cannot be rebuilt: reset() it and "
                 "prefill again; the model's later decode steps no longer use that kernel");
+  }
   gpu::Stream s(m.ctx);
   for (auto& st : session.states) s.fill_zero(st);
   s.submit();
@@ -115,6 +124,7 @@ std::vector<float> Session::prefill(const std::vector<int32_t>& tokens) {
   if (tokens.empty()) throw Error("prefill of an empty prompt: give at least one token");
   auto& m = impl_->model->impl();
   m.check_tokens(tokens);
+  impl_->require_state("prefill");
   std::lock_guard<std::mutex> lock(m.step_mutex);
   return prefill_locked(m, *impl_, tokens);
 }
@@ -123,6 +133,7 @@ std::vector<float> Session::decode(int32_t token) {
   auto& m = impl_->model->impl();
   std::lock_guard<std::mutex> lock(m.step_mutex);
   m.check_tokens({token});
+  impl_->require_state("decode");
   if (impl_->position > std::numeric_limits<int32_t>::max())
     throw Error("decode: the position no longer fits the 32-bit positions of the rotary embedding");
   // The step is recorded once per session and replayed (one submission, no host recording);
@@ -160,6 +171,7 @@ std::vector<std::vector<float>> Session::decode_batch(const std::vector<Session*
   for (size_t i = 0; i < sessions.size(); ++i) {
     if (!sessions[i]) throw Error("decode_batch: a null session");
     if (&sessions[i]->model() != model) throw Error("decode_batch: all sessions must share one model");
+    sessions[i]->impl_->require_state("decode_batch");
     for (size_t j = 0; j < i; ++j)
       if (sessions[j] == sessions[i]) throw Error("decode_batch: a session appears twice");
   }
@@ -203,6 +215,7 @@ struct StateHeader {
 
 void Session::save_state(const std::string& path) const {
   auto& m = impl_->model->impl();
+  impl_->require_state("save_state");
   StateHeader h{};
   std::memcpy(h.magic, kStateMagic, 8);
   h.layers = m.config.num_layers;
@@ -253,6 +266,7 @@ void Session::load_state(const std::string& path) {
   if (!in) throw Error(fmt::format("session state '{}' is truncated", path));
   for (int64_t l = 0; l < h.layers; ++l) impl_->states[l].upload(values[l]);
   impl_->position = h.position;
+  impl_->state_lost = false;
   impl_->history = std::move(history);
 }
 

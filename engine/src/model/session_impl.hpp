@@ -16,6 +16,10 @@ class SessionImpl {
   std::vector<gpu::Tensor> states;  // per layer [1, H, dk, dv], fp32
   int64_t position = 0;
   std::vector<int32_t> history;     // tokens seen, for the repetition penalty
+  // A failed decode step left the state half-updated and it could not be rebuilt: every use
+  // of the session but reset() and load_state() is refused until then.
+  bool state_lost = false;
+  void require_state(const char* what) const;
   // The decode step, recorded once and replayed for every token (no per-step recording).
   std::unique_ptr<gpu::Stream> decode_stream;
   ModelImpl::StepInputs decode_inputs;
