@@ -39,6 +39,15 @@ LoadOptions f32_weights() {
   return o;
 }
 
+// The tiny model (f32 weights) with its decode steps through the persistent decode layer on
+// one workgroup; null where the device cannot run that layer.
+std::shared_ptr<Model> tiny_model_on_one_decode_workgroup(const std::string& tag) {
+  LoadOptions o = f32_weights();
+  o.decode_workgroups = 1;
+  auto model = Model::load(test::context(), test::tiny_model_folder(tag), o);
+  return model->impl().decode_layer_workgroups() == 0 ? nullptr : model;
+}
+
 }  // namespace
 
 TEST_CASE("model logits match the CPU reference model in all three forms", "[model]") {
@@ -108,10 +117,8 @@ TEST_CASE("decode through the persistent decode layer equals the CPU reference m
 }
 
 TEST_CASE("a decode step whose persistent layer times out is redone without it", "[model][decode_layer]") {
-  LoadOptions o = f32_weights();
-  o.decode_workgroups = 1;
-  auto model = Model::load(test::context(), test::tiny_model_folder("timeout"), o);
-  if (model->impl().decode_layer_workgroups() == 0) {
+  auto model = tiny_model_on_one_decode_workgroup("timeout");
+  if (!model) {
     WARN("skipped: no subgroup arithmetic");
     return;
   }
@@ -134,10 +141,8 @@ TEST_CASE("a decode step whose persistent layer times out is redone without it",
 
 TEST_CASE("a timed-out decode step of a session without its full history is a clear error",
           "[model][decode_layer][errors]") {
-  LoadOptions o = f32_weights();
-  o.decode_workgroups = 1;
-  auto model = Model::load(test::context(), test::tiny_model_folder("timeout-history"), o);
-  if (model->impl().decode_layer_workgroups() == 0) {
+  auto model = tiny_model_on_one_decode_workgroup("timeout-history");
+  if (!model) {
     WARN("skipped: no subgroup arithmetic");
     return;
   }
