@@ -2,11 +2,11 @@
 # One device call: the decode tests, then the 1.3b decode with the persistent decode layer
 # against five dispatches per layer, and the layer's tuning variants (env VARIANTS: lines of
 # "name|environment|bench arguments"). Returns ab-decode.tgz (a device call brings back at
-# most 8 files) and prints a summary.
+# most 8 files) and prints a summary. NAME names the archive (default ab-decode).
 # Usage: source .device/prelude.sh && BUILD=build bash bench/experiments/ab-decode.sh
 set -u
 export RETNET_VALIDATION=0 RETNET_TEST_DATA_DIR=$PWD/tests/data
-b=${BUILD:-build}; o=/tmp/ab-decode; mkdir -p $o; t0=$(date +%s)
+b=${BUILD:-build}; name=${NAME:-ab-decode}; o=/tmp/$name; mkdir -p $o; t0=$(date +%s)
 stamp() { echo "== $(( $(date +%s) - t0 ))s $*"; }
 nvidia-smi -L > $o/gpu.txt 2>&1
 stamp tests
@@ -27,4 +27,4 @@ prefetch4|RETNET_DECODE_PREFETCH=4|--contexts 1024
 prefetch16|RETNET_DECODE_PREFETCH=16|--contexts 1024
 stats|RETNET_PIPELINE_STATS=1|--contexts 1024 --decode-steps 8}"
 stamp done
-tar czf "$OUT/ab-decode.tgz" -C $o .
+tar czf "$OUT/$name.tgz" -C $o .
