@@ -15,7 +15,6 @@ namespace retnet::kernels {
 namespace {
 
 constexpr int64_t kMaxInput = 16384;  // elements staged in shared memory (64 KiB would hurt occupancy)
-constexpr int64_t kMaxNormGroups = 64;  // the shader's MAX_GROUPS
 constexpr uint32_t kMaxInputRegs = 4;   // input vec4s per thread loaded ahead of the weights
 constexpr uint32_t kMaxPrefetch = 16;  // weight pieces per lane in registers (64 registers of f16 rows)
 
@@ -28,8 +27,6 @@ bool subgroups_usable(const Context& ctx) {
   return ctx.active_paths().subgroups && dev.subgroup_arithmetic && dev.subgroup_size >= 4 &&
          dev.subgroup_size <= workgroup_threads(ctx);
 }
-
-int64_t piece_elements(gpu::DType weight_dtype) { return weight_dtype == gpu::DType::F16 ? 8 : 4; }
 
 struct MatvecPush {
   uint32_t K;
@@ -105,7 +102,7 @@ void dispatch_matvec(gpu::Stream& s, const DecodeInput& in, const std::vector<De
   const uint32_t groups = gpu::div_up(total, rows_per_group);
   if (groups > gpu::kMaxGroupsPerDimension) throw Error(fmt::format("{}: {} output rows are too many for one dispatch", kernel, total));
   if (total == 0) return;
-  const int64_t pieces = K / piece_elements(w0.dtype());
+  const int64_t pieces = K / decode_piece_elements(w0.dtype());
   const uint32_t prefetch = std::clamp<uint32_t>(gpu::div_up(pieces, dev.subgroup_size), 1,
                                                  swiglu ? kMaxPrefetch / 2 : kMaxPrefetch);
 
@@ -144,11 +141,12 @@ DecodeShape retention_decode_shape(const Context& ctx, int64_t dk, int64_t dv) {
 bool decode_matvec_supported(const Context& ctx, int64_t K, int64_t group_size, bool normalised,
                              gpu::DType weight_dtype) {
   if (!subgroups_usable(ctx)) return false;
-  if (K < 1 || K > kMaxInput || K % piece_elements(weight_dtype) != 0) return false;
+  if (K < 1 || K > kMaxInput || K % decode_piece_elements(weight_dtype) != 0) return false;
   const int64_t gs = group_size == 0 ? K : group_size;
-  if (gs % 4 != 0 || K % gs != 0 || K / gs > kMaxNormGroups) return false;
+  if (gs % 4 != 0 || K % gs != 0 || K / gs > kDecodeMaxNormGroups) return false;
   // The staged input (16 bytes per vec4), its sums of squares (4 per vec4) and the group scales.
-  return uint64_t(K) * 4 + (normalised ? uint64_t(K) : 0) + kMaxNormGroups * 4 <= ctx.device().shared_memory_bytes;
+  return uint64_t(K) * 4 + (normalised ? uint64_t(K) : 0) + kDecodeMaxNormGroups * 4 <=
+         ctx.device().shared_memory_bytes;
 }
 
 void decode_matvec(gpu::Stream& s, const DecodeInput& in, std::initializer_list<DecodeProduct> products,

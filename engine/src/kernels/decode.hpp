@@ -20,6 +20,11 @@
 
 namespace retnet::kernels {
 
+// Elements of the 16-byte weight pieces the decode kernels read (decode_input.glsl's CHUNK).
+inline int64_t decode_piece_elements(gpu::DType weight_dtype) { return weight_dtype == gpu::DType::F16 ? 8 : 4; }
+// Norm groups (heads) their staged input holds at most (decode_input.glsl's MAX_GROUPS).
+constexpr int64_t kDecodeMaxNormGroups = 64;
+
 // The input of a fused product: x (f32, K elements), optionally normalised first.
 //   norm_weight only:          RMSNorm(x) * norm_weight           (norm_weight [K])
 //   norm_weight and gate:      per group of group_size elements (a head),

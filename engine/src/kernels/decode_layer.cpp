@@ -8,6 +8,7 @@
 #include <string>
 
 #include "kernels/checks.hpp"
+#include "kernels/decode.hpp"
 #include "kernels/rotary.hpp"
 #include "retnet/error.hpp"
 
@@ -15,7 +16,6 @@ namespace retnet::kernels {
 
 namespace {
 
-constexpr int64_t kMaxNormGroups = 64;  // decode_input.glsl's MAX_GROUPS
 constexpr uint32_t kMaxStateRows = 16;  // state vec4s per thread (registers)
 
 // A positive integer from the environment, else `fallback` (tuning for experiments).
@@ -32,8 +32,6 @@ struct Plan {
   uint32_t threads, cq, rg, dpt, prefetch, x_vecs;
   uint64_t shared_bytes;
 };
-
-uint32_t piece_elements(gpu::DType weight_dtype) { return weight_dtype == gpu::DType::F16 ? 8 : 4; }
 
 Plan plan(const Context& ctx, const DecodeLayerShape& c, gpu::DType weight_dtype, uint32_t workgroups) {
   const auto& dev = ctx.device();
@@ -54,9 +52,11 @@ Plan plan(const Context& ctx, const DecodeLayerShape& c, gpu::DType weight_dtype
   // Four pieces per lane: on the H100, 1.3b decode took 1.66 ms with 4, 1.74-1.78 with 2, 3
   // or 5, 1.86 with 8 (registers: the gate and up rows both prefetched across a sync).
   p.prefetch = env_count("RETNET_DECODE_PREFETCH",
-                         std::clamp<uint32_t>(gpu::div_up(c.hidden / piece_elements(weight_dtype), sg), 1, 4));
+                         std::clamp<uint32_t>(gpu::div_up(c.hidden / decode_piece_elements(weight_dtype), sg), 1, 4));
   p.x_vecs = static_cast<uint32_t>(std::max({c.hidden, c.heads * c.head_v_dim, c.intermediate}) / 4);
-  p.shared_bytes = uint64_t(p.x_vecs) * 20 + kMaxNormGroups * 4 + 2ull * p.dpt * p.rg * 4 + uint64_t(p.threads) * 16 + 4;
+  // xs + sq (20 bytes a vec4), the group scales, qs + ks, the partial sums, sync_ok.
+  p.shared_bytes = uint64_t(p.x_vecs) * 20 + kDecodeMaxNormGroups * 4 + 2ull * p.dpt * p.rg * 4 +
+                   uint64_t(p.threads) * 16 + 4;
   return p;
 }
 
@@ -71,8 +71,8 @@ bool decode_layer_supported(const Context& ctx, const DecodeLayerShape& c, gpu::
   const auto& dev = ctx.device();
   if (!ctx.active_paths().subgroups || !dev.subgroup_arithmetic || dev.subgroup_size < 4) return false;
   if (weight_dtype == gpu::DType::F16 && !ctx.active_paths().fp16) return false;
-  const int64_t chunk = piece_elements(weight_dtype);
-  if (c.hidden < 1 || c.heads < 1 || c.heads > kMaxNormGroups || c.head_k_dim < 2 || c.head_k_dim % 2 != 0 ||
+  const int64_t chunk = decode_piece_elements(weight_dtype);
+  if (c.hidden < 1 || c.heads < 1 || c.heads > kDecodeMaxNormGroups || c.head_k_dim < 2 || c.head_k_dim % 2 != 0 ||
       c.head_k_dim > 2048 || c.head_v_dim < 4 || c.head_v_dim % 4 != 0 || c.intermediate < 1)
     return false;
   if (c.hidden % chunk != 0 || (c.heads * c.head_v_dim) % chunk != 0 || c.intermediate % chunk != 0) return false;

@@ -37,6 +37,10 @@ const std::pair<const char*, gpu::Tensor LayerWeights::*> kLayerParameters[] = {
     {"mlp.down_proj.weight", &LayerWeights::down_proj},
 };
 
+kernels::DecodeLayerShape decode_layer_shape(const ModelConfig& c) {
+  return {c.hidden_size, c.num_heads, c.head_k_dim, c.head_v_dim, c.intermediate_size};
+}
+
 gpu::Tensor load_parameter(Context& ctx, const CheckpointReader& reader, const ParameterSpec& spec,
                            gpu::DType dtype) {
   gpu::Tensor t(ctx, spec.shape, dtype, spec.name);
@@ -105,14 +109,13 @@ ModelImpl::ModelImpl(Context& c, const std::string& folder, const LoadOptions& o
   fused_decode_ = retention_decode_ && fused_lm_head_ &&
                   kernels::decode_matvec_supported(ctx, cfg.value_dim, cfg.head_v_dim, true, weight_dtype) &&
                   kernels::decode_matvec_supported(ctx, cfg.intermediate_size, 0, false, weight_dtype);
-  const kernels::DecodeLayerShape shape{cfg.hidden_size, cfg.num_heads, cfg.head_k_dim, cfg.head_v_dim,
-                                        cfg.intermediate_size};
   const int64_t workgroups = options.decode_workgroups == 0 ? kernels::decode_layer_workgroups(ctx)
                                                             : std::max<int64_t>(options.decode_workgroups, 0);
   if (workgroups > int64_t(gpu::kMaxGroupsPerDimension))
     throw Error(fmt::format("LoadOptions::decode_workgroups: {} is more than a dispatch can have", workgroups));
   if (fused_decode_ && workgroups > 0 &&
-      kernels::decode_layer_supported(ctx, shape, weight_dtype, static_cast<uint32_t>(workgroups))) {
+      kernels::decode_layer_supported(ctx, decode_layer_shape(cfg), weight_dtype,
+                                      static_cast<uint32_t>(workgroups))) {
     decode_layer_workgroups_ = static_cast<uint32_t>(workgroups);
     decode_sync_ = gpu::Tensor(ctx, {kernels::decode_layer_sync_words(cfg.num_layers)}, gpu::DType::F32,
                                "decode sync words");
@@ -254,9 +257,7 @@ void ModelImpl::record_compute(gpu::Stream& s, int64_t N, int64_t T, RetentionFo
   for (int64_t l = 0; l < c.num_layers; ++l) {
     const LayerWeights& w = layers[l];
     if (persistent_layers) {
-      const kernels::DecodeLayerShape shape{c.hidden_size, c.num_heads, c.head_k_dim, c.head_v_dim,
-                                            c.intermediate_size};
-      kernels::decode_layer(s, shape,
+      kernels::decode_layer(s, decode_layer_shape(c),
                             {&w.attn_norm, &w.q_proj, &w.k_proj, &w.v_proj, &w.g_proj, &w.g_norm, &w.o_proj,
                              &w.mlp_norm, &w.gate_proj, &w.up_proj, &w.down_proj},
                             {&a.h, &a.q, &a.k, &a.v, &a.g, &a.o, &a.ffn}, a.positions, (*states)[l], decode_sync_,
