@@ -50,7 +50,7 @@ Plan plan(const Context& ctx, const DecodeLayerShape& c, gpu::DType weight_dtype
   p.dpt = static_cast<uint32_t>((c.head_k_dim + p.rg - 1) / p.rg);
   const uint32_t sg = std::max<uint32_t>(dev.subgroup_size, 1);
   // Four pieces per lane: on the H100, 1.3b decode took 1.66 ms with 4, 1.74-1.78 with 2, 3
-  // or 5, 1.86 with 8 (registers: the gate and up rows both prefetched across a sync).
+  // or 5, 1.86 with 8 (presumably registers: gate and up rows are both prefetched across a sync).
   p.prefetch = env_count("RETNET_DECODE_PREFETCH",
                          std::clamp<uint32_t>(gpu::div_up(c.hidden / decode_piece_elements(weight_dtype), sg), 1, 4));
   p.x_vecs = static_cast<uint32_t>(std::max({c.hidden, c.heads * c.head_v_dim, c.intermediate}) / 4);
