@@ -3,6 +3,8 @@
 # against five dispatches per layer, and the layer's tuning variants (env VARIANTS: lines of
 # "name|environment|bench arguments"). Returns ab-decode.tgz (a device call brings back at
 # most 8 files) and prints a summary. NAME names the archive (default ab-decode).
+# MODEL names a model folder written before (retnet-bench --config 1.3b --save-model DIR) to
+# reuse instead of writing random weights for every variant (~20 s each).
 # Usage: source .device/prelude.sh && BUILD=build bash bench/experiments/ab-decode.sh
 set -u
 export RETNET_VALIDATION=0 RETNET_TEST_DATA_DIR=$PWD/tests/data
@@ -12,7 +14,8 @@ nvidia-smi -L > $o/gpu.txt 2>&1
 stamp tests
 timeout 200 $b/tests/retnet_tests "${TESTS:-[decode],[decode_layer],[model]}" > $o/tests.txt 2>&1
 echo "rc=$?" >> $o/tests.txt; tail -3 $o/tests.txt
-bench() { timeout 120 $b/tools/retnet-bench --config ${CONFIG:-1.3b} --prefill 512 --batches 1 --train-config '' --decode-steps 64 "$@"; }
+if [ -n "${MODEL:-}" ]; then weights="-m $MODEL"; else weights="--config ${CONFIG:-1.3b}"; fi
+bench() { timeout 120 $b/tools/retnet-bench $weights --prefill 512 --batches 1 --train-config '' --decode-steps 64 "$@"; }
 while IFS='|' read -r name envs args; do
   [ -z "$name" ] && continue
   stamp "$name: $envs $args"

@@ -331,7 +331,22 @@ int main(int argc, char** argv) {
   app.add_option("--decode-workgroups", decode_workgroups,
                  "Workgroups of the persistent decode layer: 0 one per compute unit where known, -1 none");
   app.add_flag("--tensor-peak", tensor_peak, "Measure the device's tensor-core ceiling first");
+  std::string save_model;
+  app.add_option("--save-model", save_model,
+                 "Only write the --config model's random weights to this folder (for -m in later runs)");
   CLI11_PARSE(app, argc, argv);
+
+  if (!save_model.empty()) {  // writing the 1.3b model takes ~20 s: runs that only time decode reuse one
+    try {
+      auto t0 = clock_type::now();
+      bench::write_random_model(bench::named_config(config_name), save_model, 1);
+      fmt::print("wrote random {} model to {} in {:.1f} s\n", config_name, save_model, ms_since(t0) / 1000);
+      return 0;
+    } catch (const std::exception& e) {
+      fmt::print(stderr, "error: {}\n", e.what());
+      return 1;
+    }
+  }
 
   try {
     auto options = retnet::ContextOptions::from_environment();
