@@ -19,13 +19,13 @@ one touch-1 build-touch "[decode_layer]" "touch16||--contexts 1024
 touch8|RETNET_DECODE_TOUCH=8|--contexts 1024
 touch32|RETNET_DECODE_TOUCH=32|--contexts 1024"
 one phases build-phases "[none]" "$(cat bench/experiments/phases-vars.txt)"
-one swiglu build-swiglu "[none]" "p4s4||--contexts 1024
-p6s4|RETNET_DECODE_PREFETCH=6 RETNET_DECODE_SWIGLU_PREFETCH=4|--contexts 1024
-p8s4|RETNET_DECODE_PREFETCH=8 RETNET_DECODE_SWIGLU_PREFETCH=4|--contexts 1024"
-one poll build-poll "[none]" "default||--contexts 1024"
 # The second round in one file (a call returns at most 8).
 r2=$OUT; export OUT=/tmp/round2; mkdir -p $OUT
 one base-2 build-base "[none]" "default||--contexts 1024"
 one sk-2 build-sk "[none]" "sk||--contexts 1024"
 one touch-2 build-touch "[none]" "touch16||--contexts 1024"
 tar cf $r2/round2.tar -C $OUT .
+one swiglu build-swiglu "[none]" "p4s4||--contexts 1024
+p6s4|RETNET_DECODE_PREFETCH=6 RETNET_DECODE_SWIGLU_PREFETCH=4|--contexts 1024
+p8s4|RETNET_DECODE_PREFETCH=8 RETNET_DECODE_SWIGLU_PREFETCH=4|--contexts 1024"
+one poll build-poll "[none]" "default||--contexts 1024"
