@@ -25,6 +25,7 @@ one base-2 build-base "[none]" "default||--contexts 1024"
 one sk-2 build-sk "[none]" "sk||--contexts 1024"
 one touch-2 build-touch "[none]" "touch16||--contexts 1024"
 tar cf $r2/round2.tar -C $OUT .
+export OUT=$r2
 one swiglu build-swiglu "[none]" "p4s4||--contexts 1024
 p6s4|RETNET_DECODE_PREFETCH=6 RETNET_DECODE_SWIGLU_PREFETCH=4|--contexts 1024
 p8s4|RETNET_DECODE_PREFETCH=8 RETNET_DECODE_SWIGLU_PREFETCH=4|--contexts 1024"
