@@ -16,11 +16,12 @@ timeout 200 $b/tests/retnet_tests "${TESTS:-[decode],[decode_layer],[model]}" > 
 echo "rc=$?" >> $o/tests.txt; tail -3 $o/tests.txt
 if [ -n "${MODEL:-}" ]; then weights="-m $MODEL"; else weights="--config ${CONFIG:-1.3b}"; fi
 bench() { timeout 120 $b/tools/retnet-bench $weights --prefill 512 --batches 1 --train-config '' --decode-steps 64 "$@"; }
-while IFS='|' read -r name envs args; do
-  [ -z "$name" ] && continue
-  stamp "$name: $envs $args"
-  ( [ -n "$envs" ] && export $envs; bench $args --json $o/$name.json ) > $o/$name.txt 2>&1
-  grep -E "^decode:|^ +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+%|timed out|error" $o/$name.txt | head -4
+# (Not `name`: the loop would leave it empty for the archive's name below.)
+while IFS='|' read -r variant envs args; do
+  [ -z "$variant" ] && continue
+  stamp "$variant: $envs $args"
+  ( [ -n "$envs" ] && export $envs; bench $args --json $o/$variant.json ) > $o/$variant.txt 2>&1
+  grep -E "^decode:|^ +[0-9]+ +[0-9.]+ +[0-9.]+ +[0-9.]+%|timed out|error" $o/$variant.txt | head -4
 done <<< "${VARIANTS:-classic||--decode-workgroups -1 --contexts 1024,32768
 persistent||--contexts 1024,32768
 threads256|RETNET_DECODE_THREADS=256|--contexts 1024
