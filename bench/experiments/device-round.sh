@@ -18,10 +18,12 @@ one sk-1 build-sk "[decode_layer]" "sk||--contexts 1024
 sk_p2|RETNET_DECODE_PREFETCH=2|--contexts 1024
 sk_p8|RETNET_DECODE_PREFETCH=8|--contexts 1024"
 # The matmul experiment: its tests and the products of the 1.3b prefill, then an 8k prefill,
-# each with the kernel of HEAD (staged) and with fragments straight from memory (direct).
+# each with the kernel of HEAD (staged), with every fragment straight from memory (direct) and
+# with only w's (bdirect).
 md=/tmp/md; mkdir -p $md
-for e in staged direct; do
+for e in staged direct bdirect; do
   [ $e = direct ] && export RETNET_MATMUL_DIRECT=1
+  [ $e = bdirect ] && export RETNET_MATMUL_DIRECT=2
   timeout 100 build-md/tests/retnet_tests "[matmul]" > $md/tests-$e.txt 2>&1; echo "rc=$?" >> $md/tests-$e.txt
   tail -2 $md/tests-$e.txt
   for shape in 8192,2048,2048 8192,4096,2048 8192,5632,2048 8192,2048,2816 8192,2048,4096; do
