@@ -26,7 +26,7 @@ for e in staged direct bdirect; do
   [ $e = bdirect ] && export RETNET_MATMUL_DIRECT=2
   timeout 100 build-md/tests/retnet_tests "[matmul]" > $md/tests-$e.txt 2>&1; echo "rc=$?" >> $md/tests-$e.txt
   tail -2 $md/tests-$e.txt
-  for shape in 8192,2048,2048 8192,4096,2048 8192,5632,2048 8192,2048,2816 8192,2048,4096; do
+  for shape in 8192,2048,2048 8192,5632,2048 8192,2048,2816; do
     timeout 60 build-md/tools/retnet-bench --config tiny --contexts 64 --decode-steps 1 --prefill 64 \
       --batches 1 --train-config '' --matmul $shape > $md/$e-$shape.txt 2>&1
     grep "^matmul.*coopmat" $md/$e-$shape.txt
