@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "gpu/context_impl.hpp"
+#include "gpu/memory_type.hpp"
 #include "kernels/elementwise.hpp"
 #include "reference/elementwise.hpp"
 #include "retnet/error.hpp"
@@ -373,4 +374,30 @@ TEST_CASE("f32 to f16 conversion rounds to nearest even", "[core]") {
   CHECK(gpu::float_to_half(65520.0f) == 0x7c00);  // the midpoint to 2^16 rounds to infinity
   CHECK(gpu::float_to_half(70000.0f) == 0x7c00);
   CHECK(gpu::float_to_half(1e-9f) == 0);
+}
+
+TEST_CASE("memory types: read-back staging prefers a cached type, and falls back to any that has the required flags",
+          "[core]") {
+  constexpr VkMemoryPropertyFlags kLocal = VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT,
+                                  kVisible = VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT,
+                                  kCoherent = VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
+                                  kCached = VK_MEMORY_PROPERTY_HOST_CACHED_BIT;
+  // As a discrete NVIDIA GPU lists them: write-combined host memory before the cached one.
+  VkPhysicalDeviceMemoryProperties discrete{};
+  const VkMemoryPropertyFlags types[] = {0, kLocal, kVisible | kCoherent, kVisible | kCoherent | kCached,
+                                         kLocal | kVisible | kCoherent};
+  discrete.memoryTypeCount = 5;
+  for (uint32_t i = 0; i < 5; ++i) discrete.memoryTypes[i].propertyFlags = types[i];
+  const VkMemoryPropertyFlags host = kVisible | kCoherent;
+  CHECK(gpu::choose_memory_type(discrete, 0x1f, host) == 2);          // uploads: the first host-visible type
+  CHECK(gpu::choose_memory_type(discrete, 0x1f, host, kCached) == 3);  // read-back: the cached one
+  CHECK(gpu::choose_memory_type(discrete, 0x17, host, kCached) == 2);  // the cached one not allowed: fall back
+  CHECK(gpu::choose_memory_type(discrete, 0x1f, kLocal) == 1);
+  CHECK(gpu::choose_memory_type(discrete, 0x03, host) == -1);          // none allowed has the flags
+  // Only a non-coherent cached type beside the coherent one (as some mobile GPUs): coherent wins.
+  VkPhysicalDeviceMemoryProperties mobile{};
+  mobile.memoryTypeCount = 2;
+  mobile.memoryTypes[0].propertyFlags = kLocal | kVisible | kCoherent;
+  mobile.memoryTypes[1].propertyFlags = kLocal | kVisible | kCached;
+  CHECK(gpu::choose_memory_type(mobile, 0x3, host, kCached) == 0);
 }

@@ -12,6 +12,7 @@
 
 #include "gpu/context_impl.hpp"
 #include "gpu/embedded_shaders.hpp"
+#include "gpu/memory_type.hpp"
 #include "gpu/vk_check.hpp"
 #include "retnet/error.hpp"
 
@@ -489,11 +490,8 @@ const Pipeline& ContextImpl::pipeline(const char* shader, uint32_t binding_count
 }
 
 VkDeviceMemory ContextImpl::allocate(const VkMemoryRequirements& req, VkMemoryPropertyFlags want,
-                                     const std::string& what) {
-  int type = -1;
-  for (uint32_t i = 0; i < memory_properties.memoryTypeCount && type < 0; ++i)
-    if ((req.memoryTypeBits & (1u << i)) && (memory_properties.memoryTypes[i].propertyFlags & want) == want)
-      type = static_cast<int>(i);
+                                     const std::string& what, VkMemoryPropertyFlags prefer) {
+  const int type = gpu::choose_memory_type(memory_properties, req.memoryTypeBits, want, prefer);
   if (type < 0) throw Error(fmt::format("device '{}' has no memory type for {}", info.name, what));
   VkMemoryAllocateInfo ai{VK_STRUCTURE_TYPE_MEMORY_ALLOCATE_INFO};
   ai.allocationSize = req.size;

@@ -54,9 +54,10 @@ struct ContextImpl {
   const Pipeline& pipeline(const char* shader, uint32_t binding_count, uint32_t push_bytes,
                            const std::vector<uint32_t>& specialization = {});
 
-  // Device memory; `what` names the allocation in the out-of-memory message.
+  // Device memory with the flags `want` (and `prefer` where a type has them too); `what` names
+  // the allocation in the out-of-memory message.
   VkDeviceMemory allocate(const VkMemoryRequirements& req, VkMemoryPropertyFlags want,
-                          const std::string& what);
+                          const std::string& what, VkMemoryPropertyFlags prefer = 0);
   void release(VkDeviceMemory memory, VkDeviceSize size);
 
   // A one-off command buffer, submitted and waited for (uploads, downloads).

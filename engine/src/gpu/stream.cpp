@@ -90,7 +90,7 @@ std::pair<StagingBuffer*, size_t> Stream::take(Arena& arena, size_t bytes, const
   if (!arena.buffer || offset + bytes > arena.buffer->size) {
     // Grow; commands already recorded keep the old buffer alive until the submit.
     if (arena.buffer) retired_.push_back(std::move(arena.buffer));
-    arena.buffer = std::make_unique<StagingBuffer>(*ctx_, std::max<size_t>(2 * (offset + bytes), 1 << 16), what);
+    arena.buffer = std::make_unique<StagingBuffer>(*ctx_, std::max<size_t>(2 * (offset + bytes), 1 << 16), what, arena.use);
   }
   arena.used = offset + bytes;
   return {arena.buffer.get(), offset};

@@ -110,6 +110,7 @@ class Stream {
   void hazard_barrier(std::initializer_list<Arg> args, bool needed = false);
   // A host-visible buffer reused between submits, handed out in 16-byte-aligned pieces.
   struct Arena {
+    StagingUse use;
     std::unique_ptr<StagingBuffer> buffer;
     size_t used = 0;
   };
@@ -139,7 +140,7 @@ class Stream {
     DType dtype;
     std::vector<float>* out;
   };
-  Arena readback_, inputs_;
+  Arena readback_{StagingUse::ReadBack}, inputs_{StagingUse::Upload};
   std::vector<std::unique_ptr<StagingBuffer>> retired_;
   std::vector<std::unique_ptr<Tensor>> kept_;
   std::vector<PendingRead> reads_;

@@ -48,7 +48,7 @@ uint16_t float_to_half(float f) {
 
 float half_to_float(uint16_t h) { return glm::unpackHalf1x16(h); }
 
-StagingBuffer::StagingBuffer(Context& c, size_t bytes, const std::string& what) : ctx(c) {
+StagingBuffer::StagingBuffer(Context& c, size_t bytes, const std::string& what, StagingUse use) : ctx(c) {
   auto& impl = ctx.impl();
   VkBufferCreateInfo bi{VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO};
   bi.size = std::max<size_t>(bytes, 16);
@@ -58,7 +58,8 @@ StagingBuffer::StagingBuffer(Context& c, size_t bytes, const std::string& what) 
   vkGetBufferMemoryRequirements(impl.device, buffer, &req);
   try {
     memory = impl.allocate(req, VK_MEMORY_PROPERTY_HOST_VISIBLE_BIT | VK_MEMORY_PROPERTY_HOST_COHERENT_BIT,
-                           "staging for " + what);
+                           "staging for " + what,
+                           use == StagingUse::ReadBack ? VK_MEMORY_PROPERTY_HOST_CACHED_BIT : 0);
   } catch (...) {
     vkDestroyBuffer(impl.device, buffer, nullptr);
     throw;
@@ -161,7 +162,7 @@ void Tensor::upload_bytes(const void* data, size_t n) {
     throw Error(fmt::format("upload of {} bytes into tensor {} of {} bytes", n, describe(), bytes()));
   if (n == 0) return;
   auto& impl = ctx_->impl();
-  StagingBuffer staging(*ctx_, n, describe());
+  StagingBuffer staging(*ctx_, n, describe(), StagingUse::Upload);
   std::memcpy(staging.mapped, data, n);
   VkCommandBuffer cmd = impl.begin_commands();
   VkBufferCopy region{0, 0, n};
@@ -174,7 +175,7 @@ void Tensor::download_bytes(void* data, size_t n) const {
     throw Error(fmt::format("download of {} bytes from tensor {} of {} bytes", n, describe(), bytes()));
   if (n == 0) return;
   auto& impl = ctx_->impl();
-  StagingBuffer staging(*ctx_, n, describe());
+  StagingBuffer staging(*ctx_, n, describe(), StagingUse::ReadBack);
   VkCommandBuffer cmd = impl.begin_commands();
   VkBufferCopy region{0, 0, n};
   vkCmdCopyBuffer(cmd, buffer_, staging.buffer, 1, &region);

@@ -60,9 +60,13 @@ class Tensor {
   int64_t capacity_ = 0;
 };
 
+// What the host does with a staging buffer: write it for the device to copy from, or read
+// what the device copied into it (then a cached memory type, where the device has one).
+enum class StagingUse { Upload, ReadBack };
+
 // A host-visible buffer for transfers between host and device.
 struct StagingBuffer {
-  StagingBuffer(Context& ctx, size_t bytes, const std::string& what);
+  StagingBuffer(Context& ctx, size_t bytes, const std::string& what, StagingUse use);
   ~StagingBuffer();
   StagingBuffer(const StagingBuffer&) = delete;
   StagingBuffer& operator=(const StagingBuffer&) = delete;
