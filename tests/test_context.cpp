@@ -401,3 +401,28 @@ TEST_CASE("memory types: read-back staging prefers a cached type, and falls back
   mobile.memoryTypes[1].propertyFlags = kLocal | kVisible | kCached;
   CHECK(gpu::choose_memory_type(mobile, 0x3, host, kCached) == 0);
 }
+
+TEST_CASE("a context that spins on its fences waits for the work all the same", "[core]") {
+  auto options = quiet_options();
+  options.spin_wait = true;
+  options.validation = test::context().options().validation;
+  Context ctx(options);
+  const int64_t n = 1 << 20;
+  std::vector<float> ones(n, 1.0f);
+  gpu::Tensor h(ctx, {n}, gpu::DType::F32, "h");
+  h.upload(ones);
+  gpu::Stream s(ctx);
+  // Long enough that a submit which did not wait would be read back unfinished.
+  for (int i = 0; i < 20; ++i) kernels::residual_add(s, h, h);
+  std::vector<float> read;
+  s.read_back(h, &read);
+  s.submit();
+  CHECK(read == std::vector<float>(n, 1048576.0f));
+  CHECK(ctx.validation_messages().empty());
+  const char* before = std::getenv("RETNET_SPIN_WAIT");
+  const std::string saved = before ? before : "";
+  setenv("RETNET_SPIN_WAIT", "1", 1);
+  CHECK(ContextOptions::from_environment().spin_wait);
+  if (before) setenv("RETNET_SPIN_WAIT", saved.c_str(), 1);
+  else unsetenv("RETNET_SPIN_WAIT");
+}

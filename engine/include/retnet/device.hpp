@@ -53,10 +53,14 @@ struct ContextOptions {
   // shared memory, spills: what bounds a kernel's occupancy), where it offers
   // VK_KHR_pipeline_executable_properties; Context::pipeline_statistics() returns them.
   bool pipeline_statistics = false;
+  // Wait for each submission by polling its fence instead of sleeping in the driver: the
+  // thread goes on as soon as the GPU is done (a sleeping wait can add tens of microseconds
+  // to a decode step of a millisecond or two), at the cost of a busy CPU core meanwhile.
+  bool spin_wait = false;
 
   // Defaults overridden by RETNET_DEVICE, RETNET_VALIDATION, RETNET_PROFILE,
   // RETNET_NO_FP16, RETNET_NO_SUBGROUPS, RETNET_NO_COOPMAT, RETNET_CACHE_DIR,
-  // RETNET_SHARED_MEMORY_LIMIT, RETNET_PIPELINE_STATS.
+  // RETNET_SHARED_MEMORY_LIMIT, RETNET_PIPELINE_STATS, RETNET_SPIN_WAIT.
   static ContextOptions from_environment();
 };
 

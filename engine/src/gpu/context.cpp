@@ -120,6 +120,7 @@ ContextOptions ContextOptions::from_environment() {
   o.allow.subgroups = !env_flag("RETNET_NO_SUBGROUPS");
   o.allow.coopmat = !env_flag("RETNET_NO_COOPMAT");
   o.pipeline_statistics = env_flag("RETNET_PIPELINE_STATS");
+  o.spin_wait = env_flag("RETNET_SPIN_WAIT");
   if (const char* c = std::getenv("RETNET_CACHE_DIR")) o.cache_dir = c;
   if (const char* m = std::getenv("RETNET_SHARED_MEMORY_LIMIT")) {
     char* end = nullptr;

@@ -255,7 +255,10 @@ void Stream::execute() {
     std::lock_guard<std::mutex> lock(impl.mutex);
     r = vkQueueSubmit(impl.queue, 1, &si, fence_);
   }
-  if (r == VK_SUCCESS) r = vkWaitForFences(impl.device, 1, &fence_, VK_TRUE, UINT64_MAX);
+  if (r == VK_SUCCESS && ctx_->options().spin_wait) {
+    while ((r = vkGetFenceStatus(impl.device, fence_)) == VK_NOT_READY) {}
+  }
+  if (r == VK_SUCCESS) r = vkWaitForFences(impl.device, 1, &fence_, VK_TRUE, UINT64_MAX);  // at once if spun
   vkResetFences(impl.device, 1, &fence_);
   if (r != VK_SUCCESS) {
     clear_recording();
