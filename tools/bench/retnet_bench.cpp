@@ -499,6 +499,24 @@ int main(int argc, char** argv) {
         }
         out[T == 1 ? "profile_decode" : "profile_prefill_8192"] = p;
       }
+      if (impl.decode_layer_workgroups() != 0) {
+        // The step a session replays: with the persistent layer, a dispatch per layer. Its GPU
+        // time against the wall clock's ms/token above is what the gaps between dispatches and
+        // the host's round trip cost.
+        auto states = impl.new_states(1, "profile state");
+        retnet::gpu::Stream s(ctx);
+        auto inputs = impl.record_replayable_decode(s, states);
+        std::vector<float> sync;
+        s.read_back(impl.decode_sync(), &sync);
+        s.seal();
+        *inputs.token = 1;
+        *inputs.position = 0;
+        for (int rep = 0; rep < 2; ++rep) s.replay();  // the second run is measured
+        auto p = kernel_profile(s.timings());
+        p["timed_out"] = !sync.empty() && sync[0] != 0.0f;
+        print_profile("replayed decode step", p);
+        out["profile_replayed_decode"] = p;
+      }
     }
     report_pipelines(ctx, "decode and prefill", out);
     if (!json_path.empty()) std::ofstream(json_path) << out.dump(2) << "\n";
