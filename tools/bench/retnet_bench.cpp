@@ -75,6 +75,46 @@ double copy_bandwidth_gbs(const retnet::ContextOptions& device_options) {
   return 2.0 * n * 4 / (median(times) * 1e-3) / 1e9;
 }
 
+// Device read bandwidth through a shader (16-byte loads, next to nothing written), timed with
+// GPU timestamps: over a whole buffer of up to 1 GiB in one dispatch ("streaming"), and over
+// windows of `window_bytes` at successive offsets, one dependent dispatch each ("windows": what
+// a decode step's products read between two syncs, with each dispatch's ramp and drain).
+nlohmann::json read_bandwidth(const retnet::ContextOptions& device_options, int64_t window_bytes) {
+  using namespace retnet::gpu;
+  auto options = device_options;
+  options.profiling = true;
+  retnet::Context ctx(options);
+  int64_t n = std::min<int64_t>(int64_t(1) << 28, ctx.device().max_buffer_bytes / 4);  // floats, up to 1 GiB
+  n -= n % 4;
+  Tensor src(ctx, {n}, DType::F32, "read source");
+  constexpr int64_t kGroups = 4096;  // a million threads, each summing its share of the words
+  Tensor sink(ctx, {4 * 256 * kGroups}, DType::F32, "read sink");
+  Stream s(ctx);
+  s.fill_zero(src);
+  s.submit();
+  auto gb_s = [&](int64_t words, int windows) {  // words of 16 bytes per dispatch
+    struct { uint32_t n, first; float never; } push{uint32_t(words), 0, -1.0f};
+    const uint32_t groups = uint32_t(std::min<int64_t>(kGroups, (words + 255) / 256));
+    std::vector<double> times;
+    for (int round = 0; round < 4; ++round) {
+      for (int w = 0; w < windows; ++w) {
+        push.first = uint32_t((int64_t(w) * words) % (n / 4 - words + 1));
+        s.dispatch("read_vec4", {in(src), out(sink)}, push, groups);
+      }
+      s.submit();
+      double gpu = 0;
+      for (const auto& t : s.timings()) gpu += t.ms;
+      if (round > 0) times.push_back(gpu);  // the first round warms up
+    }
+    return double(words) * 16 * windows / (median(times) * 1e-3) / 1e9;
+  };
+  const int64_t window_words = std::min<int64_t>(window_bytes, n * 4) / 16;
+  const double streaming = gb_s(n / 4, 1), windows = gb_s(window_words, 16);
+  fmt::print("read bandwidth: {:.0f} GB/s streaming {} MiB, {:.0f} GB/s in dependent dispatches of {:.1f} MiB\n",
+             streaming, n * 4 >> 20, windows, window_words * 16 / 1048576.0);
+  return {{"streaming_gb_s", streaming}, {"window_gb_s", windows}, {"window_bytes", window_words * 16}};
+}
+
 // Per-kernel GPU time of one recorded step, summed by shader, largest first (RETNET_PROFILE=1).
 nlohmann::json kernel_profile(const std::vector<retnet::gpu::DispatchTime>& timings) {
   std::map<std::string, std::pair<double, int>> by_label;
@@ -403,6 +443,9 @@ int main(int argc, char** argv) {
     out["state_bytes_per_session"] = info.state_bytes_per_session;
     fmt::print("model: {} parameters ({} weights), {:.1f} MiB read per decode step: roofline {:.3f} ms/token\n",
                info.parameter_count, info.weight_dtype, step_bytes / 1048576.0, roofline_ms);
+    // Its ceilings: reading alone, and reading in pieces the size of a decode phase (a persistent
+    // decode layer has five phases between syncs).
+    out["read_bandwidth"] = read_bandwidth(options, int64_t(step_bytes / (5 * m.config.num_layers)));
     out["decode_layer_workgroups"] = m.decode_layer_workgroups();
     fmt::print("decode: {}\n", m.decode_layer_workgroups()
                                    ? fmt::format("one persistent dispatch per layer on {} workgroups",
