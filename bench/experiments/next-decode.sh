@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# One device call for what the fifteenth session left to measure on the 1.3b decode at 1k
+# context: HEAD against build-old (8ea0583, before the read-back staging moved to cached
+# memory), HEAD with RETNET_SPIN_WAIT=1, HEAD's profile of the replayed step (its GPU time
+# against ms/token: the gaps between dispatches and the host's round trip) with the read
+# bandwidth ceilings, and build-phases (HEAD + decode-phase-skip.patch) without any phase.
+# Builds: build-base (HEAD), build-old, build-phases, each only tests/retnet_tests and
+# tools/retnet-bench of a Release build.
+# Usage: source .device/prelude.sh && bash bench/experiments/next-decode.sh > $OUT/log.txt 2>&1
+# (not through `| tail`: a call cut off at its limit kills the pipeline and returns no output).
+set -u
+export RETNET_VALIDATION=0 RETNET_TEST_DATA_DIR=$PWD/tests/data
+export MODEL=/tmp/retnet-1.3b
+[ -d $MODEL ] || build-base/tools/retnet-bench --config 1.3b --save-model $MODEL || exit 1
+one() { NAME=$1 BUILD=$2 TESTS="$3" VARIANTS="$4" bash bench/experiments/ab-decode.sh; }
+one base-1 build-base "[decode_layer],[core]" "default||--contexts 1024
+spin|RETNET_SPIN_WAIT=1|--contexts 1024
+profile|RETNET_PROFILE=1|--contexts 1024"
+one old-1 build-old "[none]" "default||--contexts 1024"
+one phases build-phases "[none]" "bare|RETNET_DECODE_SKIP=63|--contexts 1024
+bare_spin|RETNET_DECODE_SKIP=63 RETNET_SPIN_WAIT=1|--contexts 1024
+full||--contexts 1024"
+one base-2 build-base "[none]" "default||--contexts 1024
+spin|RETNET_SPIN_WAIT=1|--contexts 1024"
+one old-2 build-old "[none]" "default||--contexts 1024"
