@@ -108,7 +108,7 @@ nlohmann::json read_bandwidth(const retnet::ContextOptions& device_options, int6
     }
     return double(words) * 16 * windows / (median(times) * 1e-3) / 1e9;
   };
-  const int64_t window_words = std::min<int64_t>(window_bytes, n * 4) / 16;
+  const int64_t window_words = std::clamp<int64_t>(window_bytes / 16, 1, n / 4);
   const double streaming = gb_s(n / 4, 1), windows = gb_s(window_words, 16);
   fmt::print("read bandwidth: {:.0f} GB/s streaming {} MiB, {:.0f} GB/s in dependent dispatches of {:.1f} MiB\n",
              streaming, n * 4 >> 20, windows, window_words * 16 / 1048576.0);
