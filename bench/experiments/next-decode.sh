@@ -3,7 +3,8 @@
 # context: HEAD against build-old (8ea0583, before the read-back staging moved to cached
 # memory), HEAD with RETNET_SPIN_WAIT=1, HEAD's profile of the replayed step (its GPU time
 # against ms/token: the gaps between dispatches and the host's round trip) with the read
-# bandwidth ceilings, and build-phases (HEAD + decode-phase-skip.patch) without any phase.
+# bandwidth ceilings, and build-phases (HEAD + decode-phase-skip.patch) without any phase, and
+# without the staging of the products' inputs.
 # Builds: build-base (HEAD), build-old, build-phases, each only tests/retnet_tests and
 # tools/retnet-bench of a Release build.
 # Usage: source .device/prelude.sh && bash bench/experiments/next-decode.sh > $OUT/log.txt 2>&1
@@ -19,7 +20,10 @@ profile|RETNET_PROFILE=1|--contexts 1024"
 one old-1 build-old "[none]" "default||--contexts 1024"
 one phases build-phases "[none]" "bare|RETNET_DECODE_SKIP=63|--contexts 1024
 bare_spin|RETNET_DECODE_SKIP=63 RETNET_SPIN_WAIT=1|--contexts 1024
-full||--contexts 1024"
+full||--contexts 1024
+nostage|RETNET_DECODE_SKIP=64|--contexts 1024
+nostage_nosync|RETNET_DECODE_SKIP=96|--contexts 1024
+nosync|RETNET_DECODE_SKIP=32|--contexts 1024"
 one base-2 build-base "[none]" "default||--contexts 1024
 spin|RETNET_SPIN_WAIT=1|--contexts 1024"
 one old-2 build-old "[none]" "default||--contexts 1024"
