@@ -55,7 +55,8 @@ struct ContextOptions {
   bool pipeline_statistics = false;
   // Wait for each submission by polling its fence instead of sleeping in the driver: the
   // thread goes on as soon as the GPU is done (a sleeping wait can add tens of microseconds
-  // to a decode step of a millisecond or two), at the cost of a busy CPU core meanwhile.
+  // to a decode step of a millisecond or two), at the cost of a busy CPU core meanwhile. Not for
+  // a CPU device (lavapipe): the spinning core is one its own threads lack (decode 1.7x slower).
   bool spin_wait = false;
 
   // Defaults overridden by RETNET_DEVICE, RETNET_VALIDATION, RETNET_PROFILE,
