@@ -46,6 +46,22 @@ double median(std::vector<double> v) {
   return v.empty() ? 0 : v[v.size() / 2];
 }
 
+// Median milliseconds of `rounds` submissions of what `record` records into `s`, after one that
+// warms up: GPU time where the device has timestamps (the stream's context profiles), else the
+// wall clock.
+double median_submission_ms(retnet::gpu::Stream& s, int rounds, const std::function<void()>& record) {
+  std::vector<double> times;
+  for (int i = 0; i <= rounds; ++i) {
+    auto t0 = clock_type::now();
+    record();
+    s.submit();
+    double wall = ms_since(t0), gpu = 0;
+    for (const auto& t : s.timings()) gpu += t.ms;
+    if (i > 0) times.push_back(gpu > 0 ? gpu : wall);
+  }
+  return median(times);
+}
+
 // Device-to-device copy bandwidth through a shader (16-byte loads and stores), counting bytes
 // read plus bytes written, timed with GPU timestamps where the device has them.
 double copy_bandwidth_gbs(const retnet::ContextOptions& device_options) {
@@ -61,22 +77,14 @@ double copy_bandwidth_gbs(const retnet::ContextOptions& device_options) {
   s.submit();
   struct { uint32_t n; } push{static_cast<uint32_t>(n / 4)};
   const uint32_t groups = static_cast<uint32_t>(std::min<int64_t>(retnet::gpu::kMaxGroupsPerDimension, (n / 4 + 255) / 256));
-  std::vector<double> times;
-  for (int i = 0; i < 6; ++i) {
-    auto t0 = clock_type::now();
-    for (int r = 0; r < 4; ++r)
-      s.dispatch("copy_vec4", {in(r % 2 ? b : a), out(r % 2 ? a : b)}, push, groups);
-    s.submit();
-    double wall = ms_since(t0) / 4;
-    double gpu = 0;
-    for (const auto& t : s.timings()) gpu += t.ms / 4;
-    if (i > 0) times.push_back(gpu > 0 ? gpu : wall);  // the first round warms up
-  }
-  return 2.0 * n * 4 / (median(times) * 1e-3) / 1e9;
+  const double ms = median_submission_ms(s, 5, [&] {
+    for (int r = 0; r < 4; ++r) s.dispatch("copy_vec4", {in(r % 2 ? b : a), out(r % 2 ? a : b)}, push, groups);
+  }) / 4;
+  return 2.0 * n * 4 / (ms * 1e-3) / 1e9;
 }
 
 // Device read bandwidth through a shader (16-byte loads, next to nothing written), timed with
-// GPU timestamps: over a whole buffer of up to 1 GiB in one dispatch ("streaming"), and over
+// GPU timestamps where the device has them: over a whole buffer of up to 1 GiB in one dispatch ("streaming"), and over
 // windows of `window_bytes` at successive offsets, one dependent dispatch each ("windows": what
 // a decode step's products read between two syncs, with each dispatch's ramp and drain).
 nlohmann::json read_bandwidth(const retnet::ContextOptions& device_options, int64_t window_bytes) {
@@ -95,18 +103,13 @@ nlohmann::json read_bandwidth(const retnet::ContextOptions& device_options, int6
   auto gb_s = [&](int64_t words, int windows) {  // words of 16 bytes per dispatch
     struct { uint32_t n, first; float never; } push{uint32_t(words), 0, -1.0f};
     const uint32_t groups = uint32_t(std::min<int64_t>(kGroups, (words + 255) / 256));
-    std::vector<double> times;
-    for (int round = 0; round < 4; ++round) {
+    const double ms = median_submission_ms(s, 3, [&] {
       for (int w = 0; w < windows; ++w) {
         push.first = uint32_t((int64_t(w) * words) % (n / 4 - words + 1));
         s.dispatch("read_vec4", {in(src), out(sink)}, push, groups);
       }
-      s.submit();
-      double gpu = 0;
-      for (const auto& t : s.timings()) gpu += t.ms;
-      if (round > 0) times.push_back(gpu);  // the first round warms up
-    }
-    return double(words) * 16 * windows / (median(times) * 1e-3) / 1e9;
+    });
+    return double(words) * 16 * windows / (ms * 1e-3) / 1e9;
   };
   const int64_t window_words = std::clamp<int64_t>(window_bytes / 16, 1, n / 4);
   const double streaming = gb_s(n / 4, 1), windows = gb_s(window_words, 16);
