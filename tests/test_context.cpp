@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <string>
 
 #include "gpu/context_impl.hpp"
 #include "gpu/memory_type.hpp"
@@ -25,6 +26,25 @@ ContextOptions quiet_options() {
   o.cache_dir = "none";
   return o;
 }
+// Sets an environment variable for its lifetime, then restores it as it was (the suite's
+// variant runs set some of them).
+class EnvOverride {
+ public:
+  EnvOverride(const char* name, const char* value) : name_(name), had_(std::getenv(name) != nullptr) {
+    if (had_) saved_ = std::getenv(name);
+    set(value);
+  }
+  ~EnvOverride() {
+    if (had_) setenv(name_, saved_.c_str(), 1);
+    else unsetenv(name_);
+  }
+  void set(const char* value) { setenv(name_, value, 1); }
+
+ private:
+  const char* name_;
+  bool had_;
+  std::string saved_;
+};
 std::filesystem::path temp_dir(const char* name) {
   auto p = std::filesystem::temp_directory_path() / fmt::format("retnet-test-{}-{}", name, ::getpid());
   std::filesystem::remove_all(p);
@@ -150,18 +170,15 @@ TEST_CASE("tensors round-trip f32, f16 and i32 and reject wrong sizes", "[core][
 }
 
 TEST_CASE("RETNET_SHARED_MEMORY_LIMIT caps the shared memory the kernels plan for", "[core][errors]") {
-  // Restores the variable as the test found it (the small-shared-memory run of the suite sets it).
-  const char* before = std::getenv("RETNET_SHARED_MEMORY_LIMIT");
-  const std::string saved = before ? before : "";
-  setenv("RETNET_SHARED_MEMORY_LIMIT", "20000", 1);
-  CHECK(ContextOptions::from_environment().shared_memory_limit == 20000);
-  for (const char* bad : {"", "abc", "16k", "0"}) {
-    CAPTURE(bad);
-    setenv("RETNET_SHARED_MEMORY_LIMIT", bad, 1);
-    CHECK_THROWS_AS(ContextOptions::from_environment(), Error);
+  {  // the small-shared-memory run of the suite sets the variable itself
+    EnvOverride limit("RETNET_SHARED_MEMORY_LIMIT", "20000");
+    CHECK(ContextOptions::from_environment().shared_memory_limit == 20000);
+    for (const char* bad : {"", "abc", "16k", "0"}) {
+      CAPTURE(bad);
+      limit.set(bad);
+      CHECK_THROWS_AS(ContextOptions::from_environment(), Error);
+    }
   }
-  if (before) setenv("RETNET_SHARED_MEMORY_LIMIT", saved.c_str(), 1);
-  else unsetenv("RETNET_SHARED_MEMORY_LIMIT");
   ContextOptions options = test::context().options();
   options.shared_memory_limit = 1 << 30;  // above the device's: the device's own limit stays
   Context ctx(options);
@@ -419,10 +436,6 @@ TEST_CASE("a context that spins on its fences waits for the work all the same", 
   s.submit();
   CHECK(read == std::vector<float>(n, 1048576.0f));
   CHECK(ctx.validation_messages().empty());
-  const char* before = std::getenv("RETNET_SPIN_WAIT");
-  const std::string saved = before ? before : "";
-  setenv("RETNET_SPIN_WAIT", "1", 1);
+  EnvOverride spin("RETNET_SPIN_WAIT", "1");
   CHECK(ContextOptions::from_environment().spin_wait);
-  if (before) setenv("RETNET_SPIN_WAIT", saved.c_str(), 1);
-  else unsetenv("RETNET_SPIN_WAIT");
 }
