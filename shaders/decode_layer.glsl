@@ -1,5 +1,6 @@
-// Body of decode_layer_f16/f32.comp: a whole RetNet layer of a one-token decode step in one
-// dispatch, the five dispatches of kernels/decode.hpp as five phases of one persistent grid:
+// Body of decode_layer_f16/f32.comp: RetNet layers of a one-token decode step (one, or all of
+// them) in one dispatch, each layer's five dispatches of kernels/decode.hpp as five phases of
+// one persistent grid:
 //   1  RMSNorm(h) -> q, k, v, g                            (rows of all four products)
 //   2  rotary(q, k); S = gamma S + k^T v; o = scale q S     (per head and block of columns)
 //   3  gated head norm of o -> o_proj, added into h
@@ -7,9 +8,12 @@
 //   5  down_proj(ffn), added into h
 // Why: at batch 1 a layer of the 1.3b model reads about 100 MB of weights, some 35 us at an
 // H100's bandwidth, and each dependent dispatch costs about 4 us before any work, plus the
-// ramp and drain of its loads. Here the phases are separated by grid-wide syncs instead, and
-// before waiting at one each subgroup issues the loads of its next phase's first weights (or
-// its share of the state), which depend on nothing the sync waits for: memory stays busy.
+// ramp and drain of its loads. Here the phases, and the layers, are separated by grid-wide
+// syncs instead, and before waiting at one each subgroup issues the loads of its next phase's
+// first weights (or its share of the state), which depend on nothing the sync waits for:
+// memory stays busy. Each kind of per-layer tensor (a weight, a norm, the state) is bound once
+// for all the dispatch's layers: layer l's lies at l times its size rounded up to
+// pc.layer_align bytes (gpu::Tensor::view; the launcher checks the layout).
 //
 // A grid-wide sync needs every workgroup resident at once, which Vulkan does not promise; the
 // host launches at most one workgroup per compute unit, and every wait is bounded. A
@@ -37,7 +41,9 @@ layout(constant_id = 8) const uint SYNC_SHORTFALL = 0;    // tests: wait for wor
 
 layout(push_constant) uniform Push {
   uint D, I, H, dk, dv;   // hidden size, intermediate size, heads, head dims
-  uint layer;             // this layer's arrival counter is sync[1 + layer]
+  uint first_layer;       // layer l of the dispatch counts its arrivals in sync[1 + first_layer + l]
+  uint layers;            // layers in this dispatch
+  uint layer_align;       // bytes (a multiple of 16) each layer's tensors are rounded up to
   float eps, scale;       // norm epsilon; dk^-0.5
   vec2 turns_per_radian;  // rotary constants (rotary_angle.glsl)
   vec2 ratio_powers[10];
@@ -77,19 +83,45 @@ shared float qs[DPT * RG], ks[DPT * RG];
 shared vec4 partial[WG];  // [row group][column quad]
 shared bool sync_ok;
 
+// ---- where the current layer's tensors start, in 16-byte units (vec4s, or WVECs) ----
+
+uint layer_l = 0;  // the current layer of the dispatch
+uint off_q, off_k, off_v, off_g, off_o, off_gate, off_up, off_down;
+uint off_attn_norm, off_g_norm, off_mlp_norm, off_state;
+
+// Units between layers of a tensor of `bytes` bytes.
+uint layer_stride(uint bytes) { return (bytes + pc.layer_align - 1) / pc.layer_align * (pc.layer_align / 16); }
+
+void set_layer(uint l) {
+  layer_l = l;
+  const uint wbytes = CHUNK == 8 ? 2 : 4, qk = pc.H * pc.dk, vg = pc.H * pc.dv;
+  off_q = l * layer_stride(qk * pc.D * wbytes);
+  off_k = off_q;
+  off_v = l * layer_stride(vg * pc.D * wbytes);
+  off_g = off_v;
+  off_o = off_v;
+  off_gate = l * layer_stride(pc.I * pc.D * wbytes);
+  off_up = off_gate;
+  off_down = off_gate;
+  off_attn_norm = l * layer_stride(pc.D * 4);
+  off_mlp_norm = off_attn_norm;
+  off_g_norm = l * layer_stride(pc.dv * 4);
+  off_state = l * layer_stride(pc.H * pc.dk * pc.dv * 4);
+}
+
 // ---- the products (phases 1, 3, 4, 5) ----
 
 // Matrices: 0-3 q, k, v, g; 4 o_proj; 5 gate (6 up, read beside it); 7 down.
 WVEC load_w(uint m, uint i) {
   switch (m) {
-    case 0: return wq[i];
-    case 1: return wk[i];
-    case 2: return wv[i];
-    case 3: return wg[i];
-    case 4: return wo[i];
-    case 5: return wgate[i];
-    case 6: return wup[i];
-    default: return wdown[i];
+    case 0: return wq[off_q + i];
+    case 1: return wk[off_k + i];
+    case 2: return wv[off_v + i];
+    case 3: return wg[off_g + i];
+    case 4: return wo[off_o + i];
+    case 5: return wgate[off_gate + i];
+    case 6: return wup[off_up + i];
+    default: return wdown[off_down + i];
   }
 }
 
@@ -129,7 +161,7 @@ void prefetch_weights(uint phase, out WVEC pre[PREFETCH], out WVEC pre_up[PREFET
     const uint c = gl_SubgroupInvocationID + i * gl_SubgroupSize;
     if (c < pieces) {
       pre[i] = load_w(m, r * pieces + c);
-      if (phase == 4) pre_up[i] = wup[r * pieces + c];
+      if (phase == 4) pre_up[i] = wup[off_up + r * pieces + c];
     }
   }
 }
@@ -138,13 +170,13 @@ InputVec load_input(uint phase, uint i) {
   InputVec x;
   if (phase == 3) {
     x.x = o4[i];
-    x.w = g_norm4[i % (pc.dv / 4)];  // a vec4 never straddles heads
+    x.w = g_norm4[off_g_norm + i % (pc.dv / 4)];  // a vec4 never straddles heads
     x.gate = g4[i];
   } else if (phase == 5) {
     x.x = ffn4[i];
   } else {
     x.x = h4[i];
-    x.w = phase == 1 ? attn_norm4[i] : mlp_norm4[i];
+    x.w = phase == 1 ? attn_norm4[off_attn_norm + i] : mlp_norm4[off_mlp_norm + i];
   }
   return x;
 }
@@ -187,7 +219,7 @@ void run_products(uint phase, WVEC pre[PREFETCH], WVEC pre_up[PREFETCH]) {
         const uint ci = c + i * sg;
         if (ci < pieces) {
           w[i] = load_w(m, base + ci);
-          if (swiglu) u[i] = wup[base + ci];
+          if (swiglu) u[i] = wup[off_up + base + ci];
         }
       }
       [[unroll]] for (uint i = 0; i < PREFETCH; ++i) {
@@ -216,7 +248,7 @@ void load_state(uint unit, out vec4 s[DPT]) {
   [[unroll]] for (uint i = 0; i < DPT; ++i) {
     const uint d = rg + RG * i;
     s[i] = vec4(0.0);
-    if (d < pc.dk && c0 < pc.dv) s[i] = state4[(head * pc.dk * pc.dv + d * pc.dv + c0) / 4];
+    if (d < pc.dk && c0 < pc.dv) s[i] = state4[off_state + (head * pc.dk * pc.dv + d * pc.dv + c0) / 4];
   }
 }
 
@@ -242,7 +274,7 @@ void retention_unit(uint unit, vec4 s[DPT]) {
     const uint d = rg + RG * i;
     if (d < pc.dk && c0 < pc.dv) {
       s[i] = (s[i] - x * s[i]) + ks[d] * vt;  // gamma S = S - (1 - gamma) S, as retention_recurrent
-      state4[(head * pc.dk * pc.dv + d * pc.dv + c0) / 4] = s[i];
+      state4[off_state + (head * pc.dk * pc.dv + d * pc.dv + c0) / 4] = s[i];
       p += qs[d] * s[i];
     }
   }
@@ -263,12 +295,12 @@ bool no_timeout_yet() {
   return sync_ok;
 }
 
-// Waits until every workgroup has arrived here (the k-th sync of the layer); false if the
-// wait timed out. The caller has fenced its writes (memoryBarrierBuffer) before its prefetch.
+// Waits until every workgroup has arrived here (the k-th sync of the current layer); false if
+// the wait timed out. The caller has fenced its writes (memoryBarrierBuffer) before its prefetch.
 bool grid_sync(uint k) {
   barrier();
   if (gl_LocalInvocationIndex == 0) {
-    const uint slot = 1 + pc.layer, target = k * gl_NumWorkGroups.x + SYNC_SHORTFALL;
+    const uint slot = 1 + pc.first_layer + layer_l, target = k * gl_NumWorkGroups.x + SYNC_SHORTFALL;
     atomicAdd(sync_words[slot], 1u);
     bool ok = true;
     for (uint polls = 0; atomicAdd(sync_words[slot], 0u) < target; ++polls) {
@@ -285,10 +317,8 @@ bool grid_sync(uint k) {
   return sync_ok;
 }
 
-void main() {
-  WVEC pre[PREFETCH], pre_up[PREFETCH];
-  prefetch_weights(1, pre, pre_up);
-  if (!no_timeout_yet()) return;  // an earlier layer of this step gave up
+// One layer, its first phase's weights prefetched in `pre`; its syncs count from `first_sync`.
+bool run_layer(inout WVEC pre[PREFETCH], inout WVEC pre_up[PREFETCH], uint first_sync) {
   stage_phase_input(1);
   run_products(1, pre, pre_up);
 
@@ -296,7 +326,7 @@ void main() {
   vec4 s[DPT];
   const uint units = retention_units();
   if (gl_WorkGroupID.x < units) load_state(gl_WorkGroupID.x, s);
-  if (!grid_sync(1)) return;
+  if (!grid_sync(first_sync)) return false;
   for (uint unit = gl_WorkGroupID.x; unit < units; unit += gl_NumWorkGroups.x) {
     if (unit != gl_WorkGroupID.x) load_state(unit, s);
     retention_unit(unit, s);
@@ -304,19 +334,37 @@ void main() {
 
   memoryBarrierBuffer();
   prefetch_weights(3, pre, pre_up);
-  if (!grid_sync(2)) return;
+  if (!grid_sync(first_sync + 1)) return false;
   stage_phase_input(3);
   run_products(3, pre, pre_up);
 
   memoryBarrierBuffer();
   prefetch_weights(4, pre, pre_up);
-  if (!grid_sync(3)) return;
+  if (!grid_sync(first_sync + 2)) return false;
   stage_phase_input(4);
   run_products(4, pre, pre_up);
 
   memoryBarrierBuffer();
   prefetch_weights(5, pre, pre_up);
-  if (!grid_sync(4)) return;
+  if (!grid_sync(first_sync + 3)) return false;
   stage_phase_input(5);
   run_products(5, pre, pre_up);
+  return true;
+}
+
+void main() {
+  WVEC pre[PREFETCH], pre_up[PREFETCH];
+  set_layer(0);
+  prefetch_weights(1, pre, pre_up);
+  if (!no_timeout_yet()) return;  // an earlier layer of this step gave up
+  if (!run_layer(pre, pre_up, 1)) return;
+  for (uint l = 1; l < pc.layers; ++l) {
+    // The next layer's first phase reads h, which the last one has just finished: one sync
+    // more (the first of the layer's counter), its weights already in flight.
+    memoryBarrierBuffer();
+    set_layer(l);
+    prefetch_weights(1, pre, pre_up);
+    if (!grid_sync(1)) return;
+    if (!run_layer(pre, pre_up, 2)) return;
+  }
 }

@@ -26,25 +26,6 @@ ContextOptions quiet_options() {
   o.cache_dir = "none";
   return o;
 }
-// Sets an environment variable for its lifetime, then restores it as it was (the suite's
-// variant runs set some of them).
-class EnvOverride {
- public:
-  EnvOverride(const char* name, const char* value) : name_(name), had_(std::getenv(name) != nullptr) {
-    if (had_) saved_ = std::getenv(name);
-    set(value);
-  }
-  ~EnvOverride() {
-    if (had_) setenv(name_, saved_.c_str(), 1);
-    else unsetenv(name_);
-  }
-  void set(const char* value) { setenv(name_, value, 1); }
-
- private:
-  const char* name_;
-  bool had_;
-  std::string saved_;
-};
 std::filesystem::path temp_dir(const char* name) {
   auto p = std::filesystem::temp_directory_path() / fmt::format("retnet-test-{}-{}", name, ::getpid());
   std::filesystem::remove_all(p);
@@ -171,7 +152,7 @@ TEST_CASE("tensors round-trip f32, f16 and i32 and reject wrong sizes", "[core][
 
 TEST_CASE("RETNET_SHARED_MEMORY_LIMIT caps the shared memory the kernels plan for", "[core][errors]") {
   {  // the small-shared-memory run of the suite sets the variable itself
-    EnvOverride limit("RETNET_SHARED_MEMORY_LIMIT", "20000");
+    test::EnvOverride limit("RETNET_SHARED_MEMORY_LIMIT", "20000");
     CHECK(ContextOptions::from_environment().shared_memory_limit == 20000);
     for (const char* bad : {"", "abc", "16k", "0"}) {
       CAPTURE(bad);
@@ -372,6 +353,76 @@ TEST_CASE("a tensor views its buffer with a smaller shape but never a larger one
   CHECK_THROWS_WITH(t.reshape({5, 8}), Catch::Contains("exceed"));
 }
 
+TEST_CASE("views share their tensor's memory at an offset, outlive it, and are read, written and bound there",
+          "[core][errors]") {
+  Context ctx(test::context().options());
+  const size_t align = gpu::Tensor::view_alignment(ctx);
+  const uint64_t before = ctx.allocated_bytes();
+  const int64_t n = static_cast<int64_t>(3 * align / 4);  // room for views at 0, align and 2 align
+  std::vector<float> all(static_cast<size_t>(n));
+  for (size_t i = 0; i < all.size(); ++i) all[i] = float(i);
+  gpu::Tensor middle;
+  {
+    gpu::Tensor base(ctx, {n}, gpu::DType::F32, "base");
+    base.upload(all);
+    middle = gpu::Tensor::view(base, align, {2, 3}, "middle");
+    CHECK(middle.offset() == align);
+    CHECK(middle.buffer() == base.buffer());
+    CHECK(middle.download() == std::vector<float>(all.begin() + align / 4, all.begin() + align / 4 + 6));
+    CHECK_THROWS_WITH(gpu::Tensor::view(base, 4, {1}, "misaligned"), Catch::Contains("misaligned"));
+    CHECK_THROWS_WITH(gpu::Tensor::view(base, 2 * align, {n}, "too long"), Catch::Contains("out of range"));
+    // A view of a view starts from where that view starts.
+    CHECK(gpu::Tensor::view(middle, align, {1}, "last").download() == std::vector<float>{all[align / 2]});
+  }
+  CHECK(ctx.allocated_bytes() > before);  // the view keeps the memory
+  // Writes through the view land at its offset: an upload, a fill and a kernel's output.
+  middle.upload(std::vector<float>{1, 2, 3, 4, 5, 6});
+  gpu::Tensor x(ctx, {2, 3}, gpu::DType::F32, "x");
+  x.upload(std::vector<float>{10, 20, 30, 40, 50, 60});
+  gpu::Stream s(ctx);
+  kernels::residual_add(s, middle, x);
+  s.submit();
+  CHECK(middle.download() == std::vector<float>{11, 22, 33, 44, 55, 66});
+  {
+    gpu::Stream z(ctx);
+    z.fill_zero(middle);
+    z.submit();
+  }
+  CHECK(middle.download() == std::vector<float>(6, 0.0f));
+  x = gpu::Tensor();
+  middle = gpu::Tensor();
+  CHECK(ctx.allocated_bytes() == before);
+  CHECK(ctx.validation_messages().empty());
+}
+
+TEST_CASE("stacked tensors lie one rounded-up size apart in one buffer, and only they count as stacked",
+          "[core][errors]") {
+  Context ctx(test::context().options());
+  const std::vector<std::string> names = {"w 0", "w 1", "w 2"};
+  auto w = gpu::stacked(ctx, {3, 5}, gpu::DType::F16, names);  // 30 bytes each: padded
+  REQUIRE(w.size() == 3);
+  const size_t stride = gpu::stacked_stride(ctx, 30);
+  CHECK(stride % gpu::Tensor::view_alignment(ctx) == 0);
+  CHECK(stride >= 30);
+  for (size_t i = 0; i < 3; ++i) {
+    CHECK(w[i].name() == names[i]);
+    CHECK(w[i].shape() == std::vector<int64_t>{3, 5});
+    CHECK(w[i].buffer() == w[0].buffer());
+    CHECK(w[i].offset() == i * stride);
+  }
+  // Each holds its own values (f16, rounded) beside the others.
+  for (size_t i = 0; i < 3; ++i) w[i].upload(test::random_vector(15, 40 + uint32_t(i), 1.0f));
+  for (size_t i = 0; i < 3; ++i)
+    CHECK(w[i].download() == test::rounded(test::random_vector(15, 40 + uint32_t(i), 1.0f), gpu::DType::F16));
+  CHECK(gpu::is_stacked({&w[0], &w[1], &w[2]}));
+  CHECK(gpu::is_stacked({&w[1], &w[2]}));
+  CHECK_FALSE(gpu::is_stacked({&w[0], &w[2]}));
+  CHECK_FALSE(gpu::is_stacked({&w[1], &w[0]}));
+  gpu::Tensor alone(ctx, {3, 5}, gpu::DType::F16, "alone");
+  CHECK_FALSE(gpu::is_stacked({&w[2], &alone}));
+  CHECK_THROWS_AS(gpu::stacked(ctx, {3}, gpu::DType::F32, {}), Error);
+}
+
 TEST_CASE("f32 to f16 conversion rounds to nearest even", "[core]") {
   // Independent reference: the exactly representable halves around each value, nearest wins,
   // ties go to the even one; checked over every f16 value and the midpoints between them.
@@ -436,6 +487,6 @@ TEST_CASE("a context that spins on its fences waits for the work all the same", 
   s.submit();
   CHECK(read == std::vector<float>(n, 1048576.0f));
   CHECK(ctx.validation_messages().empty());
-  EnvOverride spin("RETNET_SPIN_WAIT", "1");
+  test::EnvOverride spin("RETNET_SPIN_WAIT", "1");
   CHECK(ContextOptions::from_environment().spin_wait);
 }

@@ -103,6 +103,18 @@ std::vector<float> rounded(const std::vector<float>& values, retnet::gpu::DType 
   return out;
 }
 
+EnvOverride::EnvOverride(const char* name, const char* value) : name_(name), had_(std::getenv(name) != nullptr) {
+  if (had_) saved_ = std::getenv(name);
+  set(value);
+}
+
+EnvOverride::~EnvOverride() {
+  if (had_) setenv(name_, saved_.c_str(), 1);
+  else unsetenv(name_);
+}
+
+void EnvOverride::set(const char* value) { setenv(name_, value, 1); }
+
 }  // namespace test
 
 bool test_context_created() { return test::g_context_created; }

@@ -3,6 +3,7 @@
 // and the error measure every tolerance in the suite is stated in.
 #include <cstdint>
 #include <functional>
+#include <string>
 #include <vector>
 
 #include "gpu/stream.hpp"
@@ -43,5 +44,21 @@ retnet::gpu::Tensor tensor(const std::vector<int64_t>& shape, const std::vector<
 
 // The values a tensor of `dtype` actually holds (f16 rounding applied), for CPU references.
 std::vector<float> rounded(const std::vector<float>& values, retnet::gpu::DType dtype);
+
+// Sets an environment variable for its lifetime, then restores it as it was (the suite's
+// variant runs set some of them).
+class EnvOverride {
+ public:
+  EnvOverride(const char* name, const char* value);
+  ~EnvOverride();
+  EnvOverride(const EnvOverride&) = delete;
+  EnvOverride& operator=(const EnvOverride&) = delete;
+  void set(const char* value);
+
+ private:
+  const char* name_;
+  bool had_;
+  std::string saved_;
+};
 
 }  // namespace test

@@ -17,6 +17,10 @@ one() { NAME=$1 BUILD=$2 TESTS="$3" VARIANTS="$4" bash bench/experiments/ab-deco
 one base-1 build-base "[decode_layer],[core]" "default||--contexts 1024
 spin|RETNET_SPIN_WAIT=1|--contexts 1024
 profile|RETNET_PROFILE=1|--contexts 1024"
+one stack-1 build-stack "[decode_layer],[model]" "all||--contexts 1024
+one|RETNET_DECODE_LAYERS=1|--contexts 1024
+all_spin|RETNET_SPIN_WAIT=1|--contexts 1024
+profile|RETNET_PROFILE=1|--contexts 1024"
 one old-1 build-old "[none]" "default||--contexts 1024"
 one phases build-phases "[none]" "bare|RETNET_DECODE_SKIP=63|--contexts 1024
 bare_spin|RETNET_DECODE_SKIP=63 RETNET_SPIN_WAIT=1|--contexts 1024
@@ -27,3 +31,5 @@ nosync|RETNET_DECODE_SKIP=32|--contexts 1024"
 one base-2 build-base "[none]" "default||--contexts 1024
 spin|RETNET_SPIN_WAIT=1|--contexts 1024"
 one old-2 build-old "[none]" "default||--contexts 1024"
+one stack-2 build-stack "[none]" "all||--contexts 1024
+one|RETNET_DECODE_LAYERS=1|--contexts 1024"

@@ -138,7 +138,7 @@ void Stream::dispatch(const char* shader, std::initializer_list<Arg> args, const
   infos.reserve(args.size());
   uint32_t binding = 0;
   for (const Arg& a : args) {
-    infos.push_back({a.tensor->buffer(), 0, VK_WHOLE_SIZE});
+    infos.push_back({a.tensor->buffer(), a.tensor->offset(), a.tensor->binding_range()});
     VkWriteDescriptorSet w{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
     w.dstSet = set;
     w.dstBinding = binding++;
@@ -165,7 +165,7 @@ void Stream::dispatch(const char* shader, std::initializer_list<Arg> args, const
 void Stream::fill_zero(Tensor& t) {
   begin_if_needed();
   hazard_barrier({out(t)});
-  vkCmdFillBuffer(cmd_, t.buffer(), 0, VK_WHOLE_SIZE, 0);
+  vkCmdFillBuffer(cmd_, t.buffer(), t.offset(), t.binding_range(), 0);
 }
 
 void Stream::copy(const Tensor& src, Tensor& dst) {
@@ -174,7 +174,7 @@ void Stream::copy(const Tensor& src, Tensor& dst) {
   if (src.bytes() == 0) return;
   begin_if_needed();
   hazard_barrier({in(src), out(dst)});
-  VkBufferCopy region{0, 0, src.bytes()};
+  VkBufferCopy region{src.offset(), dst.offset(), src.bytes()};
   vkCmdCopyBuffer(cmd_, src.buffer(), dst.buffer(), 1, &region);
 }
 
@@ -186,7 +186,7 @@ void Stream::copy_region(const Tensor& src, size_t src_offset, Tensor& dst, size
   if (bytes == 0) return;
   begin_if_needed();
   hazard_barrier({in(src), out(dst)});
-  VkBufferCopy region{src_offset, dst_offset, bytes};
+  VkBufferCopy region{src.offset() + src_offset, dst.offset() + dst_offset, bytes};
   vkCmdCopyBuffer(cmd_, src.buffer(), dst.buffer(), 1, &region);
 }
 
@@ -197,7 +197,7 @@ void Stream::update(Tensor& dst, const void* data, size_t bytes) {
   if (bytes == 0) return;
   begin_if_needed();
   hazard_barrier({out(dst)});
-  vkCmdUpdateBuffer(cmd_, dst.buffer(), 0, bytes, data);
+  vkCmdUpdateBuffer(cmd_, dst.buffer(), dst.offset(), bytes, data);
 }
 
 Tensor& Stream::keep_until_submit(Tensor t) {
@@ -212,7 +212,7 @@ void Stream::read_back(const Tensor& src, std::vector<float>* out_values) {
   begin_if_needed();
   hazard_barrier({in(src)});
   if (bytes) {
-    VkBufferCopy region{0, offset, bytes};
+    VkBufferCopy region{src.offset(), offset, bytes};
     vkCmdCopyBuffer(cmd_, src.buffer(), staging->buffer, 1, &region);
   }
   reads_.push_back({staging, offset, bytes, src.dtype(), out_values});
@@ -231,7 +231,7 @@ void* Stream::host_input(Tensor& dst, size_t bytes) {
   const auto [staging, offset] = take(inputs_, bytes, "step inputs");
   begin_if_needed();
   hazard_barrier({out(dst)});
-  VkBufferCopy region{offset, 0, bytes};
+  VkBufferCopy region{offset, dst.offset(), bytes};
   vkCmdCopyBuffer(cmd_, staging->buffer, dst.buffer(), 1, &region);
   return static_cast<char*>(staging->mapped) + offset;
 }

@@ -105,6 +105,7 @@ class ModelImpl {
   bool retention_decode_ = false; // rotary + retention step for T = 1
   bool fused_lm_head_ = false;    // final norm + lm_head for one row
   mutable uint32_t decode_layer_workgroups_ = 0;
+  int64_t decode_layers_per_dispatch_ = 1;  // of the persistent decode step
   mutable uint32_t decode_sync_shortfall_ = 0;
   mutable gpu::Tensor decode_sync_;  // kernels::decode_layer's sync words for one step
   mutable Activations act_;
