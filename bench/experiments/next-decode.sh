@@ -6,8 +6,9 @@
 # - what the fifteenth session left: build-base (f0c8373) against build-old (8ea0583, before
 #   the read-back staging moved to cached memory), with RETNET_SPIN_WAIT=1, its replayed-step
 #   profile (GPU time against ms/token: the gaps between dispatches and the host's round trip)
-#   with the read bandwidth ceilings, and build-phases (f0c8373 + decode-phase-skip.patch)
-#   without any phase, and without the staging of the products' inputs;
+#   with the read bandwidth ceilings;
+# - build-phases2 (the whole-step build + decode-phase-skip.patch) without any phase, without
+#   the staging of the products' inputs, and without the syncs;
 # - second rounds of the main figures.
 # Builds: each only tests/retnet_tests and tools/retnet-bench of a Release build.
 # Usage: source .device/prelude.sh && bash bench/experiments/next-decode.sh > $OUT/log.txt 2>&1
@@ -27,5 +28,6 @@ one old-1 build-old "[none]" "default||--contexts 1024"
 one stack-2 build-stack "[none]" "all||--contexts 1024,32768
 one|RETNET_DECODE_LAYERS=1|--contexts 1024"
 one base-2 build-base "[none]" "default||--contexts 1024"
-one phases build-phases "[none]" "bare|RETNET_DECODE_SKIP=63|--contexts 1024
-nostage|RETNET_DECODE_SKIP=64|--contexts 1024"
+one phases build-phases2 "[none]" "bare|RETNET_DECODE_SKIP=63|--contexts 1024
+nostage|RETNET_DECODE_SKIP=64|--contexts 1024
+nosync|RETNET_DECODE_SKIP=32|--contexts 1024"
