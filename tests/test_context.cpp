@@ -472,7 +472,7 @@ TEST_CASE("memory types: read-back staging prefers a cached type, and falls back
 
 TEST_CASE("a context that spins on its fences waits for the work all the same", "[core]") {
   auto options = quiet_options();
-  options.spin_wait = true;
+  options.spin_wait = ContextOptions::SpinWait::On;
   options.validation = test::context().options().validation;
   Context ctx(options);
   const int64_t n = 1 << 20;
@@ -487,6 +487,16 @@ TEST_CASE("a context that spins on its fences waits for the work all the same", 
   s.submit();
   CHECK(read == std::vector<float>(n, 1048576.0f));
   CHECK(ctx.validation_messages().empty());
+  CHECK(ctx.spin_waits());
+  // By default a GPU polls and a CPU device (whose threads need the core) sleeps.
+  options.spin_wait = ContextOptions::SpinWait::Auto;
+  CHECK(Context(options).spin_waits() == (test::context().device().type != "cpu"));
+  options.spin_wait = ContextOptions::SpinWait::Off;
+  CHECK_FALSE(Context(options).spin_waits());
   test::EnvOverride spin("RETNET_SPIN_WAIT", "1");
-  CHECK(ContextOptions::from_environment().spin_wait);
+  CHECK(ContextOptions::from_environment().spin_wait == ContextOptions::SpinWait::On);
+  spin.set("0");
+  CHECK(ContextOptions::from_environment().spin_wait == ContextOptions::SpinWait::Off);
+  spin.set("");
+  CHECK(ContextOptions::from_environment().spin_wait == ContextOptions::SpinWait::Auto);
 }

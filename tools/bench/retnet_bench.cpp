@@ -397,6 +397,7 @@ int main(int argc, char** argv) {
     nlohmann::json out;
     out["device"] = ctx.device().name;
     out["driver"] = ctx.device().driver;
+    out["spin_wait"] = ctx.spin_waits();  // how the host waits for each submission (ContextOptions::spin_wait)
     out["fast_paths"] = {{"fp16", ctx.active_paths().fp16}, {"subgroups", ctx.active_paths().subgroups},
                          {"coopmat", ctx.active_paths().coopmat}};
     fmt::print("fast paths: fp16 {}, subgroups {}, cooperative matrix {}\n", ctx.active_paths().fp16,

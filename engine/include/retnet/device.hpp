@@ -53,15 +53,17 @@ struct ContextOptions {
   // shared memory, spills: what bounds a kernel's occupancy), where it offers
   // VK_KHR_pipeline_executable_properties; Context::pipeline_statistics() returns them.
   bool pipeline_statistics = false;
-  // Wait for each submission by polling its fence instead of sleeping in the driver: the
-  // thread goes on as soon as the GPU is done (a sleeping wait can add tens of microseconds
-  // to a decode step of a millisecond or two), at the cost of a busy CPU core meanwhile. Not for
-  // a CPU device (lavapipe): the spinning core is one its own threads lack (decode 1.7x slower).
-  bool spin_wait = false;
+  // How the host waits for each submission. On: it polls the fence (for up to 20 ms, then it
+  // sleeps in the driver), so the thread goes on as soon as the GPU is done; a sleeping wait
+  // adds tens of microseconds to every decode step (on the H100, 1.3b decode took 1.645-1.653
+  // ms/token sleeping, 1.586-1.591 polling). Auto: On for a GPU, Off for a CPU device
+  // (lavapipe), whose own threads need the polling core (decode there 1.7x slower with On).
+  enum class SpinWait { Auto, On, Off };
+  SpinWait spin_wait = SpinWait::Auto;
 
   // Defaults overridden by RETNET_DEVICE, RETNET_VALIDATION, RETNET_PROFILE,
   // RETNET_NO_FP16, RETNET_NO_SUBGROUPS, RETNET_NO_COOPMAT, RETNET_CACHE_DIR,
-  // RETNET_SHARED_MEMORY_LIMIT, RETNET_PIPELINE_STATS, RETNET_SPIN_WAIT.
+  // RETNET_SHARED_MEMORY_LIMIT, RETNET_PIPELINE_STATS, RETNET_SPIN_WAIT (1 On, 0 Off).
   static ContextOptions from_environment();
 };
 
@@ -85,6 +87,8 @@ class Context {
   const ContextOptions& options() const;
   // The fast paths in effect: device support AND allowed.
   FastPaths active_paths() const;
+  // Whether waits for submissions poll (ContextOptions::spin_wait, Auto resolved for this device).
+  bool spin_waits() const;
   // Validation-layer warnings and errors seen so far (empty unless validation is on).
   std::vector<std::string> validation_messages() const;
   // With ContextOptions::pipeline_statistics on a device that offers them: one line per

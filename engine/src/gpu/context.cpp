@@ -120,7 +120,8 @@ ContextOptions ContextOptions::from_environment() {
   o.allow.subgroups = !env_flag("RETNET_NO_SUBGROUPS");
   o.allow.coopmat = !env_flag("RETNET_NO_COOPMAT");
   o.pipeline_statistics = env_flag("RETNET_PIPELINE_STATS");
-  o.spin_wait = env_flag("RETNET_SPIN_WAIT");
+  if (const char* v = std::getenv("RETNET_SPIN_WAIT"); v && *v)
+    o.spin_wait = env_flag("RETNET_SPIN_WAIT") ? ContextOptions::SpinWait::On : ContextOptions::SpinWait::Off;
   if (const char* c = std::getenv("RETNET_CACHE_DIR")) o.cache_dir = c;
   if (const char* m = std::getenv("RETNET_SHARED_MEMORY_LIMIT")) {
     char* end = nullptr;
@@ -561,6 +562,14 @@ Context::~Context() = default;
 const DeviceInfo& Context::device() const { return impl_->info; }
 const ContextOptions& Context::options() const { return impl_->options; }
 FastPaths Context::active_paths() const { return impl_->active; }
+bool Context::spin_waits() const {
+  switch (impl_->options.spin_wait) {
+    case ContextOptions::SpinWait::On: return true;
+    case ContextOptions::SpinWait::Off: return false;
+    case ContextOptions::SpinWait::Auto: break;
+  }
+  return impl_->info.type != "cpu";
+}
 std::vector<std::string> Context::pipeline_statistics() const {
   std::lock_guard<std::mutex> lock(impl_->mutex);
   return impl_->pipeline_statistics;

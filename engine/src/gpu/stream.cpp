@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <chrono>
 #include <cstring>
 
 #include "gpu/context_impl.hpp"
@@ -255,8 +256,14 @@ void Stream::execute() {
     std::lock_guard<std::mutex> lock(impl.mutex);
     r = vkQueueSubmit(impl.queue, 1, &si, fence_);
   }
-  if (r == VK_SUCCESS && ctx_->options().spin_wait) {
-    while ((r = vkGetFenceStatus(impl.device, fence_)) == VK_NOT_READY) {}
+  if (r == VK_SUCCESS && ctx_->spin_waits()) {
+    // Poll for a bounded time: a long submission (a training step) then sleeps after all.
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(20);
+    for (unsigned polls = 1; (r = vkGetFenceStatus(impl.device, fence_)) == VK_NOT_READY; ++polls)
+      if (polls % 256 == 0 && std::chrono::steady_clock::now() > deadline) {
+        r = VK_SUCCESS;  // not done yet: the wait below sleeps
+        break;
+      }
   }
   if (r == VK_SUCCESS) r = vkWaitForFences(impl.device, 1, &fence_, VK_TRUE, UINT64_MAX);  // at once if spun
   vkResetFences(impl.device, 1, &fence_);
