@@ -86,42 +86,32 @@ shared bool sync_ok;
 // ---- where the current layer's tensors start, in 16-byte units (vec4s, or WVECs) ----
 
 uint layer_l = 0;  // the current layer of the dispatch
-uint off_q, off_k, off_v, off_g, off_o, off_gate, off_up, off_down;
-uint off_attn_norm, off_g_norm, off_mlp_norm, off_state;
 
-// Units between layers of a tensor of `bytes` bytes.
+// Units from one layer's tensor of `bytes` bytes to the next's.
 uint layer_stride(uint bytes) { return (bytes + pc.layer_align - 1) / pc.layer_align * (pc.layer_align / 16); }
-
-void set_layer(uint l) {
-  layer_l = l;
-  const uint wbytes = CHUNK == 8 ? 2 : 4, qk = pc.H * pc.dk, vg = pc.H * pc.dv;
-  off_q = l * layer_stride(qk * pc.D * wbytes);
-  off_k = off_q;
-  off_v = l * layer_stride(vg * pc.D * wbytes);
-  off_g = off_v;
-  off_o = off_v;
-  off_gate = l * layer_stride(pc.I * pc.D * wbytes);
-  off_up = off_gate;
-  off_down = off_gate;
-  off_attn_norm = l * layer_stride(pc.D * 4);
-  off_mlp_norm = off_attn_norm;
-  off_g_norm = l * layer_stride(pc.dv * 4);
-  off_state = l * layer_stride(pc.H * pc.dk * pc.dv * 4);
+uint weight_offset(uint m) {  // matrix m (load_w's numbering); q/k, v/g/o and gate/up/down share sizes
+  const uint wbytes = CHUNK == 8 ? 2 : 4;
+  const uint rows = m < 2 ? pc.H * pc.dk : m < 5 ? pc.H * pc.dv : pc.I;
+  return layer_l * layer_stride(rows * pc.D * wbytes);
 }
+uint hidden_norm_offset() { return layer_l * layer_stride(pc.D * 4); }
+uint g_norm_offset() { return layer_l * layer_stride(pc.dv * 4); }
+uint state_offset() { return layer_l * layer_stride(pc.H * pc.dk * pc.dv * 4); }
 
 // ---- the products (phases 1, 3, 4, 5) ----
 
-// Matrices: 0-3 q, k, v, g; 4 o_proj; 5 gate (6 up, read beside it); 7 down.
+// Matrices: 0-3 q, k, v, g; 4 o_proj; 5 gate (6 up, read beside it); 7 down. `i` counts
+// from the start of the matrices' buffer (weight_offset(m) for the current layer's).
 WVEC load_w(uint m, uint i) {
   switch (m) {
-    case 0: return wq[off_q + i];
-    case 1: return wk[off_k + i];
-    case 2: return wv[off_v + i];
-    case 3: return wg[off_g + i];
-    case 4: return wo[off_o + i];
-    case 5: return wgate[off_gate + i];
-    case 6: return wup[off_up + i];
-    default: return wdown[off_down + i];
+    case 0: return wq[i];
+    case 1: return wk[i];
+    case 2: return wv[i];
+    case 3: return wg[i];
+    case 4: return wo[i];
+    case 5: return wgate[i];
+    case 6: return wup[i];
+    default: return wdown[i];
   }
 }
 
@@ -157,26 +147,28 @@ void prefetch_weights(uint phase, out WVEC pre[PREFETCH], out WVEC pre_up[PREFET
   if (row >= phase_rows(phase)) return;
   uint m, r;
   locate(phase, row, m, r);
+  const uint base = weight_offset(m) + r * pieces;  // up's rows lie where gate's do
   [[unroll]] for (uint i = 0; i < PREFETCH; ++i) {
     const uint c = gl_SubgroupInvocationID + i * gl_SubgroupSize;
     if (c < pieces) {
-      pre[i] = load_w(m, r * pieces + c);
-      if (phase == 4) pre_up[i] = wup[off_up + r * pieces + c];
+      pre[i] = load_w(m, base + c);
+      if (phase == 4) pre_up[i] = wup[base + c];
     }
   }
 }
 
-InputVec load_input(uint phase, uint i) {
+// `norm`: where the current layer's norm weights of the phase start.
+InputVec load_input(uint phase, uint i, uint norm) {
   InputVec x;
   if (phase == 3) {
     x.x = o4[i];
-    x.w = g_norm4[off_g_norm + i % (pc.dv / 4)];  // a vec4 never straddles heads
+    x.w = g_norm4[norm + i % (pc.dv / 4)];  // a vec4 never straddles heads
     x.gate = g4[i];
   } else if (phase == 5) {
     x.x = ffn4[i];
   } else {
     x.x = h4[i];
-    x.w = phase == 1 ? attn_norm4[off_attn_norm + i] : mlp_norm4[off_mlp_norm + i];
+    x.w = phase == 1 ? attn_norm4[norm + i] : mlp_norm4[norm + i];
   }
   return x;
 }
@@ -184,7 +176,9 @@ InputVec load_input(uint phase, uint i) {
 void stage_phase_input(uint phase) {
   const uint vecs = phase_k(phase) / 4;
   const uint norm = phase == 5 ? NORM_NONE : phase == 3 ? NORM_GATED : NORM_RMS;
-  for (uint i = gl_LocalInvocationIndex; i < vecs; i += gl_WorkGroupSize.x) stage_vec(i, load_input(phase, i), norm);
+  const uint weights = phase == 3 ? g_norm_offset() : hidden_norm_offset();
+  for (uint i = gl_LocalInvocationIndex; i < vecs; i += gl_WorkGroupSize.x)
+    stage_vec(i, load_input(phase, i, weights), norm);
   finish_staging(vecs, norm, phase == 3 ? pc.dv : 4 * vecs, pc.eps);
 }
 
@@ -208,7 +202,7 @@ void run_products(uint phase, WVEC pre[PREFETCH], WVEC pre_up[PREFETCH]) {
   for (uint row = grid_subgroup(); row < rows; row += stride, prefetched = false) {
     uint m, r;
     locate(phase, row, m, r);
-    const uint base = r * pieces;
+    const uint base = weight_offset(m) + r * pieces;  // up's rows lie where gate's do
     float acc = 0.0, acc_up = 0.0;
     uint c = lane;
     if (prefetched) dot_prefetched(pre, pre_up, swiglu, pieces, c, acc, acc_up);
@@ -219,7 +213,7 @@ void run_products(uint phase, WVEC pre[PREFETCH], WVEC pre_up[PREFETCH]) {
         const uint ci = c + i * sg;
         if (ci < pieces) {
           w[i] = load_w(m, base + ci);
-          if (swiglu) u[i] = wup[off_up + base + ci];
+          if (swiglu) u[i] = wup[base + ci];
         }
       }
       [[unroll]] for (uint i = 0; i < PREFETCH; ++i) {
@@ -245,10 +239,11 @@ uint retention_units() { return pc.H * column_blocks(); }
 void load_state(uint unit, out vec4 s[DPT]) {
   const uint t = gl_LocalInvocationIndex, cq = t % CQ, rg = t / CQ;
   const uint head = unit / column_blocks(), c0 = 4 * ((unit % column_blocks()) * CQ + cq);
+  const uint base = state_offset();
   [[unroll]] for (uint i = 0; i < DPT; ++i) {
     const uint d = rg + RG * i;
     s[i] = vec4(0.0);
-    if (d < pc.dk && c0 < pc.dv) s[i] = state4[off_state + (head * pc.dk * pc.dv + d * pc.dv + c0) / 4];
+    if (d < pc.dk && c0 < pc.dv) s[i] = state4[base + (head * pc.dk * pc.dv + d * pc.dv + c0) / 4];
   }
 }
 
@@ -270,11 +265,12 @@ void retention_unit(uint unit, vec4 s[DPT]) {
   }
   barrier();
   vec4 p = vec4(0.0);
+  const uint base = state_offset();
   [[unroll]] for (uint i = 0; i < DPT; ++i) {
     const uint d = rg + RG * i;
     if (d < pc.dk && c0 < pc.dv) {
       s[i] = (s[i] - x * s[i]) + ks[d] * vt;  // gamma S = S - (1 - gamma) S, as retention_recurrent
-      state4[off_state + (head * pc.dk * pc.dv + d * pc.dv + c0) / 4] = s[i];
+      state4[base + (head * pc.dk * pc.dv + d * pc.dv + c0) / 4] = s[i];
       p += qs[d] * s[i];
     }
   }
@@ -317,54 +313,50 @@ bool grid_sync(uint k) {
   return sync_ok;
 }
 
-// One layer, its first phase's weights prefetched in `pre`; its syncs count from `first_sync`.
-bool run_layer(inout WVEC pre[PREFETCH], inout WVEC pre_up[PREFETCH], uint first_sync) {
-  stage_phase_input(1);
-  run_products(1, pre, pre_up);
-
-  memoryBarrierBuffer();
-  vec4 s[DPT];
-  const uint units = retention_units();
-  if (gl_WorkGroupID.x < units) load_state(gl_WorkGroupID.x, s);
-  if (!grid_sync(first_sync)) return false;
-  for (uint unit = gl_WorkGroupID.x; unit < units; unit += gl_NumWorkGroups.x) {
-    if (unit != gl_WorkGroupID.x) load_state(unit, s);
-    retention_unit(unit, s);
-  }
-
-  memoryBarrierBuffer();
-  prefetch_weights(3, pre, pre_up);
-  if (!grid_sync(first_sync + 1)) return false;
-  stage_phase_input(3);
-  run_products(3, pre, pre_up);
-
-  memoryBarrierBuffer();
-  prefetch_weights(4, pre, pre_up);
-  if (!grid_sync(first_sync + 2)) return false;
-  stage_phase_input(4);
-  run_products(4, pre, pre_up);
-
-  memoryBarrierBuffer();
-  prefetch_weights(5, pre, pre_up);
-  if (!grid_sync(first_sync + 3)) return false;
-  stage_phase_input(5);
-  run_products(5, pre, pre_up);
-  return true;
-}
-
 void main() {
   WVEC pre[PREFETCH], pre_up[PREFETCH];
-  set_layer(0);
+  layer_l = 0;
   prefetch_weights(1, pre, pre_up);
   if (!no_timeout_yet()) return;  // an earlier layer of this step gave up
-  if (!run_layer(pre, pre_up, 1)) return;
-  for (uint l = 1; l < pc.layers; ++l) {
-    // The next layer's first phase reads h, which the last one has just finished: one sync
-    // more (the first of the layer's counter), its weights already in flight.
+  for (uint l = 0; l < pc.layers; ++l) {
+    uint k = 1;  // the layer's syncs so far
+    if (l > 0) {
+      // The next layer's first phase reads h, which the last one has just finished: one sync
+      // more (the first of the layer's counter), its weights already in flight.
+      memoryBarrierBuffer();
+      layer_l = l;
+      prefetch_weights(1, pre, pre_up);
+      if (!grid_sync(k++)) return;
+    }
+    stage_phase_input(1);
+    run_products(1, pre, pre_up);
+
     memoryBarrierBuffer();
-    set_layer(l);
-    prefetch_weights(1, pre, pre_up);
-    if (!grid_sync(1)) return;
-    if (!run_layer(pre, pre_up, 2)) return;
+    vec4 s[DPT];
+    const uint units = retention_units();
+    if (gl_WorkGroupID.x < units) load_state(gl_WorkGroupID.x, s);
+    if (!grid_sync(k++)) return;
+    for (uint unit = gl_WorkGroupID.x; unit < units; unit += gl_NumWorkGroups.x) {
+      if (unit != gl_WorkGroupID.x) load_state(unit, s);
+      retention_unit(unit, s);
+    }
+
+    memoryBarrierBuffer();
+    prefetch_weights(3, pre, pre_up);
+    if (!grid_sync(k++)) return;
+    stage_phase_input(3);
+    run_products(3, pre, pre_up);
+
+    memoryBarrierBuffer();
+    prefetch_weights(4, pre, pre_up);
+    if (!grid_sync(k++)) return;
+    stage_phase_input(4);
+    run_products(4, pre, pre_up);
+
+    memoryBarrierBuffer();
+    prefetch_weights(5, pre, pre_up);
+    if (!grid_sync(k++)) return;
+    stage_phase_input(5);
+    run_products(5, pre, pre_up);
   }
 }
