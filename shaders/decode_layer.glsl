@@ -1,6 +1,5 @@
-// Body of decode_layer_f16/f32.comp: RetNet layers of a one-token decode step (one, or all of
-// them) in one dispatch, each layer's five dispatches of kernels/decode.hpp as five phases of
-// one persistent grid:
+// Body of decode_layer_f16/f32.comp: a whole RetNet layer of a one-token decode step in one
+// dispatch, the five dispatches of kernels/decode.hpp as five phases of one persistent grid:
 //   1  RMSNorm(h) -> q, k, v, g                            (rows of all four products)
 //   2  rotary(q, k); S = gamma S + k^T v; o = scale q S     (per head and block of columns)
 //   3  gated head norm of o -> o_proj, added into h
@@ -8,12 +7,9 @@
 //   5  down_proj(ffn), added into h
 // Why: at batch 1 a layer of the 1.3b model reads about 100 MB of weights, some 35 us at an
 // H100's bandwidth, and each dependent dispatch costs about 4 us before any work, plus the
-// ramp and drain of its loads. Here the phases, and the layers, are separated by grid-wide
-// syncs instead, and before waiting at one each subgroup issues the loads of its next phase's
-// first weights (or its share of the state), which depend on nothing the sync waits for:
-// memory stays busy. Each kind of per-layer tensor (a weight, a norm, the state) is bound once
-// for all the dispatch's layers: layer l's lies at l times its size rounded up to
-// pc.layer_align bytes (gpu::Tensor::view; the launcher checks the layout).
+// ramp and drain of its loads. Here the phases are separated by grid-wide syncs instead, and
+// before waiting at one each subgroup issues the loads of its next phase's first weights (or
+// its share of the state), which depend on nothing the sync waits for: memory stays busy.
 //
 // A grid-wide sync needs every workgroup resident at once, which Vulkan does not promise; the
 // host launches at most one workgroup per compute unit, and every wait is bounded. A
@@ -41,9 +37,7 @@ layout(constant_id = 8) const uint SYNC_SHORTFALL = 0;    // tests: wait for wor
 
 layout(push_constant) uniform Push {
   uint D, I, H, dk, dv;   // hidden size, intermediate size, heads, head dims
-  uint first_layer;       // layer l of the dispatch counts its arrivals in sync[1 + first_layer + l]
-  uint layers;            // layers in this dispatch
-  uint layer_align;       // bytes (a multiple of 16) each layer's tensors are rounded up to
+  uint layer;             // this layer's arrival counter is sync[1 + layer]
   float eps, scale;       // norm epsilon; dk^-0.5
   vec2 turns_per_radian;  // rotary constants (rotary_angle.glsl)
   vec2 ratio_powers[10];
@@ -83,25 +77,9 @@ shared float qs[DPT * RG], ks[DPT * RG];
 shared vec4 partial[WG];  // [row group][column quad]
 shared bool sync_ok;
 
-// ---- where the current layer's tensors start, in 16-byte units (vec4s, or WVECs) ----
-
-uint layer_l = 0;  // the current layer of the dispatch
-
-// Units from one layer's tensor of `bytes` bytes to the next's.
-uint layer_stride(uint bytes) { return (bytes + pc.layer_align - 1) / pc.layer_align * (pc.layer_align / 16); }
-uint weight_offset(uint m) {  // matrix m (load_w's numbering); q/k, v/g/o and gate/up/down share sizes
-  const uint wbytes = CHUNK == 8 ? 2 : 4;
-  const uint rows = m < 2 ? pc.H * pc.dk : m < 5 ? pc.H * pc.dv : pc.I;
-  return layer_l * layer_stride(rows * pc.D * wbytes);
-}
-uint hidden_norm_offset() { return layer_l * layer_stride(pc.D * 4); }
-uint g_norm_offset() { return layer_l * layer_stride(pc.dv * 4); }
-uint state_offset() { return layer_l * layer_stride(pc.H * pc.dk * pc.dv * 4); }
-
 // ---- the products (phases 1, 3, 4, 5) ----
 
-// Matrices: 0-3 q, k, v, g; 4 o_proj; 5 gate (6 up, read beside it); 7 down. `i` counts
-// from the start of the matrices' buffer (weight_offset(m) for the current layer's).
+// Matrices: 0-3 q, k, v, g; 4 o_proj; 5 gate (6 up, read beside it); 7 down.
 WVEC load_w(uint m, uint i) {
   switch (m) {
     case 0: return wq[i];
@@ -147,28 +125,26 @@ void prefetch_weights(uint phase, out WVEC pre[PREFETCH], out WVEC pre_up[PREFET
   if (row >= phase_rows(phase)) return;
   uint m, r;
   locate(phase, row, m, r);
-  const uint base = weight_offset(m) + r * pieces;  // up's rows lie where gate's do
   [[unroll]] for (uint i = 0; i < PREFETCH; ++i) {
     const uint c = gl_SubgroupInvocationID + i * gl_SubgroupSize;
     if (c < pieces) {
-      pre[i] = load_w(m, base + c);
-      if (phase == 4) pre_up[i] = wup[base + c];
+      pre[i] = load_w(m, r * pieces + c);
+      if (phase == 4) pre_up[i] = wup[r * pieces + c];
     }
   }
 }
 
-// `norm`: where the current layer's norm weights of the phase start.
-InputVec load_input(uint phase, uint i, uint norm) {
+InputVec load_input(uint phase, uint i) {
   InputVec x;
   if (phase == 3) {
     x.x = o4[i];
-    x.w = g_norm4[norm + i % (pc.dv / 4)];  // a vec4 never straddles heads
+    x.w = g_norm4[i % (pc.dv / 4)];  // a vec4 never straddles heads
     x.gate = g4[i];
   } else if (phase == 5) {
     x.x = ffn4[i];
   } else {
     x.x = h4[i];
-    x.w = phase == 1 ? attn_norm4[norm + i] : mlp_norm4[norm + i];
+    x.w = phase == 1 ? attn_norm4[i] : mlp_norm4[i];
   }
   return x;
 }
@@ -176,9 +152,7 @@ InputVec load_input(uint phase, uint i, uint norm) {
 void stage_phase_input(uint phase) {
   const uint vecs = phase_k(phase) / 4;
   const uint norm = phase == 5 ? NORM_NONE : phase == 3 ? NORM_GATED : NORM_RMS;
-  const uint weights = phase == 3 ? g_norm_offset() : hidden_norm_offset();
-  for (uint i = gl_LocalInvocationIndex; i < vecs; i += gl_WorkGroupSize.x)
-    stage_vec(i, load_input(phase, i, weights), norm);
+  for (uint i = gl_LocalInvocationIndex; i < vecs; i += gl_WorkGroupSize.x) stage_vec(i, load_input(phase, i), norm);
   finish_staging(vecs, norm, phase == 3 ? pc.dv : 4 * vecs, pc.eps);
 }
 
@@ -202,7 +176,7 @@ void run_products(uint phase, WVEC pre[PREFETCH], WVEC pre_up[PREFETCH]) {
   for (uint row = grid_subgroup(); row < rows; row += stride, prefetched = false) {
     uint m, r;
     locate(phase, row, m, r);
-    const uint base = weight_offset(m) + r * pieces;  // up's rows lie where gate's do
+    const uint base = r * pieces;
     float acc = 0.0, acc_up = 0.0;
     uint c = lane;
     if (prefetched) dot_prefetched(pre, pre_up, swiglu, pieces, c, acc, acc_up);
@@ -239,11 +213,10 @@ uint retention_units() { return pc.H * column_blocks(); }
 void load_state(uint unit, out vec4 s[DPT]) {
   const uint t = gl_LocalInvocationIndex, cq = t % CQ, rg = t / CQ;
   const uint head = unit / column_blocks(), c0 = 4 * ((unit % column_blocks()) * CQ + cq);
-  const uint base = state_offset();
   [[unroll]] for (uint i = 0; i < DPT; ++i) {
     const uint d = rg + RG * i;
     s[i] = vec4(0.0);
-    if (d < pc.dk && c0 < pc.dv) s[i] = state4[base + (head * pc.dk * pc.dv + d * pc.dv + c0) / 4];
+    if (d < pc.dk && c0 < pc.dv) s[i] = state4[(head * pc.dk * pc.dv + d * pc.dv + c0) / 4];
   }
 }
 
@@ -265,12 +238,11 @@ void retention_unit(uint unit, vec4 s[DPT]) {
   }
   barrier();
   vec4 p = vec4(0.0);
-  const uint base = state_offset();
   [[unroll]] for (uint i = 0; i < DPT; ++i) {
     const uint d = rg + RG * i;
     if (d < pc.dk && c0 < pc.dv) {
       s[i] = (s[i] - x * s[i]) + ks[d] * vt;  // gamma S = S - (1 - gamma) S, as retention_recurrent
-      state4[base + (head * pc.dk * pc.dv + d * pc.dv + c0) / 4] = s[i];
+      state4[(head * pc.dk * pc.dv + d * pc.dv + c0) / 4] = s[i];
       p += qs[d] * s[i];
     }
   }
@@ -291,12 +263,12 @@ bool no_timeout_yet() {
   return sync_ok;
 }
 
-// Waits until every workgroup has arrived here (the k-th sync of the current layer); false if
-// the wait timed out. The caller has fenced its writes (memoryBarrierBuffer) before its prefetch.
+// Waits until every workgroup has arrived here (the k-th sync of the layer); false if the
+// wait timed out. The caller has fenced its writes (memoryBarrierBuffer) before its prefetch.
 bool grid_sync(uint k) {
   barrier();
   if (gl_LocalInvocationIndex == 0) {
-    const uint slot = 1 + pc.first_layer + layer_l, target = k * gl_NumWorkGroups.x + SYNC_SHORTFALL;
+    const uint slot = 1 + pc.layer, target = k * gl_NumWorkGroups.x + SYNC_SHORTFALL;
     atomicAdd(sync_words[slot], 1u);
     bool ok = true;
     for (uint polls = 0; atomicAdd(sync_words[slot], 0u) < target; ++polls) {
@@ -315,48 +287,36 @@ bool grid_sync(uint k) {
 
 void main() {
   WVEC pre[PREFETCH], pre_up[PREFETCH];
-  layer_l = 0;
   prefetch_weights(1, pre, pre_up);
   if (!no_timeout_yet()) return;  // an earlier layer of this step gave up
-  for (uint l = 0; l < pc.layers; ++l) {
-    uint k = 1;  // the layer's syncs so far
-    if (l > 0) {
-      // The next layer's first phase reads h, which the last one has just finished: one sync
-      // more (the first of the layer's counter), its weights already in flight.
-      memoryBarrierBuffer();
-      layer_l = l;
-      prefetch_weights(1, pre, pre_up);
-      if (!grid_sync(k++)) return;
-    }
-    stage_phase_input(1);
-    run_products(1, pre, pre_up);
+  stage_phase_input(1);
+  run_products(1, pre, pre_up);
 
-    memoryBarrierBuffer();
-    vec4 s[DPT];
-    const uint units = retention_units();
-    if (gl_WorkGroupID.x < units) load_state(gl_WorkGroupID.x, s);
-    if (!grid_sync(k++)) return;
-    for (uint unit = gl_WorkGroupID.x; unit < units; unit += gl_NumWorkGroups.x) {
-      if (unit != gl_WorkGroupID.x) load_state(unit, s);
-      retention_unit(unit, s);
-    }
-
-    memoryBarrierBuffer();
-    prefetch_weights(3, pre, pre_up);
-    if (!grid_sync(k++)) return;
-    stage_phase_input(3);
-    run_products(3, pre, pre_up);
-
-    memoryBarrierBuffer();
-    prefetch_weights(4, pre, pre_up);
-    if (!grid_sync(k++)) return;
-    stage_phase_input(4);
-    run_products(4, pre, pre_up);
-
-    memoryBarrierBuffer();
-    prefetch_weights(5, pre, pre_up);
-    if (!grid_sync(k++)) return;
-    stage_phase_input(5);
-    run_products(5, pre, pre_up);
+  memoryBarrierBuffer();
+  vec4 s[DPT];
+  const uint units = retention_units();
+  if (gl_WorkGroupID.x < units) load_state(gl_WorkGroupID.x, s);
+  if (!grid_sync(1)) return;
+  for (uint unit = gl_WorkGroupID.x; unit < units; unit += gl_NumWorkGroups.x) {
+    if (unit != gl_WorkGroupID.x) load_state(unit, s);
+    retention_unit(unit, s);
   }
+
+  memoryBarrierBuffer();
+  prefetch_weights(3, pre, pre_up);
+  if (!grid_sync(2)) return;
+  stage_phase_input(3);
+  run_products(3, pre, pre_up);
+
+  memoryBarrierBuffer();
+  prefetch_weights(4, pre, pre_up);
+  if (!grid_sync(3)) return;
+  stage_phase_input(4);
+  run_products(4, pre, pre_up);
+
+  memoryBarrierBuffer();
+  prefetch_weights(5, pre, pre_up);
+  if (!grid_sync(4)) return;
+  stage_phase_input(5);
+  run_products(5, pre, pre_up);
 }

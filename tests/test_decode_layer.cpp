@@ -35,12 +35,13 @@ struct Layer {
   static constexpr const char* names[] = {"attn_norm", "q_proj", "k_proj", "v_proj", "g_proj", "g_norm",
                                           "o_proj", "mlp_norm", "gate_proj", "up_proj", "down_proj"};
 
-  Layer(const kernels::DecodeLayerShape& c, gpu::DType dtype, uint32_t seed = 100) : shape(c) {
+  Layer(const kernels::DecodeLayerShape& c, gpu::DType dtype) : shape(c) {
     const int64_t D = c.hidden, kd = c.heads * c.head_k_dim, vd = c.heads * c.head_v_dim, I = c.intermediate;
     const std::map<std::string, std::vector<int64_t>> shapes = {
         {"attn_norm", {D}},    {"q_proj", {kd, D}},    {"k_proj", {kd, D}},   {"v_proj", {vd, D}},
         {"g_proj", {vd, D}},   {"g_norm", {c.head_v_dim}}, {"o_proj", {D, vd}}, {"mlp_norm", {D}},
         {"gate_proj", {I, D}}, {"up_proj", {I, D}},    {"down_proj", {D, I}}};
+    uint32_t seed = 100;
     tensors.reserve(std::size(names));
     for (const char* name : names) {
       const auto& s = shapes.at(name);
@@ -80,25 +81,6 @@ struct Layer {
     auto m = reference::rmsnorm(h, values.at("mlp_norm"), kEps);
     add_into(h, reference::feed_forward(m, values.at("gate_proj"), values.at("up_proj"), values.at("down_proj"), 1, D,
                                         c.intermediate));
-  }
-};
-
-// Layers whose tensors of each kind are gpu::stacked (one buffer per kind, as the model lays
-// them out), holding the values of `layers`.
-struct StackedLayers {
-  std::vector<std::vector<gpu::Tensor>> kinds;  // [kind in Layer::names order][layer]
-  explicit StackedLayers(const std::vector<Layer>& layers) {
-    for (size_t n = 0; n < std::size(Layer::names); ++n) {
-      const gpu::Tensor& first = layers[0].tensors[n];
-      std::vector<std::string> names;
-      for (size_t l = 0; l < layers.size(); ++l) names.push_back(fmt::format("{} {}", Layer::names[n], l));
-      kinds.push_back(gpu::stacked(test::context(), first.shape(), first.dtype(), names));
-      for (size_t l = 0; l < layers.size(); ++l) kinds.back()[l].upload(layers[l].values.at(Layer::names[n]));
-    }
-  }
-  kernels::DecodeLayerWeights weights(size_t l) const {
-    auto t = [&](size_t n) { return &kinds[n][l]; };
-    return {t(0), t(1), t(2), t(3), t(4), t(5), t(6), t(7), t(8), t(9), t(10)};
   }
 };
 
@@ -166,63 +148,6 @@ TEST_CASE("decode_layer: two steps of a layer equal the CPU references of the ke
         CHECK(test::max_rel_error(a.h.download(), h) < 1e-4);
         CHECK(test::max_rel_error(ts.download(), state) < 1e-4);
       }
-  CHECK(test::context().validation_messages().empty());
-}
-
-TEST_CASE("decode_layers: stacked layers in one dispatch equal the CPU references, layer after layer",
-          "[kernel][decode][decode_layer]") {
-  const kernels::DecodeLayerShape c{64, 2, 16, 32, 96};
-  if (!kernels::decode_layer_supported(test::context(), c, gpu::DType::F32, 1)) {
-    WARN("skipped: no subgroup arithmetic");
-    return;
-  }
-  constexpr int kLayers = 3;
-  for (auto dtype : {gpu::DType::F32, gpu::DType::F16})
-    for (uint32_t workgroups : workgroup_counts()) {
-      CAPTURE(gpu::dtype_name(dtype), workgroups);
-      if (!kernels::decode_layer_supported(test::context(), c, dtype, workgroups)) continue;
-      std::vector<Layer> layers;
-      for (uint32_t l = 0; l < kLayers; ++l) layers.emplace_back(c, dtype, 100 + 20 * l);
-      const StackedLayers stack(layers);
-      Scratch a(c);
-      auto h = test::random_vector(size_t(c.hidden), 7, 2.0f);
-      a.h.upload(h);
-      std::vector<std::string> state_names;
-      for (int l = 0; l < kLayers; ++l) state_names.push_back(fmt::format("state {}", l));
-      auto states = gpu::stacked(test::context(), {1, c.heads, c.head_k_dim, c.head_v_dim}, gpu::DType::F32,
-                                 state_names);
-      std::vector<std::vector<float>> state_values;
-      std::vector<kernels::DecodeLayerWeights> weights;
-      std::vector<gpu::Tensor*> state_list;
-      for (int l = 0; l < kLayers; ++l) {
-        state_values.push_back(test::random_vector(size_t(c.heads * c.head_k_dim * c.head_v_dim), 8 + l, 0.5f));
-        states[l].upload(state_values.back());
-        weights.push_back(stack.weights(l));
-        state_list.push_back(&states[l]);
-      }
-      gpu::Tensor sync(test::context(), {kernels::decode_layer_sync_words(1 + kLayers)}, gpu::DType::F32, "sync");
-      gpu::Tensor position(test::context(), {1}, gpu::DType::I32, "position");
-      position.upload(std::vector<int32_t>{41});
-      gpu::Stream s(test::context());
-      s.fill_zero(sync);
-      // Layers 1..3 of a step (its sync words 2..4): the first layer's index need not be 0.
-      kernels::decode_layers(s, c, weights, a.activations(), position, state_list, sync, {workgroups, 1, kEps});
-      s.submit();
-      for (int l = 0; l < kLayers; ++l) layers[l].reference_step(h, state_values[l], 41);
-      CHECK(sync.download()[0] == 0.0f);
-      CHECK(test::max_rel_error(a.h.download(), h) < 1e-4);
-      for (int l = 0; l < kLayers; ++l) CHECK(test::max_rel_error(states[l].download(), state_values[l]) < 1e-4);
-
-      // Layers of separate buffers cannot share a dispatch: a clear error, nothing recorded.
-      std::vector<kernels::DecodeLayerWeights> separate;
-      for (const Layer& layer : layers) separate.push_back(layer.weights());
-      CHECK_THROWS_WITH(
-          kernels::decode_layers(s, c, separate, a.activations(), position, state_list, sync, {workgroups, 0, kEps}),
-          Catch::Contains("not gpu::stacked"));
-      CHECK_THROWS_WITH(kernels::decode_layers(s, c, weights, a.activations(), position, state_list, sync,
-                                               {workgroups, 2, kEps}),
-                        Catch::Contains("no word for layer 4"));
-    }
   CHECK(test::context().validation_messages().empty());
 }
 

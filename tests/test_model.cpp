@@ -93,29 +93,26 @@ TEST_CASE("decode through the persistent decode layer equals the CPU reference m
   // One workgroup anywhere (lavapipe runs a few at once); the device's own count where it has one.
   std::vector<int64_t> counts = {1};
   if (kernels::decode_layer_workgroups(test::context()) > 1) counts.push_back(0);
-  // The whole step in one dispatch (the default), and one dispatch per layer.
-  for (const char* layers_per_dispatch : {"", "1"})
-    for (int64_t workgroups : counts) {
-      CAPTURE(workgroups, layers_per_dispatch);
-      test::EnvOverride per_dispatch("RETNET_DECODE_LAYERS", layers_per_dispatch);
-      LoadOptions o = f32_weights();
-      o.decode_workgroups = workgroups;
-      auto model = Model::load(test::context(), test::tiny_model_folder("persistent"), o);
-      if (model->impl().decode_layer_workgroups() == 0) {
-        CHECK_FALSE(test::context().active_paths().subgroups);  // the only reason the tiny model cannot use it
-        return;
-      }
-      const int64_t V = model->info().vocab_size;
-      auto tokens = test::random_tokens(24, static_cast<int32_t>(V), 17);
-      auto cpu = reference::model_forward(test::tiny_model_config(), test::tiny_model_weights(), tokens);
-      Session session(model);
-      session.prefill(std::vector<int32_t>(tokens.begin(), tokens.begin() + 5));
-      for (size_t t = 5; t < tokens.size(); ++t) {
-        INFO("position " << t);
-        CHECK(test::max_rel_error(session.decode(tokens[t]), row(cpu, V, t)) < kModelTolerance);
-      }
-      CHECK(model->impl().decode_layer_workgroups() != 0);  // no sync ever timed out
+  for (int64_t workgroups : counts) {
+    CAPTURE(workgroups);
+    LoadOptions o = f32_weights();
+    o.decode_workgroups = workgroups;
+    auto model = Model::load(test::context(), test::tiny_model_folder("persistent"), o);
+    if (model->impl().decode_layer_workgroups() == 0) {
+      CHECK_FALSE(test::context().active_paths().subgroups);  // the only reason the tiny model cannot use it
+      return;
     }
+    const int64_t V = model->info().vocab_size;
+    auto tokens = test::random_tokens(24, static_cast<int32_t>(V), 17);
+    auto cpu = reference::model_forward(test::tiny_model_config(), test::tiny_model_weights(), tokens);
+    Session session(model);
+    session.prefill(std::vector<int32_t>(tokens.begin(), tokens.begin() + 5));
+    for (size_t t = 5; t < tokens.size(); ++t) {
+      INFO("position " << t);
+      CHECK(test::max_rel_error(session.decode(tokens[t]), row(cpu, V, t)) < kModelTolerance);
+    }
+    CHECK(model->impl().decode_layer_workgroups() != 0);  // no sync ever timed out
+  }
   CHECK(test::context().validation_messages().empty());
 }
 

@@ -451,10 +451,9 @@ int main(int argc, char** argv) {
     // decode layer has five phases between syncs).
     out["read_bandwidth"] = read_bandwidth(options, int64_t(step_bytes / (5 * m.config.num_layers)));
     out["decode_layer_workgroups"] = m.decode_layer_workgroups();
-    out["decode_layers_per_dispatch"] = m.decode_layer_workgroups() ? m.decode_layers_per_dispatch() : 0;
     fmt::print("decode: {}\n", m.decode_layer_workgroups()
-                                   ? fmt::format("persistent dispatches of {} layers on {} workgroups",
-                                                 m.decode_layers_per_dispatch(), m.decode_layer_workgroups())
+                                   ? fmt::format("one persistent dispatch per layer on {} workgroups",
+                                                 m.decode_layer_workgroups())
                                    : std::string("five dispatches per layer"));
 
     {  // warm-up: pipelines are created on first use, and the GPU's clocks rise under load (the

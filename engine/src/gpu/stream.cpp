@@ -139,7 +139,7 @@ void Stream::dispatch(const char* shader, std::initializer_list<Arg> args, const
   infos.reserve(args.size());
   uint32_t binding = 0;
   for (const Arg& a : args) {
-    infos.push_back({a.tensor->buffer(), a.tensor->offset(), a.tensor->binding_range()});
+    infos.push_back({a.tensor->buffer(), 0, VK_WHOLE_SIZE});
     VkWriteDescriptorSet w{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
     w.dstSet = set;
     w.dstBinding = binding++;
@@ -166,7 +166,7 @@ void Stream::dispatch(const char* shader, std::initializer_list<Arg> args, const
 void Stream::fill_zero(Tensor& t) {
   begin_if_needed();
   hazard_barrier({out(t)});
-  vkCmdFillBuffer(cmd_, t.buffer(), t.offset(), t.binding_range(), 0);
+  vkCmdFillBuffer(cmd_, t.buffer(), 0, VK_WHOLE_SIZE, 0);
 }
 
 void Stream::copy(const Tensor& src, Tensor& dst) {
@@ -175,7 +175,7 @@ void Stream::copy(const Tensor& src, Tensor& dst) {
   if (src.bytes() == 0) return;
   begin_if_needed();
   hazard_barrier({in(src), out(dst)});
-  VkBufferCopy region{src.offset(), dst.offset(), src.bytes()};
+  VkBufferCopy region{0, 0, src.bytes()};
   vkCmdCopyBuffer(cmd_, src.buffer(), dst.buffer(), 1, &region);
 }
 
@@ -187,7 +187,7 @@ void Stream::copy_region(const Tensor& src, size_t src_offset, Tensor& dst, size
   if (bytes == 0) return;
   begin_if_needed();
   hazard_barrier({in(src), out(dst)});
-  VkBufferCopy region{src.offset() + src_offset, dst.offset() + dst_offset, bytes};
+  VkBufferCopy region{src_offset, dst_offset, bytes};
   vkCmdCopyBuffer(cmd_, src.buffer(), dst.buffer(), 1, &region);
 }
 
@@ -198,7 +198,7 @@ void Stream::update(Tensor& dst, const void* data, size_t bytes) {
   if (bytes == 0) return;
   begin_if_needed();
   hazard_barrier({out(dst)});
-  vkCmdUpdateBuffer(cmd_, dst.buffer(), dst.offset(), bytes, data);
+  vkCmdUpdateBuffer(cmd_, dst.buffer(), 0, bytes, data);
 }
 
 Tensor& Stream::keep_until_submit(Tensor t) {
@@ -213,7 +213,7 @@ void Stream::read_back(const Tensor& src, std::vector<float>* out_values) {
   begin_if_needed();
   hazard_barrier({in(src)});
   if (bytes) {
-    VkBufferCopy region{src.offset(), offset, bytes};
+    VkBufferCopy region{0, offset, bytes};
     vkCmdCopyBuffer(cmd_, src.buffer(), staging->buffer, 1, &region);
   }
   reads_.push_back({staging, offset, bytes, src.dtype(), out_values});
@@ -232,7 +232,7 @@ void* Stream::host_input(Tensor& dst, size_t bytes) {
   const auto [staging, offset] = take(inputs_, bytes, "step inputs");
   begin_if_needed();
   hazard_barrier({out(dst)});
-  VkBufferCopy region{offset, dst.offset(), bytes};
+  VkBufferCopy region{offset, 0, bytes};
   vkCmdCopyBuffer(cmd_, staging->buffer, dst.buffer(), 1, &region);
   return static_cast<char*>(staging->mapped) + offset;
 }

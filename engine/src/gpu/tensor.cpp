@@ -77,22 +77,6 @@ StagingBuffer::~StagingBuffer() {
   impl.release(memory, allocation_bytes_);
 }
 
-struct Tensor::Allocation {
-  Allocation(Context& c, VkBuffer b) : ctx(c), buffer(b) {}
-  ~Allocation() {
-    auto& impl = ctx.impl();
-    vkDestroyBuffer(impl.device, buffer, nullptr);
-    if (memory != VK_NULL_HANDLE) impl.release(memory, allocation_bytes);
-  }
-  Allocation(const Allocation&) = delete;
-  Allocation& operator=(const Allocation&) = delete;
-  Context& ctx;
-  VkBuffer buffer;
-  VkDeviceMemory memory = VK_NULL_HANDLE;
-  VkDeviceSize allocation_bytes = 0;
-  size_t bytes = 0;  // usable: the tensor's bytes
-};
-
 Tensor::Tensor(Context& ctx, std::vector<int64_t> shape, DType dtype, std::string name)
     : ctx_(&ctx), shape_(std::move(shape)), dtype_(dtype), name_(std::move(name)) {
   for (int64_t d : shape_)
@@ -106,49 +90,19 @@ Tensor::Tensor(Context& ctx, std::vector<int64_t> shape, DType dtype, std::strin
   // Never empty (Vulkan forbids it), and whole 32-bit words, so shaders may read f16 data as words.
   bi.size = std::max<size_t>((bytes() + 3) & ~size_t(3), 16);
   bi.usage = VK_BUFFER_USAGE_STORAGE_BUFFER_BIT | VK_BUFFER_USAGE_TRANSFER_SRC_BIT | VK_BUFFER_USAGE_TRANSFER_DST_BIT;
-  VkBuffer buffer = VK_NULL_HANDLE;
-  VK_CHECK(vkCreateBuffer(impl.device, &bi, nullptr, &buffer));
-  auto a = std::make_shared<Allocation>(ctx, buffer);  // destroys the buffer if what follows throws
+  VK_CHECK(vkCreateBuffer(impl.device, &bi, nullptr, &buffer_));
   VkMemoryRequirements req;
-  vkGetBufferMemoryRequirements(impl.device, buffer, &req);
-  a->memory = impl.allocate(req, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, "tensor " + describe());
-  a->allocation_bytes = req.size;
-  a->bytes = bytes();
-  VK_CHECK(vkBindBufferMemory(impl.device, buffer, a->memory, 0));
-  allocation_ = std::move(a);
-  buffer_ = buffer;
+  vkGetBufferMemoryRequirements(impl.device, buffer_, &req);
+  try {
+    memory_ = impl.allocate(req, VK_MEMORY_PROPERTY_DEVICE_LOCAL_BIT, "tensor " + describe());
+  } catch (...) {
+    vkDestroyBuffer(impl.device, buffer_, nullptr);
+    buffer_ = VK_NULL_HANDLE;
+    throw;
+  }
+  allocation_bytes_ = req.size;
   capacity_ = numel();
-}
-
-size_t Tensor::view_alignment(const Context& ctx) {
-  return std::max<size_t>(ctx.impl().min_storage_alignment, 16);  // 16: whole vec4s and f16 pieces
-}
-
-Tensor Tensor::view(const Tensor& base, size_t byte_offset, std::vector<int64_t> shape, std::string name) {
-  if (base.empty()) throw Error(fmt::format("view '{}' of the unallocated tensor {}", name, base.describe()));
-  Tensor t;
-  t.ctx_ = base.ctx_;
-  t.shape_ = std::move(shape);
-  t.dtype_ = base.dtype_;
-  t.name_ = std::move(name);
-  for (int64_t d : t.shape_)
-    if (d < 0) throw Error(fmt::format("view {} has a negative dimension", t.describe()));
-  const size_t start = base.offset_ + byte_offset, total = base.allocation_->bytes;
-  if (start % view_alignment(*base.ctx_) != 0 || start > total || t.bytes() > total - start)
-    throw Error(fmt::format("view {} at byte {} of {}'s memory ({} bytes): misaligned (views start on multiples "
-                            "of {} bytes) or out of range",
-                            t.describe(), start, base.describe(), total, view_alignment(*base.ctx_)));
-  t.allocation_ = base.allocation_;
-  t.buffer_ = base.buffer_;
-  t.capacity_ = t.numel();
-  t.offset_ = start;
-  t.view_ = true;
-  return t;
-}
-
-VkDeviceSize Tensor::binding_range() const {
-  if (!view_) return VK_WHOLE_SIZE;
-  return std::max<VkDeviceSize>((bytes() + 3) & ~VkDeviceSize(3), 4);
+  VK_CHECK(vkBindBufferMemory(impl.device, buffer_, memory_, 0));
 }
 
 void Tensor::reshape(std::vector<int64_t> shape) {
@@ -163,53 +117,34 @@ void Tensor::reshape(std::vector<int64_t> shape) {
   shape_ = std::move(shape);
 }
 
-Tensor::~Tensor() = default;
+Tensor::~Tensor() { release(); }
+
+void Tensor::release() {
+  if (!ctx_ || buffer_ == VK_NULL_HANDLE) return;
+  auto& impl = ctx_->impl();
+  vkDestroyBuffer(impl.device, buffer_, nullptr);
+  impl.release(memory_, allocation_bytes_);
+  buffer_ = VK_NULL_HANDLE;
+  memory_ = VK_NULL_HANDLE;
+}
+
 Tensor::Tensor(Tensor&& o) noexcept { *this = std::move(o); }
 
 Tensor& Tensor::operator=(Tensor&& o) noexcept {
   if (this != &o) {
+    release();
     ctx_ = o.ctx_;
     shape_ = std::move(o.shape_);
     dtype_ = o.dtype_;
     name_ = std::move(o.name_);
-    allocation_ = std::move(o.allocation_);
     buffer_ = o.buffer_;
+    memory_ = o.memory_;
+    allocation_bytes_ = o.allocation_bytes_;
     capacity_ = o.capacity_;
-    offset_ = o.offset_;
-    view_ = o.view_;
     o.buffer_ = VK_NULL_HANDLE;
+    o.memory_ = VK_NULL_HANDLE;
   }
   return *this;
-}
-
-size_t stacked_stride(const Context& ctx, size_t bytes) {
-  const size_t align = Tensor::view_alignment(ctx);
-  return (bytes + align - 1) / align * align;
-}
-
-std::vector<Tensor> stacked(Context& ctx, const std::vector<int64_t>& shape, DType dtype,
-                            const std::vector<std::string>& names) {
-  if (names.empty()) throw Error("a stack of no tensors");
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  const size_t stride = stacked_stride(ctx, static_cast<size_t>(n) * dtype_size(dtype));
-  const int64_t total = static_cast<int64_t>(((names.size() - 1) * stride) / dtype_size(dtype)) + n;
-  const Tensor all(ctx, {total}, dtype, fmt::format("{} and {} more", names[0], names.size() - 1));
-  std::vector<Tensor> out;
-  out.reserve(names.size());
-  for (size_t i = 0; i < names.size(); ++i) out.push_back(Tensor::view(all, i * stride, shape, names[i]));
-  return out;
-}
-
-bool is_stacked(const std::vector<const Tensor*>& tensors) {
-  if (tensors.empty()) return false;
-  const Tensor& first = *tensors[0];
-  const size_t stride = stacked_stride(first.context(), first.bytes());
-  for (size_t i = 1; i < tensors.size(); ++i)
-    if (tensors[i]->buffer() != first.buffer() || tensors[i]->offset() != first.offset() + i * stride ||
-        tensors[i]->bytes() != first.bytes())
-      return false;
-  return true;
 }
 
 int64_t Tensor::numel() const {
@@ -230,7 +165,7 @@ void Tensor::upload_bytes(const void* data, size_t n) {
   StagingBuffer staging(*ctx_, n, describe(), StagingUse::Upload);
   std::memcpy(staging.mapped, data, n);
   VkCommandBuffer cmd = impl.begin_commands();
-  VkBufferCopy region{0, offset_, n};
+  VkBufferCopy region{0, 0, n};
   vkCmdCopyBuffer(cmd, staging.buffer, buffer_, 1, &region);
   impl.submit_and_wait(cmd);
 }
@@ -242,7 +177,7 @@ void Tensor::download_bytes(void* data, size_t n) const {
   auto& impl = ctx_->impl();
   StagingBuffer staging(*ctx_, n, describe(), StagingUse::ReadBack);
   VkCommandBuffer cmd = impl.begin_commands();
-  VkBufferCopy region{offset_, 0, n};
+  VkBufferCopy region{0, 0, n};
   vkCmdCopyBuffer(cmd, buffer_, staging.buffer, 1, &region);
   impl.submit_and_wait(cmd);
   std::memcpy(data, staging.mapped, n);

@@ -2,7 +2,6 @@
 #include <vulkan/vulkan.h>
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <vector>
 
@@ -19,13 +18,6 @@ class Tensor {
  public:
   Tensor() = default;
   Tensor(Context& ctx, std::vector<int64_t> shape, DType dtype, std::string name = "tensor");
-  // A tensor of `shape` in the same memory as `base`, from `byte_offset` bytes after where `base`
-  // starts, anywhere within the memory `base` was made in (a view may reach past `base`'s own
-  // end). So one buffer holds a kind of weight for all layers and a kernel can bind it once
-  // for them all (kernels/decode_layer.hpp). The memory lives while any view of it does. The
-  // start must be a multiple of view_alignment() (minStorageBufferOffsetAlignment).
-  static Tensor view(const Tensor& base, size_t byte_offset, std::vector<int64_t> shape, std::string name);
-  static size_t view_alignment(const Context& ctx);
   ~Tensor();
   Tensor(Tensor&& other) noexcept;
   Tensor& operator=(Tensor&& other) noexcept;
@@ -41,8 +33,6 @@ class Tensor {
   const std::string& name() const { return name_; }
   std::string describe() const;  // e.g. "q [7, 4, 32] f32"
   VkBuffer buffer() const { return buffer_; }
-  size_t offset() const { return offset_; }  // where it starts in buffer(): 0 but for views
-  VkDeviceSize binding_range() const;        // the bytes a shader binding of it covers
   Context& context() const { return *ctx_; }
 
   // Views the same buffer with another shape of at most the allocated element count, so one
@@ -59,28 +49,16 @@ class Tensor {
   void download_bytes(void* data, size_t bytes) const;
 
  private:
-  struct Allocation;  // the buffer and its memory, shared by a tensor and its views
+  void release();
   Context* ctx_ = nullptr;
   std::vector<int64_t> shape_;
   DType dtype_ = DType::F32;
   std::string name_;
-  std::shared_ptr<const Allocation> allocation_;
-  VkBuffer buffer_ = VK_NULL_HANDLE;  // allocation_'s
+  VkBuffer buffer_ = VK_NULL_HANDLE;
+  VkDeviceMemory memory_ = VK_NULL_HANDLE;
+  VkDeviceSize allocation_bytes_ = 0;
   int64_t capacity_ = 0;
-  size_t offset_ = 0;
-  bool view_ = false;
 };
-
-// Tensors of one shape, one per name, in one allocation, the i-th at i * stacked_stride bytes
-// (views): one buffer holds a kind of weight, or the state, of every layer, so that one
-// binding serves a kernel that runs all the layers (kernels/decode_layer.hpp).
-std::vector<Tensor> stacked(Context& ctx, const std::vector<int64_t>& shape, DType dtype,
-                            const std::vector<std::string>& names);
-// The bytes from one stacked tensor of `bytes` bytes to the next: rounded up to view_alignment.
-size_t stacked_stride(const Context& ctx, size_t bytes);
-// Whether these tensors (of one size) lie as `stacked` lays them out: the i-th at i strides
-// from the first, in one buffer.
-bool is_stacked(const std::vector<const Tensor*>& tensors);
 
 // What the host does with a staging buffer: write it for the device to copy from, or read
 // what the device copied into it (then a cached memory type, where the device has one).

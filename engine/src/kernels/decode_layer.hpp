@@ -1,17 +1,15 @@
 #pragma once
-// RetNet layers of a one-token decode step, one or all of them, in one persistent dispatch
-// (shaders/decode_layer.glsl): each layer's five fused decode kernels of kernels/decode.hpp as
-// phases of one grid, separated by grid-wide syncs instead of dispatch boundaries, so the
-// weights of the next phase (and of the next layer) are already in flight while the grid
-// waits. Same numbers as those five (tests/test_decode_layer.cpp checks it against the CPU
-// references).
+// A whole RetNet layer of a one-token decode step in one persistent dispatch
+// (shaders/decode_layer.glsl): the five fused decode kernels of kernels/decode.hpp as phases
+// of one grid, separated by grid-wide syncs instead of dispatch boundaries, so the weights of
+// the next phase are already in flight while the grid waits. Same numbers as those five
+// (tests/test_decode_layer.cpp checks it against the CPU references).
 //
 // The syncs need every workgroup resident at once, which Vulkan does not promise: it runs on
 // one workgroup per compute unit where the driver says how many there are, and every wait is
 // bounded. Sync word 0 tells the caller afterwards whether any layer timed out; the layer's
 // outputs (h, the state) are then not to be trusted, and the step must be redone another way.
 #include <cstdint>
-#include <vector>
 
 #include "gpu/stream.hpp"
 
@@ -34,7 +32,7 @@ struct DecodeLayerActivations {
 
 struct DecodeLayerLaunch {
   uint32_t workgroups = 0;   // at most the device's compute units (decode_layer_workgroups)
-  uint32_t layer = 0;        // the (first) layer's index in the step: layer l's arrival counter is sync word 1 + l
+  uint32_t layer = 0;        // its arrival counter: sync word 1 + layer
   float eps = 0.0f;          // the norms' epsilon
   uint32_t sync_shortfall = 0;  // tests only: every sync waits for this many workgroups more, and times out
 };
@@ -42,10 +40,6 @@ struct DecodeLayerLaunch {
 // The workgroups that are sure to be resident at once here: the device's compute units
 // (RETNET_DECODE_WORKGROUPS overrides, for experiments); 0 where the count is unknown.
 uint32_t decode_layer_workgroups(const Context& ctx);
-
-// How many layers of a step one dispatch runs, where the step's tensors are gpu::stacked: all
-// `layers` (RETNET_DECODE_LAYERS overrides, for experiments).
-uint32_t decode_layers_per_dispatch(uint32_t layers);
 
 // Whether decode_layer runs layers of this shape with weights of `weight_dtype` on
 // `workgroups` workgroups here.
@@ -61,12 +55,5 @@ inline int64_t decode_layer_sync_words(int64_t layers) { return 1 + layers; }
 void decode_layer(gpu::Stream& s, const DecodeLayerShape& shape, const DecodeLayerWeights& w,
                   const DecodeLayerActivations& a, const gpu::Tensor& positions, gpu::Tensor& state,
                   gpu::Tensor& sync, const DecodeLayerLaunch& launch);
-
-// Consecutive layers (launch.layer the first) in one dispatch, each as decode_layer. The
-// kernel binds each kind of tensor once for them all: with more than one layer, every kind's
-// tensors must be gpu::stacked ones (layer i's the i-th of one allocation); else it throws.
-void decode_layers(gpu::Stream& s, const DecodeLayerShape& shape, const std::vector<DecodeLayerWeights>& layers,
-                   const DecodeLayerActivations& a, const gpu::Tensor& positions,
-                   const std::vector<gpu::Tensor*>& states, gpu::Tensor& sync, const DecodeLayerLaunch& launch);
 
 }  // namespace retnet::kernels

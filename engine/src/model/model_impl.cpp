@@ -41,29 +41,16 @@ kernels::DecodeLayerShape decode_layer_shape(const ModelConfig& c) {
   return {c.hidden_size, c.num_heads, c.head_k_dim, c.head_v_dim, c.intermediate_size};
 }
 
-void upload_parameter(gpu::Tensor& t, const CheckpointReader& reader, const ParameterSpec& spec) {
-  if (t.dtype() == gpu::DType::F16) {
+gpu::Tensor load_parameter(Context& ctx, const CheckpointReader& reader, const ParameterSpec& spec,
+                           gpu::DType dtype) {
+  gpu::Tensor t(ctx, spec.shape, dtype, spec.name);
+  if (dtype == gpu::DType::F16) {
     auto values = reader.read_f16(spec.name);
     t.upload_bytes(values.data(), values.size() * 2);
   } else {
     t.upload(reader.read_f32(spec.name));
   }
-}
-
-// Tensors of one shape, one per name (one per layer): gpu::stacked where one buffer can hold
-// them all, so that the persistent decode step binds each kind once for every layer; else one
-// allocation each.
-std::vector<gpu::Tensor> layer_tensors(Context& ctx, const std::vector<int64_t>& shape, gpu::DType dtype,
-                                       const std::vector<std::string>& names) {
-  int64_t n = 1;
-  for (int64_t d : shape) n *= d;
-  const size_t bytes = static_cast<size_t>(n) * gpu::dtype_size(dtype);
-  const uint64_t total = (names.size() - 1) * gpu::stacked_stride(ctx, bytes) + bytes;
-  if (total <= ctx.device().max_buffer_bytes && total / gpu::dtype_size(dtype) <= UINT32_MAX)
-    return gpu::stacked(ctx, shape, dtype, names);
-  std::vector<gpu::Tensor> out;
-  for (const std::string& name : names) out.emplace_back(ctx, shape, dtype, name);
-  return out;
+  return t;
 }
 
 }  // namespace
@@ -85,17 +72,11 @@ ModelImpl::ModelImpl(Context& c, const std::string& folder, const LoadOptions& o
     }();
   }
   // Matrices in the chosen dtype; norm weights always f32 (they are tiny and precision-critical).
-  auto spec_of = [&](const std::string& name) {
-    for (const ParameterSpec& spec : expected_parameters(config))
-      if (spec.name == name) return spec;
-    throw Error(fmt::format("internal error: no parameter named {}", name));
-  };
-  auto dtype_of = [&](const ParameterSpec& spec) { return spec.is_norm_weight ? gpu::DType::F32 : weight_dtype; };
   auto load = [&](const std::string& name) {
-    const ParameterSpec spec = spec_of(name);
-    gpu::Tensor t(ctx, spec.shape, dtype_of(spec), spec.name);
-    upload_parameter(t, reader, spec);
-    return t;
+    for (const ParameterSpec& spec : expected_parameters(config))
+      if (spec.name == name)
+        return load_parameter(ctx, reader, spec, spec.is_norm_weight ? gpu::DType::F32 : weight_dtype);
+    throw Error(fmt::format("internal error: no parameter named {}", name));
   };
   embeddings = load("model.embeddings.weight");
   final_norm = load("model.norm.weight");
@@ -105,20 +86,10 @@ ModelImpl::ModelImpl(Context& c, const std::string& folder, const LoadOptions& o
     lm_head_untied = load("lm_head.weight");
     lm_head = &lm_head_untied;
   }
-  layers.resize(static_cast<size_t>(config.num_layers));
-  bool stacked = true;
-  for (const auto& [name, member] : kLayerParameters) {
-    std::vector<std::string> names;
-    for (int64_t i = 0; i < config.num_layers; ++i) names.push_back(layer_parameter_name(i, name));
-    const ParameterSpec first = spec_of(names[0]);
-    auto tensors = layer_tensors(ctx, first.shape, dtype_of(first), names);
-    std::vector<const gpu::Tensor*> all;
-    for (int64_t i = 0; i < config.num_layers; ++i) {
-      upload_parameter(tensors[i], reader, spec_of(names[i]));
-      layers[i].*member = std::move(tensors[i]);
-      all.push_back(&(layers[i].*member));
-    }
-    stacked = stacked && gpu::is_stacked(all);
+  for (int64_t i = 0; i < config.num_layers; ++i) {
+    LayerWeights w;
+    for (const auto& [name, member] : kLayerParameters) w.*member = load(layer_parameter_name(i, name));
+    layers.push_back(std::move(w));
   }
   tokenizer = text::load_tokenizer(folder, config.vocab_size);
 
@@ -146,9 +117,6 @@ ModelImpl::ModelImpl(Context& c, const std::string& folder, const LoadOptions& o
       kernels::decode_layer_supported(ctx, decode_layer_shape(cfg), weight_dtype,
                                       static_cast<uint32_t>(workgroups))) {
     decode_layer_workgroups_ = static_cast<uint32_t>(workgroups);
-    // The whole step in one dispatch where every kind of layer tensor is stacked.
-    decode_layers_per_dispatch_ =
-        stacked ? kernels::decode_layers_per_dispatch(static_cast<uint32_t>(cfg.num_layers)) : 1;
     decode_sync_ = gpu::Tensor(ctx, {kernels::decode_layer_sync_words(cfg.num_layers)}, gpu::DType::F32,
                                "decode sync words");
   }
@@ -157,12 +125,13 @@ ModelImpl::ModelImpl(Context& c, const std::string& folder, const LoadOptions& o
 }
 
 std::vector<gpu::Tensor> ModelImpl::new_states(int64_t batch, const std::string& name) const {
-  std::vector<std::string> names;
-  for (int64_t i = 0; i < config.num_layers; ++i) names.push_back(fmt::format("{} state layer {}", name, i));
-  std::vector<gpu::Tensor> states =
-      layer_tensors(ctx, {batch, config.num_heads, config.head_k_dim, config.head_v_dim}, gpu::DType::F32, names);
+  std::vector<gpu::Tensor> states;
   gpu::Stream s(ctx);
-  for (gpu::Tensor& st : states) s.fill_zero(st);
+  for (int64_t i = 0; i < config.num_layers; ++i) {
+    states.emplace_back(ctx, std::vector<int64_t>{batch, config.num_heads, config.head_k_dim, config.head_v_dim},
+                        gpu::DType::F32, fmt::format("{} state layer {}", name, i));
+    s.fill_zero(states.back());
+  }
   s.submit();
   return states;
 }
@@ -284,28 +253,17 @@ void ModelImpl::record_compute(gpu::Stream& s, int64_t N, int64_t T, RetentionFo
   auto view2 = [&](gpu::Tensor& t, int64_t cols) { t.reshape({rows, cols}); };
 
   kernels::embedding(s, a.tokens, embeddings, a.h);
-  if (persistent_layers) {
-    s.fill_zero(decode_sync_);
-    std::vector<const gpu::Tensor*> state_list;
-    for (const gpu::Tensor& st : *states) state_list.push_back(&st);
-    // Several layers a dispatch only where the session's states are stacked as the weights are.
-    const int64_t per = gpu::is_stacked(state_list) ? decode_layers_per_dispatch_ : 1;
-    for (int64_t l0 = 0; l0 < c.num_layers; l0 += per) {
-      std::vector<kernels::DecodeLayerWeights> run;
-      std::vector<gpu::Tensor*> run_states;
-      for (int64_t l = l0; l < std::min(l0 + per, c.num_layers); ++l) {
-        const LayerWeights& w = layers[l];
-        run.push_back({&w.attn_norm, &w.q_proj, &w.k_proj, &w.v_proj, &w.g_proj, &w.g_norm, &w.o_proj, &w.mlp_norm,
-                       &w.gate_proj, &w.up_proj, &w.down_proj});
-        run_states.push_back(&(*states)[l]);
-      }
-      kernels::decode_layers(s, decode_layer_shape(c), run, {&a.h, &a.q, &a.k, &a.v, &a.g, &a.o, &a.ffn},
-                             a.positions, run_states, decode_sync_,
-                             {decode_layer_workgroups_, static_cast<uint32_t>(l0), eps, decode_sync_shortfall_});
-    }
-  }
-  for (int64_t l = 0; l < c.num_layers && !persistent_layers; ++l) {
+  if (persistent_layers) s.fill_zero(decode_sync_);
+  for (int64_t l = 0; l < c.num_layers; ++l) {
     const LayerWeights& w = layers[l];
+    if (persistent_layers) {
+      kernels::decode_layer(s, decode_layer_shape(c),
+                            {&w.attn_norm, &w.q_proj, &w.k_proj, &w.v_proj, &w.g_proj, &w.g_norm, &w.o_proj,
+                             &w.mlp_norm, &w.gate_proj, &w.up_proj, &w.down_proj},
+                            {&a.h, &a.q, &a.k, &a.v, &a.g, &a.o, &a.ffn}, a.positions, (*states)[l], decode_sync_,
+                            {decode_layer_workgroups_, static_cast<uint32_t>(l), eps, decode_sync_shortfall_});
+      continue;
+    }
     if (rows == 1 && decode_retention && fused_decode_) {
       record_fused_decode_layer(s, w, (*states)[l]);
       continue;

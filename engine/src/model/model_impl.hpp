@@ -68,8 +68,6 @@ class ModelImpl {
   bool fused_decode_available() const { return fused_decode_; }
   // Workgroups of the persistent decode layer, 0 when recorded decode steps do not use it.
   uint32_t decode_layer_workgroups() const { return decode_layer_workgroups_; }
-  // Layers a dispatch of the persistent decode step runs (all of them where the weights are stacked).
-  int64_t decode_layers_per_dispatch() const { return decode_layers_per_dispatch_; }
   const gpu::Tensor& decode_sync() const { return decode_sync_; }
   // After a persistent decode step timed out: later steps (recorded again) go without it.
   void stop_decode_layer() const;
@@ -97,7 +95,7 @@ class ModelImpl {
   void view_activations(int64_t rows) const;
   void check_step(int64_t N, int64_t T, RetentionForm form, const std::vector<gpu::Tensor>* states) const;
   // Everything after the inputs are in act_.tokens / act_.positions.
-  // persistent_layers: one token of one sequence through kernels::decode_layers.
+  // persistent_layers: one token of one sequence, each layer through kernels::decode_layer.
   void record_compute(gpu::Stream& s, int64_t N, int64_t T, RetentionForm form, std::vector<gpu::Tensor>* states,
                       bool all_logits, bool persistent_layers = false) const;
   // One token of one sequence through the fused decode kernels (kernels/decode.hpp).
@@ -107,7 +105,6 @@ class ModelImpl {
   bool retention_decode_ = false; // rotary + retention step for T = 1
   bool fused_lm_head_ = false;    // final norm + lm_head for one row
   mutable uint32_t decode_layer_workgroups_ = 0;
-  int64_t decode_layers_per_dispatch_ = 1;  // of the persistent decode step
   mutable uint32_t decode_sync_shortfall_ = 0;
   mutable gpu::Tensor decode_sync_;  // kernels::decode_layer's sync words for one step
   mutable Activations act_;
