@@ -450,6 +450,72 @@ TEST_CASE("sampled frequencies match softmax(logits / T)", "[text][sampler]") {
   }
 }
 
+TEST_CASE("the sampler draws what a full sort of the vocabulary would, over large vocabularies", "[text][sampler]") {
+  // Independent reference: score every token, sort them all best first (ties by id), cut to
+  // top-k and the nucleus, then walk the sorted weights with the same draws. The sampler
+  // sorts only a head of the tokens; its distribution and its draws must be the same.
+  struct Reference {
+    SamplingOptions o;
+    std::mt19937_64 rng;
+    explicit Reference(const SamplingOptions& options) : o(options), rng(options.seed) {}
+    std::pair<std::vector<int32_t>, std::vector<double>> candidates(const std::vector<float>& logits) const {
+      std::vector<double> s(logits.begin(), logits.end());
+      for (double& x : s) x /= static_cast<double>(o.temperature);
+      std::vector<int32_t> ids(s.size());
+      for (size_t i = 0; i < ids.size(); ++i) ids[i] = static_cast<int32_t>(i);
+      std::sort(ids.begin(), ids.end(), [&](int32_t a, int32_t b) { return s[a] > s[b] || (s[a] == s[b] && a < b); });
+      if (o.top_k > 0 && static_cast<size_t>(o.top_k) < ids.size()) ids.resize(static_cast<size_t>(o.top_k));
+      std::vector<double> w;
+      double total = 0;
+      for (int32_t id : ids) total += w.emplace_back(std::exp(s[id] - s[ids[0]]));
+      double mass = 0;
+      for (size_t i = 0; i < ids.size() && o.top_p < 1.0f; ++i)
+        if ((mass += w[i]) >= static_cast<double>(o.top_p) * total) {
+          ids.resize(i + 1);
+          w.resize(i + 1);
+          break;
+        }
+      return {ids, w};
+    }
+    int32_t sample(const std::vector<float>& logits) {
+      auto [ids, w] = candidates(logits);
+      if (ids.size() == 1) return ids[0];
+      double total = 0;
+      for (double x : w) total += x;
+      const double u = unit_interval(rng()) * total;
+      double mass = 0;
+      for (size_t i = 0; i < ids.size(); ++i)
+        if (u < (mass += w[i])) return ids[i];
+      return ids.back();
+    }
+  };
+  const int32_t V = 5000;
+  for (float spread : {0.5f, 3.0f, 12.0f})  // nearly flat to sharply peaked
+    for (int top_k : {0, 7, 40})
+      for (float top_p : {1.0f, 0.95f, 0.5f}) {
+        CAPTURE(spread, top_k, top_p);
+        std::mt19937 g(static_cast<uint32_t>(spread * 100 + top_k));
+        std::normal_distribution<float> normal(0.0f, spread);
+        std::vector<float> logits(V);
+        for (float& x : logits) x = normal(g);
+        logits[17] = logits[4000];  // a tie
+        SamplingOptions o = plain(0.8f, 21);
+        o.top_k = top_k;
+        o.top_p = top_p;
+        Sampler sampler(o);
+        Reference reference(o);
+        auto [ids, w] = reference.candidates(logits);
+        double total = 0;
+        for (double x : w) total += x;
+        std::vector<double> expected(V, 0.0);
+        for (size_t i = 0; i < ids.size(); ++i) expected[ids[i]] = w[i] / total;
+        CHECK(max_abs_diff(sampler.probabilities(logits.data(), V, {}), expected) < 1e-12);
+        int same = 0;
+        for (int i = 0; i < 200; ++i) same += sampler.sample(logits.data(), V, {}) == reference.sample(logits);
+        CHECK(same == 200);
+      }
+}
+
 TEST_CASE("repetition penalty lowers recent tokens", "[text][sampler]") {
   SamplingOptions o = plain(1.0f);
   o.repetition_penalty = 2.0f;

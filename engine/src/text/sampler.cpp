@@ -67,58 +67,87 @@ size_t Sampler::prepare(const float* logits, int64_t vocab, const std::vector<in
     for (size_t i = 1; i < n; ++i)
       if (scores_[i] > scores_[best]) best = i;  // strict: the lowest id wins ties
     order_.assign(1, static_cast<int32_t>(best));
-    weights_.assign(1, 1.0);
+    sorted_ = kept_ = head_ = 1;
+    kept_total_ = 1;
     return 1;
   }
 
   const double inv_t = 1.0 / static_cast<double>(options_.temperature);
   for (double& s : scores_) s *= inv_t;
 
-  // Candidates best first; ties broken by id so the result never depends on the sort.
   order_.resize(n);
   for (size_t i = 0; i < n; ++i) order_[i] = static_cast<int32_t>(i);
-  auto better = [this](int32_t a, int32_t b) { return scores_[a] > scores_[b] || (scores_[a] == scores_[b] && a < b); };
+  sorted_ = 0;
+  head_ = n;
   const size_t k = options_.top_k > 0 ? std::min(n, static_cast<size_t>(options_.top_k)) : n;
+  if (k < n) sort_best(k);  // the top-k candidates, best first
+  const double top = k < n ? scores_[order_[0]] : *std::max_element(scores_.begin(), scores_.end());
+  weights_.resize(n);
+  double total = 0;
   if (k < n) {
-    std::partial_sort(order_.begin(), order_.begin() + static_cast<std::ptrdiff_t>(k), order_.end(), better);
-    order_.resize(k);
+    for (size_t i = 0; i < k; ++i) total += weights_[order_[i]] = std::exp(scores_[order_[i]] - top);
   } else {
-    std::sort(order_.begin(), order_.end(), better);
+    for (size_t i = 0; i < n; ++i) total += weights_[i] = std::exp(scores_[i] - top);
   }
 
-  const double top = scores_[order_[0]];
-  weights_.resize(k);
-  double total = 0;
-  for (size_t i = 0; i < k; ++i) total += weights_[i] = std::exp(scores_[order_[i]] - top);
+  if (k == n) {
+    // Only a head of the tokens needs sorting: those that weigh at least tau, where the ones
+    // below weigh less than n * tau = (1 - f) total together, so the head holds a fraction f
+    // of the mass. With f = top_p the nucleus lies in the head; without a nucleus (f = 15/16)
+    // a draw lands in it 15 times in 16. The head is sorted only as far as it is walked, and
+    // a walk past it goes on into the rest (sort_best). For a language model's peaked
+    // distribution that is a few tokens of tens of thousands, not a full sort each token.
+    const double f = options_.top_p < 1.0f ? static_cast<double>(options_.top_p) : 15.0 / 16.0;
+    const double tau = (1.0 - f) * total / static_cast<double>(n);
+    head_ = static_cast<size_t>(
+        std::partition(order_.begin(), order_.end(), [&](int32_t id) { return weights_[id] >= tau; }) -
+        order_.begin());
+  }
 
   // Nucleus: the shortest prefix of the sorted distribution whose mass reaches top_p; the
   // first candidate always survives.
-  size_t kept = k;
+  kept_ = k;
+  kept_total_ = total;
   if (options_.top_p < 1.0f) {
     const double target = static_cast<double>(options_.top_p) * total;
     double mass = 0;
     for (size_t i = 0; i < k; ++i) {
-      mass += weights_[i];
+      sort_best(i + 1);
+      mass += weights_[order_[i]];
       if (mass >= target) {
-        kept = i + 1;
+        kept_ = i + 1;
+        kept_total_ = mass;
         break;
       }
     }
   }
-  order_.resize(kept);
-  weights_.resize(kept);
-  return kept;
+  return kept_;
+}
+
+void Sampler::sort_best(size_t count) {
+  const size_t n = order_.size();
+  count = std::min(count, n);
+  auto better = [this](int32_t a, int32_t b) { return this->better(a, b); };
+  while (sorted_ < count) {
+    if (sorted_ == head_) head_ = n;  // the head is sorted: go on into the rest
+    // Chunks that at least double what is sorted: linear selections, few of them.
+    const size_t chunk = std::min(head_ - sorted_, std::max({count - sorted_, sorted_, size_t(64)}));
+    const auto first = order_.begin() + static_cast<std::ptrdiff_t>(sorted_);
+    const auto mid = first + static_cast<std::ptrdiff_t>(chunk), end = order_.begin() + static_cast<std::ptrdiff_t>(head_);
+    if (mid != end) std::nth_element(first, mid, end, better);  // [first, mid): the best chunk
+    std::sort(first, mid, better);
+    sorted_ += chunk;
+  }
 }
 
 int32_t Sampler::sample(const float* logits, int64_t vocab, const std::vector<int32_t>& recent_tokens) {
   const size_t kept = prepare(logits, vocab, recent_tokens);
   if (kept == 1) return order_[0];
-  double total = 0;
-  for (size_t i = 0; i < kept; ++i) total += weights_[i];
-  const double u = unit_interval(rng_()) * total;
+  const double u = unit_interval(rng_()) * kept_total_;
   double mass = 0;
   for (size_t i = 0; i < kept; ++i) {
-    mass += weights_[i];
+    sort_best(i + 1);
+    mass += weights_[order_[i]];
     if (u < mass) return order_[i];
   }
   return order_[kept - 1];  // only when rounding put u at the very top
@@ -127,10 +156,13 @@ int32_t Sampler::sample(const float* logits, int64_t vocab, const std::vector<in
 std::vector<double> Sampler::probabilities(const float* logits, int64_t vocab,
                                            const std::vector<int32_t>& recent_tokens) {
   const size_t kept = prepare(logits, vocab, recent_tokens);
-  double total = 0;
-  for (size_t i = 0; i < kept; ++i) total += weights_[i];
   std::vector<double> p(static_cast<size_t>(vocab), 0.0);
-  for (size_t i = 0; i < kept; ++i) p[order_[i]] = weights_[i] / total;
+  if (options_.greedy()) {
+    p[order_[0]] = 1.0;
+    return p;
+  }
+  sort_best(kept);
+  for (size_t i = 0; i < kept; ++i) p[order_[i]] = weights_[order_[i]] / kept_total_;
   return p;
 }
 

@@ -44,15 +44,27 @@ class Sampler {
   void reseed(uint64_t seed);
 
  private:
-  // Fills order_ with the candidate ids, most likely first, and weights_ with their
-  // unnormalized probabilities; returns how many candidates survive.
+  // Scores the tokens and finds the candidates that survive top-k and top-p: the first
+  // kept_ of order_ once sorted (sort_best), each weighing weights_[id], kept_total_ in all;
+  // returns kept_.
   size_t prepare(const float* logits, int64_t vocab, const std::vector<int32_t>& recent_tokens);
+  // Sorts order_ best first up to at least `count` entries. Only as far as a draw needs: a
+  // nucleus or a draw usually ends among the first few of a vocabulary of tens of thousands,
+  // which a full sort of every id per token would spend milliseconds on.
+  void sort_best(size_t count);
+  // Token a is more likely than b; ties broken by id, a strict total order, so the order of
+  // the candidates never depends on the algorithm that sorts them.
+  bool better(int32_t a, int32_t b) const { return scores_[a] > scores_[b] || (scores_[a] == scores_[b] && a < b); }
 
   SamplingOptions options_;
   std::mt19937_64 rng_;
   std::vector<double> scores_;   // per token id, after penalty and temperature
-  std::vector<int32_t> order_;   // candidate ids, best first
-  std::vector<double> weights_;  // exp(score - max) of order_[i]
+  std::vector<double> weights_;  // per token id: exp(score - top_), for the top-k candidates
+  std::vector<int32_t> order_;   // token ids; the first sorted_ best first, the rest all worse
+  size_t sorted_ = 0;
+  size_t head_ = 0;              // order_'s first head_ ids are all better than the rest
+  size_t kept_ = 0;              // candidates left after top-k and top-p
+  double kept_total_ = 0;        // the candidates' summed weights
   std::vector<int32_t> window_;  // distinct recent ids
 };
 
