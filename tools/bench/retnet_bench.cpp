@@ -84,9 +84,10 @@ double copy_bandwidth_gbs(const retnet::ContextOptions& device_options) {
 }
 
 // Device read bandwidth through a shader (16-byte loads, next to nothing written), timed with
-// GPU timestamps where the device has them: over a whole buffer of up to 1 GiB in one dispatch ("streaming"), and over
-// windows of `window_bytes` at successive offsets, one dependent dispatch each ("windows": what
-// a decode step's products read between two syncs, with each dispatch's ramp and drain).
+// GPU timestamps where the device has them: over a whole buffer of up to 1 GiB in one dispatch
+// ("streaming"), and over windows of `window_bytes` at successive offsets, one dependent
+// dispatch each ("windows": what a decode step's products read between two syncs, with each
+// dispatch's ramp and drain).
 nlohmann::json read_bandwidth(const retnet::ContextOptions& device_options, int64_t window_bytes) {
   using namespace retnet::gpu;
   auto options = device_options;

@@ -55,7 +55,7 @@ struct ContextOptions {
   bool pipeline_statistics = false;
   // How the host waits for each submission. On: it polls the fence (for up to 20 ms, then it
   // sleeps in the driver), so the thread goes on as soon as the GPU is done; a sleeping wait
-  // adds tens of microseconds to every decode step (on the H100, 1.3b decode took 1.645-1.653
+  // adds tens of microseconds to every decode step (on the H100, 1.3b decode took 1.643-1.653
   // ms/token sleeping, 1.586-1.591 polling). Auto: On for a GPU, Off for a CPU device
   // (lavapipe), whose own threads need the polling core (decode there 1.7x slower with On).
   enum class SpinWait { Auto, On, Off };
