@@ -16,7 +16,9 @@
 // f16's range, and the accumulators hold the state times both factors, undone exactly where
 // it is stored. Without it (prefill of f16 models) the operands are rounded as they are.
 // With OUTPUT_MAXIMA (output_maxima.glsl, binding 4 like the operands' maxima), max |x| of the
-// states written goes to the slot given there.
+// states written goes to the slot given there. With STORE_F16 the scratch gets the states
+// rounded to f16 (for a reader that would round them so anyway: half the bytes to write and
+// read); the walk itself and `state` stay f32.
 // The launcher (kernels/retention_chunk_passes.cpp) guarantees subgroups of 32, 16 x 16 x 16
 // fragments, dk % TR == 0 and dv % TC == 0.
 #extension GL_NV_cooperative_matrix : require
@@ -37,10 +39,12 @@ layout(constant_id = 4) const bool SCALED = false;
 #define OUTPUT_MAXIMA_BINDING 4
 #define OUTPUT_MAXIMA_CONSTANT 5
 #include "output_maxima.glsl"
+layout(constant_id = 7) const bool STORE_F16 = false;
 const uint THREADS = gl_WorkGroupSize.x, TR = THREADS / 2;
 const uint LDA4 = (TR + 8) / 4, LDB4 = (TC + 8) / 4;  // staged row strides in uvec2s of 4 halves
 
 layout(std430, set = 0, binding = 0) writeonly buffer Scratch { float u[]; };
+layout(std430, set = 0, binding = 0) writeonly buffer ScratchF16 { uvec2 u4[]; };  // 4 halves each
 layout(std430, set = 0, binding = 1) buffer State { float st[]; };  // [N, H, dk, dv]
 layout(std430, set = 0, binding = 2) readonly buffer Am { vec4 a4[]; };
 layout(std430, set = 0, binding = 3) readonly buffer Bm { vec4 b4[]; };
@@ -120,7 +124,10 @@ void main() {
 #define STORE_U(j)                                                                            \
   {                                                                                           \
     ACC x = SCALED ? s_##j * from_acc : s_##j;                                                \
-    coopMatStoreNV(x, u, slot * pc.dv + e0 + 16 * (j), pc.dv, false);                        \
+    if (STORE_F16)                                                                            \
+      coopMatStoreNV(FRAG(x), u4,    (slot * pc.dv + e0 + 16 * (j)) / 4, pc.dv / 4, false);    \
+    else                                                                                      \
+      coopMatStoreNV(x, u, slot * pc.dv + e0 + 16 * (j), pc.dv, false);                      \
     if (OUTPUT_MAXIMA > 0)                                                                    \
       for (int e = 0; e < x.length(); ++e) note_output(0, x[e]);                              \
   }

@@ -353,6 +353,23 @@ TEST_CASE("a tensor views its buffer with a smaller shape but never a larger one
   CHECK_THROWS_WITH(t.reshape({5, 8}), Catch::Contains("exceed"));
 }
 
+TEST_CASE("a stream's scratch grows to more elements or another type, and is kept otherwise", "[core]") {
+  gpu::Stream s(test::context());
+  gpu::Tensor scratch;
+  s.grow(scratch, 64, gpu::DType::F32, "scratch");
+  const VkBuffer first = scratch.buffer();
+  s.grow(scratch, 32, gpu::DType::F32, "scratch");
+  CHECK(scratch.buffer() == first);
+  CHECK(scratch.numel() == 32);
+  // As many f16 elements would fit in the f32 buffer, but the tensor's type must be right.
+  s.grow(scratch, 64, gpu::DType::F16, "scratch");
+  CHECK(scratch.dtype() == gpu::DType::F16);
+  CHECK(scratch.numel() == 64);
+  s.grow(scratch, 128, gpu::DType::F16, "scratch");
+  CHECK(scratch.capacity() == 128);
+  s.submit();
+}
+
 TEST_CASE("f32 to f16 conversion rounds to nearest even", "[core]") {
   // Independent reference: the exactly representable halves around each value, nearest wins,
   // ties go to the even one; checked over every f16 value and the midpoints between them.

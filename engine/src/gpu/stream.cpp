@@ -238,7 +238,7 @@ void* Stream::host_input(Tensor& dst, size_t bytes) {
 }
 
 Tensor& Stream::grow(Tensor& scratch, int64_t elements, DType dtype, const char* what) {
-  if (scratch.empty() || scratch.capacity() < elements) {
+  if (scratch.empty() || scratch.dtype() != dtype || scratch.capacity() < elements) {
     if (!scratch.empty()) keep_until_submit(std::move(scratch));  // recorded commands may still use it
     scratch = Tensor(*ctx_, {elements}, dtype, what);
   }

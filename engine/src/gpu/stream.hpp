@@ -65,8 +65,9 @@ class Stream {
   // staging host_input uses. The data is taken when recorded: a sealed recording copies the
   // same data at every replay (host_input is for data that changes).
   void upload(Tensor& dst, const void* data, size_t bytes);
-  // Makes `scratch` hold at least `elements` (reallocating when it holds fewer, the old buffer
-  // kept until the next submit, since recorded commands may use it) and views it as [elements].
+  // Makes `scratch` hold at least `elements` of `dtype` (reallocating when it holds fewer or
+  // another type, the old buffer kept until the next submit, since recorded commands may use
+  // it) and views it as [elements].
   Tensor& grow(Tensor& scratch, int64_t elements, DType dtype, const char* what);
   // Takes ownership of a scratch tensor that recorded commands use (e.g. an index list a
   // launcher uploaded) and keeps it alive until the next submit() has finished.

@@ -128,12 +128,12 @@ int64_t even_part(int64_t count, int64_t most) {
 }
 
 // Walks a call's chunks in passes within the scratch budget (blocks of sequences x heads,
-// each in groups of chunks), growing the scratch to what they need and viewing it as
-// [heads, count, dk, dv] before calling record(pass) for each. `tiles_per_chunk`: workgroups
-// per chunk along the grid's second dimension.
+// each in groups of chunks), growing the scratch (of `stored` elements) to what they need and
+// viewing it as [heads, count, dk, dv] before calling record(pass) for each.
+// `tiles_per_chunk`: workgroups per chunk along the grid's second dimension.
 template <class Record>
 void for_each_chunk_pass(gpu::Stream& s, const Dims& d, int64_t chunks, int64_t tiles_per_chunk,
-                         RetentionChunkScratch& scratch, Record&& record) {
+                         RetentionChunkScratch& scratch, gpu::DType stored, Record&& record) {
   const int64_t nh = d.n * d.h, matrix = d.dk * d.dv;
   // The budget holds `fit` states of one (sequence, head) (at least one, whatever the
   // budget). All sequences x heads go in one block where the budget holds a chunk of each;
@@ -141,13 +141,13 @@ void for_each_chunk_pass(gpu::Stream& s, const Dims& d, int64_t chunks, int64_t 
   // indexing (a block's chunk is at most as large as `state`, which check_arguments
   // checked). Blocks and groups are spread evenly, so that none is left with a few
   // workgroups of its own.
-  const int64_t fit = std::max<int64_t>(1, scratch.budget_bytes / (4 * matrix));
+  const int64_t fit = std::max<int64_t>(1, scratch.budget_bytes / (int64_t(gpu::dtype_size(stored)) * matrix));
   const int64_t block = even_part(nh, std::min(nh, fit));
   int64_t group = std::clamp<int64_t>(fit / block, 1, chunks);
   group = even_part(chunks, std::min({group, int64_t(gpu::kMaxGroupsPerDimension) / tiles_per_chunk,
                                       int64_t(UINT32_MAX) / (block * matrix)}));
   const int64_t needed = block * group * matrix;
-  s.grow(scratch.states, needed, gpu::DType::F32, "retention chunk states");
+  s.grow(scratch.states, needed, stored, "retention chunk states");
   for (int64_t first_nh = 0; first_nh < nh; first_nh += block) {
     for (int64_t first = 0; first < chunks; first += group) {
       const ChunkPass pass{static_cast<uint32_t>(std::min(block, nh - first_nh)), static_cast<uint32_t>(first_nh),
@@ -188,7 +188,7 @@ void dispatch_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor&
   const ChunkStatesF16 scaled_states{true, K, V};
   const int64_t chunks = (d.t + chunk - 1) / chunk;
   const int64_t tiles_per_chunk = f16_rows ? 1 : chunk_row_tiles(s.context(), chunk, d.dv);
-  for_each_chunk_pass(s, d, chunks, tiles_per_chunk, scratch, [&](const ChunkPass& p) {
+  for_each_chunk_pass(s, d, chunks, tiles_per_chunk, scratch, gpu::DType::F32, [&](const ChunkPass& p) {
     // With f16 rows, the states kernel folds this pass's states' maximum into a slot reset
     // from slot ZERO (which stays zero).
     if (f16_rows) {
@@ -205,8 +205,8 @@ void dispatch_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor&
 // The chunkwise form on tensor cores (chunks of 64 positions, f16 products, f32 sums and
 // state), in passes as above, each of two dispatches (see the shaders):
 //   retention_chunk_states_coopmat   S_c, the state before each chunk c of the group, into the
-//                                    scratch, walking the chunks from `state` (which ends as
-//                                    the state after the group);
+//                                    scratch (f16), walking the chunks from `state` (which
+//                                    ends as the state after the group);
 //   retention_chunk_output_coopmat   o = the part inside each chunk + the part from S_c.
 constexpr int64_t kTensorCoreChunk = 64;
 
@@ -214,15 +214,17 @@ void dispatch_chunkwise_on_tensor_cores(gpu::Stream& s, const gpu::Tensor& q, co
                                         const gpu::Tensor& v, gpu::Tensor& state, gpu::Tensor& o, const Dims& d,
                                         RetentionChunkScratch& scratch) {
   const uint32_t T = uint32_t(d.t), H = uint32_t(d.h), DK = uint32_t(d.dk), DV = uint32_t(d.dv);
-  const ChunkStatesF16 unscaled{false, 0, 0};
-  for_each_chunk_pass(s, d, gpu::div_up(d.t, kTensorCoreChunk), 1, scratch, [&](const ChunkPass& p) {
+  // The output pass rounds S_c to f16 for its products: the states pass stores them so.
+  const ChunkStatesF16 unscaled{false, 0, 0, true};
+  for_each_chunk_pass(s, d, gpu::div_up(d.t, kTensorCoreChunk), 1, scratch, gpu::DType::F16, [&](const ChunkPass& p) {
     dispatch_chunk_states(s, k, v, scratch.states, &state, d, kTensorCoreChunk, p, false, 1.0f, nullptr, 0, &unscaled);
     const struct {
       uint32_t t, h, dk, dv, first_chunk, chunks, first_nh;
       float scale;
     } op{T, H, DK, DV, p.first_chunk, p.count, p.first_nh, scale_of(d)};
     s.dispatch("retention_chunk_output_coopmat",
-               {gpu::out(o), gpu::in(q), gpu::in(k), gpu::in(v), gpu::in(scratch.states)}, op, p.count, p.heads);
+               {gpu::out(o), gpu::in(q), gpu::in(k), gpu::in(v), gpu::in(scratch.states)}, op, p.count, p.heads,
+               1, {DK});
   });
 }
 
@@ -262,12 +264,13 @@ void retention_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor
 
 bool retention_chunks_on_tensor_cores(const Context& ctx, int64_t T, int64_t dk, int64_t dv, int64_t chunk_size) {
   const auto& dev = ctx.device();
-  // The output pass's shared memory: tiles [2][64][72] halves, and per subgroup 16 x 64 f32
-  // scores and 16 x 72 f16 decayed scores.
-  constexpr uint64_t shared_bytes = 2 * 64 * 72 * 2 + 4 * 16 * 64 * 4 + 4 * 16 * 72 * 2;
+  // The output pass's shared memory: one region of 256 + 64 rows of 72 halves (S_c's block
+  // and the v tile). Each subgroup holds its rows of q, dk / 16 fragments, for the whole pass:
+  // at most 16.
+  constexpr uint64_t shared_bytes = (256 + 64) * 72 * 2;
   return ctx.active_paths().coopmat && dev.cooperative_matrix_n == 16 && dev.subgroup_size == 32 &&
-         std::min(chunk_size, T) == kTensorCoreChunk && dk % 64 == 0 && dv % 64 == 0 &&
-         shared_bytes <= dev.shared_memory_bytes;
+         std::min(chunk_size, T) == kTensorCoreChunk && dk % 64 == 0 && dk <= 256 && dv % 64 == 0 &&
+         shared_bytes <= dev.shared_memory_bytes && chunk_states_on_tensor_cores(ctx, kTensorCoreChunk, dk, dv);
 }
 
 void retention_recurrent(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,

@@ -47,11 +47,12 @@ struct RetentionChunkScratch {
 };
 
 // chunk_size >= 1 (any T; the last chunk may be partial; a chunk longer than T is T).
-// With f16_products, where retention_chunks_on_tensor_cores says so, the part inside each
-// chunk runs on tensor cores: q, k, v and the decayed scores are rounded to f16 for the
-// products, summed in f32 (a relative error near 1e-3 instead of f32 rounding, as in fla's
-// f16 kernels; for models whose weights are f16 anyway). The state and the part between
-// chunks stay f32. Elsewhere, where the rows of each chunk can run on tensor cores
+// With f16_products, where retention_chunks_on_tensor_cores says so (chunks of 64, dk a
+// multiple of 64 up to 256, dv a multiple of 64), every product runs on tensor cores: q, k, v,
+// the decayed scores and the states at the chunk borders are rounded to f16 for the products,
+// summed in f32 (a relative error near 1e-3 instead of f32 rounding, as in fla's f16 kernels;
+// for models whose weights are f16 anyway); the border states are kept so in the scratch (two
+// bytes each against the budget). The state carried from chunk to chunk stays f32. Elsewhere, where the rows of each chunk can run on tensor cores
 // (kernels/retention_chunk_passes.hpp: chunks of 64, dk and dv multiples of 32), they and the
 // states' updates do, with q, k, v and the states scaled by powers of two from their maxima
 // (mixed-precision training; the states are summed and kept in f32).

@@ -77,6 +77,12 @@ bool chunk_states_on_tensor_cores(const Context& ctx, int64_t chunk, int64_t dk,
 
 namespace {
 
+// The shader's STORE_F16, specialization constant 7 (after output_maxima.glsl's 5 and 6).
+std::vector<uint32_t> with_store_f16(std::vector<uint32_t> constants, bool store_f16) {
+  constants.push_back(store_f16 ? 1u : 0u);
+  return constants;
+}
+
 // retention_chunk_states_coopmat: tiles of 64 rows (4 subgroups) and 64 columns where the
 // state's sides allow, else 32 (2 subgroups; 32 columns). For the small config's 96 x 192
 // states, 32 x 64 tiles took 4.07 ms of its training step on the H100, 32 x 32 ones 4.90.
@@ -88,6 +94,10 @@ void dispatch_chunk_states_on_tensor_cores(gpu::Stream& s, const gpu::Tensor& a,
     throw Error(fmt::format("retention: states of {} x {} in chunks of {} cannot run on tensor cores here", d.dk,
                             d.dv, chunk));
   if (f16.scaled && maxima == nullptr) throw Error("retention: scaled tensor-core states need the maxima");
+  const gpu::DType stored = f16.store_f16 ? gpu::DType::F16 : gpu::DType::F32;
+  if (states.dtype() != stored)
+    throw Error(fmt::format("retention: the chunk states scratch is {}, not {}", states.describe(),
+                            f16.store_f16 ? "f16" : "f32"));
   const uint32_t rows = d.dk % 64 == 0 ? 64 : 32, cols = d.dv % 64 == 0 ? 64 : 32;
   const int64_t tiles = (d.dk / rows) * (d.dv / cols);
   if (tiles > gpu::kMaxGroupsPerDimension)
@@ -109,8 +119,9 @@ void dispatch_chunk_states_on_tensor_cores(gpu::Stream& s, const gpu::Tensor& a,
              {gpu::out(states), gpu::out(state ? *state : states), gpu::in(a), gpu::in(b),
               output_maxima_arg(folded, states)},
              push, uint32_t(tiles), 1, p.heads,
-             output_maxima_constants(folded, 1,
-                                     {2 * rows, cols, reverse ? 1u : 0u, state ? 0u : 1u, f16.scaled ? 1u : 0u}));
+             with_store_f16(output_maxima_constants(
+                                folded, 1, {2 * rows, cols, reverse ? 1u : 0u, state ? 0u : 1u, f16.scaled ? 1u : 0u}),
+                            f16.store_f16));
 }
 
 }  // namespace

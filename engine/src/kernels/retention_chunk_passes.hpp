@@ -35,9 +35,12 @@ bool chunk_states_on_tensor_cores(const Context& ctx, int64_t chunk, int64_t dk,
 // The tensor-core variant's operands: scaled by powers of two from max |a| and max |b| (float
 // bits, from abs_max) in these slots of the maxima (mixed-precision training), or, unscaled,
 // rounded to f16 as they are (prefill of f16 models, where no maxima are needed).
+// `store_f16`: `states` is an f16 tensor and gets the states rounded to f16, for a reader that
+// rounds them so anyway (the walk and `state` stay f32).
 struct ChunkStatesF16 {
   bool scaled;
   uint32_t a_slot, b_slot;
+  bool store_f16 = false;
 };
 
 // Into `states` ([heads][count][dk][dv]): forward (a = k, b = v), the state before each chunk
