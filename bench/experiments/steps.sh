@@ -1,0 +1,21 @@
+# Sourced by the device-call scripts: step NAME COMMAND... runs the command with its output in
+# $d/NAME.txt and its status and seconds appended to $d/log.txt, cut off at $deadline seconds
+# into the script (skipped with under 10 s left), so that the call ends in time to pack $d.
+step() {
+  local name=$1; shift
+  local left=$((deadline - SECONDS)) t0=$SECONDS
+  if [ $left -lt 10 ]; then echo "$name: skipped, no time left" >> $d/log.txt; return; fi
+  timeout $left "$@" > $d/$name.txt 2>&1
+  echo "$name: rc $? in $((SECONDS - t0)) s: $*" >> $d/log.txt
+}
+
+# prefill_ab A B: the 1.3b model's ($M) prefill at 512-32k tokens (and decode at 1k) of
+# build-A then build-B, two rounds alternating, as prefill-A-1.json etc.
+prefill_ab() {
+  local pre=(--contexts 1024 --prefill 512,2048,8192,32768 --batches 1 --train-config '' --decode-steps 16)
+  for round in 1 2; do
+    for b in "$@"; do
+      step prefill-$b-$round build-$b/tools/retnet-bench -m $M "${pre[@]}" --json $d/prefill-$b-$round.json
+    done
+  done
+}
