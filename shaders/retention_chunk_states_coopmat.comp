@@ -125,9 +125,9 @@ void main() {
   {                                                                                           \
     ACC x = SCALED ? s_##j * from_acc : s_##j;                                                \
     if (STORE_F16)                                                                            \
-      coopMatStoreNV(FRAG(x), u4,    (slot * pc.dv + e0 + 16 * (j)) / 4, pc.dv / 4, false);    \
+      coopMatStoreNV(FRAG(x), u4, (slot * pc.dv + e0 + 16 * (j)) / 4, pc.dv / 4, false);      \
     else                                                                                      \
-      coopMatStoreNV(x, u, slot * pc.dv + e0 + 16 * (j), pc.dv, false);                      \
+      coopMatStoreNV(x, u, slot * pc.dv + e0 + 16 * (j), pc.dv, false);                       \
     if (OUTPUT_MAXIMA > 0)                                                                    \
       for (int e = 0; e < x.length(); ++e) note_output(0, x[e]);                              \
   }
