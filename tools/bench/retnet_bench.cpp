@@ -381,6 +381,10 @@ int main(int argc, char** argv) {
   int64_t decode_workgroups = 0;
   app.add_option("--decode-workgroups", decode_workgroups,
                  "Workgroups of the persistent decode layer: 0 one per compute unit where known, -1 none");
+  int64_t max_prefill_tokens = retnet::LoadOptions{}.max_prefill_tokens;
+  app.add_option("--max-prefill-tokens", max_prefill_tokens,
+                 "Prompts are prefilled in pieces of at most this many tokens (LoadOptions::max_prefill_tokens)")
+      ->check(CLI::Range(int64_t(1), int64_t(1) << 30));
   app.add_flag("--tensor-peak", tensor_peak, "Measure the device's tensor-core ceiling first");
   std::string save_model;
   app.add_option("--save-model", save_model,
@@ -433,6 +437,8 @@ int main(int argc, char** argv) {
 
     retnet::LoadOptions load_options;
     load_options.decode_workgroups = decode_workgroups;
+    load_options.max_prefill_tokens = max_prefill_tokens;
+    out["max_prefill_tokens"] = max_prefill_tokens;
     auto model = retnet::Model::load(ctx, folder, load_options);
     if (model_dir.empty()) std::filesystem::remove_all(folder);
     const auto& info = model->info();

@@ -1,0 +1,29 @@
+# retnet-bench on the tiny configuration, every part but training, with its JSON read back:
+# fails unless each measurement is there with a positive figure and the prefill pieces
+# (--max-prefill-tokens) are the ones asked for. Prompts of 300 tokens in pieces of 128 take
+# the piecewise path (three steps carrying the state).
+set(json ${OUT}/bench.json)
+file(REMOVE_RECURSE ${OUT})
+file(MAKE_DIRECTORY ${OUT})
+execute_process(COMMAND ${BENCH} --config tiny --contexts 64 --prefill 300 --batches 1,2 --train-config ""
+    --decode-steps 2 --max-prefill-tokens 128 --json ${json}
+  OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+message("${out}${err}")
+if(NOT rc EQUAL 0)
+  message(FATAL_ERROR "retnet-bench failed: ${rc}")
+endif()
+file(READ ${json} doc)
+string(JSON pieces GET "${doc}" max_prefill_tokens)
+string(JSON tokens GET "${doc}" prefill 0 tokens)
+string(JSON context GET "${doc}" decode 0 context)
+string(JSON batches LENGTH "${doc}" batched_decode)
+if(NOT pieces EQUAL 128 OR NOT tokens EQUAL 300 OR NOT context EQUAL 64 OR NOT batches EQUAL 2)
+  message(FATAL_ERROR "unexpected shape: pieces ${pieces}, prompt ${tokens}, context ${context}, batches ${batches}")
+endif()
+foreach(path "prefill;0;tokens_per_s" "decode;0;ms_per_token" "batched_decode;1;tokens_per_s" "copy_bandwidth_gb_s")
+  string(JSON value GET "${doc}" ${path})
+  if(NOT value GREATER 0)
+    message(FATAL_ERROR "${path} is ${value}, not a positive figure")
+  endif()
+endforeach()
+file(REMOVE_RECURSE ${OUT})
