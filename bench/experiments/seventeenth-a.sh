@@ -11,13 +11,8 @@
 # Release build). Everything lands in one archive; each step is cut off so that it is made.
 # Usage: source .device/prelude.sh && bash bench/experiments/seventeenth-a.sh
 set -u
-export RETNET_VALIDATION=0 RETNET_TEST_DATA_DIR=$PWD/tests/data
-d=$OUT/seventeenth-a
-mkdir -p $d
-deadline=${DEADLINE:-570}
-source bench/experiments/steps.sh
+source bench/experiments/steps.sh seventeenth-a
 nvidia-smi --query-gpu=name,memory.total,driver_version,clocks.max.sm --format=csv > $d/device.txt 2>&1
-M=/tmp/retnet-1.3b
 step save build-head/tools/retnet-bench --config 1.3b --save-model $M
 step exp-tests build-exp/tests/retnet_tests "[retention]"
 prefill_ab head exp

@@ -7,12 +7,7 @@
 # Carry .device, build-exp and build-exp2.
 # Usage: source .device/prelude.sh && DEADLINE=300 bash bench/experiments/seventeenth-c.sh
 set -u
-export RETNET_VALIDATION=0 RETNET_TEST_DATA_DIR=$PWD/tests/data
-d=$OUT/seventeenth-c
-mkdir -p $d
-deadline=${DEADLINE:-570}
-source bench/experiments/steps.sh
-M=/tmp/retnet-1.3b
+source bench/experiments/steps.sh seventeenth-c
 step save build-exp2/tools/retnet-bench --config 1.3b --save-model $M
 step exp2-tests build-exp2/tests/retnet_tests "[retention],a stream's scratch*"
 prefill_ab exp exp2

@@ -1,6 +1,14 @@
-# Sourced by the device-call scripts: step NAME COMMAND... runs the command with its output in
+# Sourced by the device-call scripts as `source bench/experiments/steps.sh NAME`: their outputs
+# go to $OUT/NAME ($d), the 1.3b model they time is $M, validation is off, and the tests find
+# their data. Then step NAME COMMAND... runs the command with its output in
 # $d/NAME.txt and its status and seconds appended to $d/log.txt, cut off at $deadline seconds
-# into the script (skipped with under 10 s left), so that the call ends in time to pack $d.
+# into the script (DEADLINE, default 570; skipped with under 10 s left), so that the call ends
+# in time to pack $d.
+export RETNET_VALIDATION=0 RETNET_TEST_DATA_DIR=$PWD/tests/data
+d=$OUT/$1
+mkdir -p $d
+deadline=${DEADLINE:-570}
+M=/tmp/retnet-1.3b
 step() {
   local name=$1; shift
   local left=$((deadline - SECONDS)) t0=$SECONDS
