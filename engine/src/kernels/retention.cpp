@@ -209,6 +209,9 @@ void dispatch_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor&
 //                                    ends as the state after the group);
 //   retention_chunk_output_coopmat   o = the part inside each chunk + the part from S_c.
 constexpr int64_t kTensorCoreChunk = 64;
+// The output pass holds dk / 16 fragments of q per subgroup and stages S_c's dk rows at once
+// (MAX_DK of retention_chunk_output_coopmat.comp).
+constexpr int64_t kTensorCoreMaxDk = 256;
 
 void dispatch_chunkwise_on_tensor_cores(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k,
                                         const gpu::Tensor& v, gpu::Tensor& state, gpu::Tensor& o, const Dims& d,
@@ -264,12 +267,11 @@ void retention_chunkwise(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor
 
 bool retention_chunks_on_tensor_cores(const Context& ctx, int64_t T, int64_t dk, int64_t dv, int64_t chunk_size) {
   const auto& dev = ctx.device();
-  // The output pass's shared memory: one region of 256 + 64 rows of 72 halves (S_c's block
-  // and the v tile). Each subgroup holds its rows of q, dk / 16 fragments, for the whole pass:
-  // at most 16.
-  constexpr uint64_t shared_bytes = (256 + 64) * 72 * 2;
+  // The output pass's shared memory: one region of kTensorCoreMaxDk + 64 rows of 72 halves
+  // (S_c's block and the v tile).
+  constexpr uint64_t shared_bytes = (kTensorCoreMaxDk + kTensorCoreChunk) * 72 * 2;
   return ctx.active_paths().coopmat && dev.cooperative_matrix_n == 16 && dev.subgroup_size == 32 &&
-         std::min(chunk_size, T) == kTensorCoreChunk && dk % 64 == 0 && dk <= 256 && dv % 64 == 0 &&
+         std::min(chunk_size, T) == kTensorCoreChunk && dk % 64 == 0 && dk <= kTensorCoreMaxDk && dv % 64 == 0 &&
          shared_bytes <= dev.shared_memory_bytes && chunk_states_on_tensor_cores(ctx, kTensorCoreChunk, dk, dv);
 }
 
