@@ -18,7 +18,8 @@ nlohmann::json named_config(const std::string& name) {
   if (name == "1.3b")
     return {{"model_type", "retnet"}, {"hidden_size", 2048}, {"num_hidden_layers", 24}, {"num_heads", 8},
             {"vocab_size", 32000}};
-  // A small model for the training-step benchmark (about 110 M parameters with its vocabulary).
+  // A small model for the training-step benchmark: 134,108,160 parameters (85 M in its layers,
+  // 24.6 M each in the embedding and the untied lm_head), as many as fla's RetNet of this shape.
   if (name == "small")
     return {{"model_type", "retnet"}, {"hidden_size", 768}, {"num_hidden_layers", 12}, {"num_heads", 8},
             {"vocab_size", 32000}};
