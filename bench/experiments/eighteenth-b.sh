@@ -8,7 +8,6 @@
 set -u
 source bench/experiments/steps.sh eighteenth-b
 nvidia-smi --query-gpu=name,driver_version --format=csv > $d/device.txt 2>&1
-train=(--train-only --train-config small --train-batch 4 --train-seq 2048)
 step engine-training-1 build-exp/tools/retnet-bench "${train[@]}" --json $d/engine-training-1.json
 step peers-training env PYTHONPATH=$PWD/.flaref python3 tools/bench/peers.py --out $d/peers.json --parts training
 step engine-training-2 build-exp/tools/retnet-bench "${train[@]}" --json $d/engine-training-2.json

@@ -9,12 +9,7 @@ set -u
 source bench/experiments/steps.sh eighteenth-c
 nvidia-smi --query-gpu=name,driver_version --format=csv > $d/device.txt 2>&1
 step exp2-tests build-exp2/tests/retnet_tests "[matmul_backward],[training]"
-train=(--train-only --train-config small --train-batch 4 --train-seq 2048)
-for round in 1 2 3; do
-  for b in exp exp2; do
-    step train-$b-$round build-$b/tools/retnet-bench "${train[@]}" --json $d/train-$b-$round.json
-  done
-done
+train_ab 3 exp exp2
 for b in exp exp2; do
   step profile-$b env RETNET_PROFILE=1 build-$b/tools/retnet-bench "${train[@]}"
 done

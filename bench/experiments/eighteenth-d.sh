@@ -14,7 +14,6 @@ b=build-exp2
 step save $b/tools/retnet-bench --config 1.3b --save-model $M
 step exp2-tests $b/tests/retnet_tests "[matmul],[matmul_backward],[training]"
 pre=(--contexts 1024 --prefill 2048,8192,32768 --batches 1 --train-config '' --decode-steps 16)
-train=(--train-only --train-config small --train-batch 4 --train-seq 2048)
 for round in 1 2; do
   for g in 1 8 16 4; do
     step prefill-g$g-$round env RETNET_MATMUL_GROUP_ROWS=$g $b/tools/retnet-bench -m $M "${pre[@]}" \

@@ -27,3 +27,15 @@ prefill_ab() {
     done
   done
 }
+
+# The small config's training step as the bench times it; train_ab ROUNDS A B ...: that step of
+# build-A, build-B, ..., ROUNDS rounds alternating, as train-A-1.json etc.
+train=(--train-only --train-config small --train-batch 4 --train-seq 2048)
+train_ab() {
+  local rounds=$1; shift
+  for round in $(seq "$rounds"); do
+    for b in "$@"; do
+      step train-$b-$round build-$b/tools/retnet-bench "${train[@]}" --json $d/train-$b-$round.json
+    done
+  done
+}

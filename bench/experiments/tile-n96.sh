@@ -11,12 +11,7 @@ source bench/experiments/steps.sh tile-n96
 nvidia-smi --query-gpu=name,driver_version --format=csv > $d/device.txt 2>&1
 step save build-exp2/tools/retnet-bench --config 1.3b --save-model $M
 step exp2-tests build-exp2/tests/retnet_tests "[matmul],[matmul_backward],[training],[model]"
-train=(--train-only --train-config small --train-batch 4 --train-seq 2048)
-for round in 1 2 3; do
-  for b in exp exp2; do
-    step train-$b-$round build-$b/tools/retnet-bench "${train[@]}" --json $d/train-$b-$round.json
-  done
-done
+train_ab 3 exp exp2
 for round in 1 2; do
   for b in exp exp2; do
     step infer-$b-$round build-$b/tools/retnet-bench -m $M --contexts 1024 --prefill 512,2048,8192,32768 \
