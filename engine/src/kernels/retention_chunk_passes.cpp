@@ -97,7 +97,7 @@ void dispatch_chunk_states_on_tensor_cores(gpu::Stream& s, const gpu::Tensor& a,
   const gpu::DType stored = f16.store_f16 ? gpu::DType::F16 : gpu::DType::F32;
   if (states.dtype() != stored)
     throw Error(fmt::format("retention: the chunk states scratch is {}, not {}", states.describe(),
-                            f16.store_f16 ? "f16" : "f32"));
+                            gpu::dtype_name(stored)));
   const uint32_t rows = d.dk % 64 == 0 ? 64 : 32, cols = d.dv % 64 == 0 ? 64 : 32;
   const int64_t tiles = (d.dk / rows) * (d.dv / cols);
   if (tiles > gpu::kMaxGroupsPerDimension)
