@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
-# The nineteenth session's third device call: does shared memory the tensor-core matmul does
-# not use lower its speed (fewer workgroups per multiprocessor)? build-exp2 = HEAD with
-# matmul-shared-pad.patch (RETNET_MATMUL_PAD_BYTES adds that many bytes of shared memory to the
-# kernel's 24 KiB). The matmul's TFLOP/s at 8192 x 2048 x 2048 with 0 to 24 KiB of padding, at
-# 8192 x 768 x 768 with 0 and 20 KiB. About 60 s.
-# Carry .device and build-exp2.
-# Usage: source .device/prelude.sh && DEADLINE=200 bash bench/experiments/nineteenth-b.sh
+# Written in the nineteenth session for the next device call: does shared memory decide how
+# many workgroups fit on a multiprocessor here? build-exp = HEAD, build-exp2 = HEAD with
+# matmul-shared-pad.patch (RETNET_MATMUL_PAD_BYTES adds that many bytes of shared memory the
+# tensor-core matmul never touches to its 24 KiB), build-exp3 = HEAD with
+# rows-decayed-in-tiles.patch (retention_chunk_rows_coopmat in 31 KiB instead of 40). Each
+# build folder holds tools/retnet-bench and tests/retnet_tests of a Release build.
+#  - the matmul's TFLOP/s at 8192 x 2048 x 2048 with 0 to 24 KiB of padding, at 8192 x 768 x
+#    768 with 0 and 20 KiB (a drop at some size: where two workgroups stop fitting);
+#  - build-exp3's retention and training tests, then the small config's training step of
+#    build-exp and build-exp3, two rounds alternating, and a profile of each.
+# About 150 s. Carry .device, build-exp, build-exp2 and build-exp3.
+# Usage: source .device/prelude.sh && DEADLINE=300 bash bench/experiments/nineteenth-b.sh
 set -u
 source bench/experiments/steps.sh nineteenth-b
 nvidia-smi --query-gpu=name,driver_version --format=csv > $d/device.txt 2>&1
@@ -20,4 +25,9 @@ done
 step pipelines env RETNET_MATMUL_PAD_BYTES=20480 RETNET_PIPELINE_STATS=1 RETNET_PROFILE=1 build-exp2/tools/retnet-bench \
   --matmul 8192,2048,2048 --train-only --train-config ''
 grep -h "coopmat" $d/pad*.txt > $d/summary.txt
+step exp3-tests build-exp3/tests/retnet_tests "[retention],[retention_backward],[training]"
+train_ab 2 exp exp3
+for b in exp exp3; do
+  step profile-$b env RETNET_PROFILE=1 RETNET_PIPELINE_STATS=1 build-$b/tools/retnet-bench "${train[@]}"
+done
 tar -czf $OUT/nineteenth-b.tar.gz -C $OUT nineteenth-b && rm -rf $d
