@@ -3,14 +3,18 @@
 # many workgroups fit on a multiprocessor here? build-exp = HEAD, build-exp2 = HEAD with
 # matmul-shared-pad.patch (RETNET_MATMUL_PAD_BYTES adds that many bytes of shared memory the
 # tensor-core matmul never touches to its 24 KiB), build-exp3 = HEAD with
-# rows-decayed-in-tiles.patch (retention_chunk_rows_coopmat in 31 KiB instead of 40). Each
-# build folder holds tools/retnet-bench and tests/retnet_tests of a Release build.
+# rows-decayed-in-tiles.patch (retention_chunk_rows_coopmat in 31 KiB instead of 40),
+# build-exp4 = HEAD with output-state-halves.patch (retention_chunk_output_coopmat in 27 KiB
+# instead of 45). Each build folder holds tools/retnet-bench and tests/retnet_tests of a
+# Release build.
 #  - the matmul's TFLOP/s at 8192 x 2048 x 2048 with 0 to 24 KiB of padding, at 8192 x 768 x
 #    768 with 0 and 20 KiB (a drop at some size: where two workgroups stop fitting);
 #  - build-exp3's retention and training tests, then the small config's training step of
-#    build-exp and build-exp3, two rounds alternating, and a profile of each.
-# About 150 s. Carry .device, build-exp, build-exp2 and build-exp3.
-# Usage: source .device/prelude.sh && DEADLINE=300 bash bench/experiments/nineteenth-b.sh
+#    build-exp and build-exp3, two rounds alternating, and a profile of each;
+#  - build-exp4's retention and model tests, then the 1.3b prefill (512-32k) of build-exp and
+#    build-exp4, two rounds alternating, and an 8k prefill profile of each.
+# About 280 s. Carry .device, build-exp, build-exp2, build-exp3 and build-exp4.
+# Usage: source .device/prelude.sh && DEADLINE=420 bash bench/experiments/nineteenth-b.sh
 set -u
 source bench/experiments/steps.sh nineteenth-b
 nvidia-smi --query-gpu=name,driver_version --format=csv > $d/device.txt 2>&1
@@ -29,5 +33,12 @@ step exp3-tests build-exp3/tests/retnet_tests "[retention],[retention_backward],
 train_ab 2 exp exp3
 for b in exp exp3; do
   step profile-$b env RETNET_PROFILE=1 RETNET_PIPELINE_STATS=1 build-$b/tools/retnet-bench "${train[@]}"
+done
+step save build-exp4/tools/retnet-bench --config 1.3b --save-model $M
+step exp4-tests build-exp4/tests/retnet_tests "[retention],[model]"
+prefill_ab exp exp4
+prof=(-m $M --contexts 1024 --prefill 8192 --batches 1 --train-config '' --decode-steps 4)
+for b in exp exp4; do
+  step profile-prefill-$b env RETNET_PROFILE=1 RETNET_PIPELINE_STATS=1 build-$b/tools/retnet-bench "${prof[@]}"
 done
 tar -czf $OUT/nineteenth-b.tar.gz -C $OUT nineteenth-b && rm -rf $d
