@@ -5,16 +5,17 @@
 # tensor-core matmul never touches to its 24 KiB), build-exp3 = HEAD with
 # rows-decayed-in-tiles.patch (retention_chunk_rows_coopmat in 31 KiB instead of 40),
 # build-exp4 = HEAD with output-state-halves.patch (retention_chunk_output_coopmat in 27 KiB
-# instead of 45). Each build folder holds tools/retnet-bench and tests/retnet_tests of a
-# Release build.
+# instead of 45), build-exp5 = HEAD with matmul-deep-split.patch (the tensor-core backward
+# splits reductions of 16384 and more where the last wave would be mostly empty). Each build
+# folder holds tools/retnet-bench and tests/retnet_tests of a Release build.
 #  - the matmul's TFLOP/s at 8192 x 2048 x 2048 with 0 to 24 KiB of padding, at 8192 x 768 x
 #    768 with 0 and 20 KiB (a drop at some size: where two workgroups stop fitting);
-#  - build-exp3's retention and training tests, then the small config's training step of
-#    build-exp and build-exp3, two rounds alternating, and a profile of each;
+#  - build-exp3's and build-exp5's tests, then the small config's training step of build-exp,
+#    build-exp3 and build-exp5, two rounds alternating, and a profile of each;
 #  - build-exp4's retention and model tests, then the 1.3b prefill (512-32k) of build-exp and
 #    build-exp4, two rounds alternating, and an 8k prefill profile of each.
-# About 280 s. Carry .device, build-exp, build-exp2, build-exp3 and build-exp4.
-# Usage: source .device/prelude.sh && DEADLINE=420 bash bench/experiments/nineteenth-b.sh
+# About 320 s. Carry .device and build-exp to build-exp5.
+# Usage: source .device/prelude.sh && DEADLINE=480 bash bench/experiments/nineteenth-b.sh
 set -u
 source bench/experiments/steps.sh nineteenth-b
 nvidia-smi --query-gpu=name,driver_version --format=csv > $d/device.txt 2>&1
@@ -30,8 +31,9 @@ step pipelines env RETNET_MATMUL_PAD_BYTES=20480 RETNET_PIPELINE_STATS=1 RETNET_
   --matmul 8192,2048,2048 --train-only --train-config ''
 grep -h "coopmat" $d/pad*.txt > $d/summary.txt
 step exp3-tests build-exp3/tests/retnet_tests "[retention],[retention_backward],[training]"
-train_ab 2 exp exp3
-for b in exp exp3; do
+step exp5-tests build-exp5/tests/retnet_tests "[matmul_backward],[training]"
+train_ab 2 exp exp3 exp5
+for b in exp exp3 exp5; do
   step profile-$b env RETNET_PROFILE=1 RETNET_PIPELINE_STATS=1 build-$b/tools/retnet-bench "${train[@]}"
 done
 step save build-exp4/tools/retnet-bench --config 1.3b --save-model $M
