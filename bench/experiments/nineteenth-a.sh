@@ -30,10 +30,9 @@ for v in 128 256; do
 done
 step prefill-exp2-cols32 env RETNET_STATES_COLS=32 build-exp2/tools/retnet-bench -m $M "${pre[@]}" --json $d/prefill-exp2-cols32.json
 step prefill-exp2-rows128-cols32 env RETNET_STATES_ROWS=128 RETNET_STATES_COLS=32 build-exp2/tools/retnet-bench -m $M "${pre[@]}" --json $d/prefill-exp2-rows128-cols32.json
-prof=(-m $M --contexts 1024 --prefill 8192 --batches 1 --train-config '' --decode-steps 4)
-step profile-exp env RETNET_PROFILE=1 RETNET_PIPELINE_STATS=1 build-exp/tools/retnet-bench "${prof[@]}"
+step profile-exp env RETNET_PROFILE=1 RETNET_PIPELINE_STATS=1 build-exp/tools/retnet-bench "${prefill_profile[@]}"
 for v in 64 128 256; do
-  step profile-exp2-rows$v env RETNET_STATES_ROWS=$v RETNET_PROFILE=1 RETNET_PIPELINE_STATS=1 build-exp2/tools/retnet-bench "${prof[@]}"
+  step profile-exp2-rows$v env RETNET_STATES_ROWS=$v RETNET_PROFILE=1 RETNET_PIPELINE_STATS=1 build-exp2/tools/retnet-bench "${prefill_profile[@]}"
 done
 step profile-train-exp2 env RETNET_PROFILE=1 RETNET_PIPELINE_STATS=1 build-exp2/tools/retnet-bench "${train[@]}"
 tar -czf $OUT/nineteenth-a.tar.gz -C $OUT nineteenth-a && rm -rf $d

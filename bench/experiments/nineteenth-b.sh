@@ -43,9 +43,8 @@ done
 step save build-exp4/tools/retnet-bench --config 1.3b --save-model $M
 step exp4-tests build-exp4/tests/retnet_tests "[retention],[model]"
 prefill_ab exp exp4
-prof=(-m $M --contexts 1024 --prefill 8192 --batches 1 --train-config '' --decode-steps 4)
 for b in exp exp4; do
-  step profile-prefill-$b env RETNET_PROFILE=1 RETNET_PIPELINE_STATS=1 build-$b/tools/retnet-bench "${prof[@]}"
+  step profile-prefill-$b env RETNET_PROFILE=1 RETNET_PIPELINE_STATS=1 build-$b/tools/retnet-bench "${prefill_profile[@]}"
 done
 step exp6-tests build-exp6/tests/retnet_tests "[decode_layer],[decode]"
 dec=(-m $M --contexts 1024 --prefill 512 --batches 1 --train-config '' --decode-steps 64)

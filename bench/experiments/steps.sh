@@ -39,3 +39,6 @@ train_ab() {
     done
   done
 }
+
+# The 1.3b model's 8k prefill (and a short decode) as the bench profiles it, with RETNET_PROFILE=1.
+prefill_profile=(-m $M --contexts 1024 --prefill 8192 --batches 1 --train-config '' --decode-steps 4)
