@@ -47,11 +47,10 @@ for b in exp exp4; do
   step profile-prefill-$b env RETNET_PROFILE=1 RETNET_PIPELINE_STATS=1 build-$b/tools/retnet-bench "${prefill_profile[@]}"
 done
 step exp6-tests build-exp6/tests/retnet_tests "[decode_layer],[decode]"
-dec=(-m $M --contexts 1024 --prefill 512 --batches 1 --train-config '' --decode-steps 64)
 for round in 1 2; do
-  step decode-exp-$round build-exp/tools/retnet-bench "${dec[@]}" --json $d/decode-exp-$round.json
+  step decode-exp-$round build-exp/tools/retnet-bench "${decode_1k[@]}" --json $d/decode-exp-$round.json
   for v in 4 8 16; do
-    step decode-exp6-batch$v-$round env RETNET_DECODE_BATCH=$v build-exp6/tools/retnet-bench "${dec[@]}" \
+    step decode-exp6-batch$v-$round env RETNET_DECODE_BATCH=$v build-exp6/tools/retnet-bench "${decode_1k[@]}" \
       --json $d/decode-exp6-batch$v-$round.json
   done
 done

@@ -42,3 +42,6 @@ train_ab() {
 
 # The 1.3b model's 8k prefill (and a short decode) as the bench profiles it, with RETNET_PROFILE=1.
 prefill_profile=(-m $M --contexts 1024 --prefill 8192 --batches 1 --train-config '' --decode-steps 4)
+
+# The 1.3b model's decode at 1k context as the decode experiments time it.
+decode_1k=(-m $M --contexts 1024 --prefill 512 --batches 1 --train-config '' --decode-steps 64)
