@@ -7,6 +7,8 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -14,6 +16,7 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <random>
+#include <sstream>
 
 #include "bench/random_model.hpp"
 #include "gpu/stream.hpp"
@@ -101,22 +104,48 @@ nlohmann::json read_bandwidth(const retnet::ContextOptions& device_options, int6
   Stream s(ctx);
   s.fill_zero(src);
   s.submit();
-  auto gb_s = [&](int64_t words, int windows) {  // words of 16 bytes per dispatch
+  // GB/s of `shader` reading `windows` dependent windows of `words` 16-byte words each.
+  auto timed_gb_s = [&](const char* shader, uint32_t groups, const std::vector<uint32_t>& specialization,
+                        int64_t words, int windows) {
     struct { uint32_t n, first; float never; } push{uint32_t(words), 0, -1.0f};
-    const uint32_t groups = uint32_t(std::min<int64_t>(kGroups, (words + 255) / 256));
     const double ms = median_submission_ms(s, 3, [&] {
       for (int w = 0; w < windows; ++w) {
         push.first = uint32_t((int64_t(w) * words) % (n / 4 - words + 1));
-        s.dispatch("read_vec4", {in(src), out(sink)}, push, groups);
+        s.dispatch(shader, {in(src), out(sink)}, push, groups, 1, 1, specialization);
       }
     });
     return double(words) * 16 * windows / (ms * 1e-3) / 1e9;
+  };
+  auto gb_s = [&](int64_t words, int windows) {
+    return timed_gb_s("read_vec4", uint32_t(std::min<int64_t>(kGroups, (words + 255) / 256)), {}, words, windows);
   };
   const int64_t window_words = std::clamp<int64_t>(window_bytes / 16, 1, n / 4);
   const double streaming = gb_s(n / 4, 1), windows = gb_s(window_words, 16);
   fmt::print("read bandwidth: {:.0f} GB/s streaming {} MiB, {:.0f} GB/s in dependent dispatches of {:.1f} MiB\n",
              streaming, n * 4 >> 20, windows, window_words * 16 / 1048576.0);
-  return {{"streaming_gb_s", streaming}, {"window_gb_s", windows}, {"window_bytes", window_words * 16}};
+  nlohmann::json result = {{"streaming_gb_s", streaming}, {"window_gb_s", windows}, {"window_bytes", window_words * 16}};
+  // RETNET_READ_SHAPES="132x512x4,...": the same reads at launch shapes of workgroups x threads
+  // x words in flight per lane (read_batched.comp), over the whole buffer and in dependent
+  // windows of 100 MB (about one decode layer's weights): what the persistent decode layer's
+  // shape (one workgroup of 512 threads per compute unit, 4 words a lane) can reach at all.
+  if (const char* shapes = std::getenv("RETNET_READ_SHAPES")) {
+    std::stringstream list(shapes);
+    for (std::string item; std::getline(list, item, ',');) {
+      uint32_t groups = 0, threads = 0, batch = 0;
+      if (std::sscanf(item.c_str(), "%ux%ux%u", &groups, &threads, &batch) != 3 || !groups || !threads || !batch ||
+          threads > ctx.device().max_workgroup_invocations || uint64_t(groups) * threads > 256 * kGroups || batch > 64)
+        throw retnet::Error(fmt::format("RETNET_READ_SHAPES: '{}' is not WORKGROUPSxTHREADSxWORDS within this device's "
+                                        "workgroup size, {} threads in all and 64 words",
+                                        item, 256 * kGroups));
+      const double whole = timed_gb_s("read_batched", groups, {threads, batch}, n / 4, 1);
+      const double layer = timed_gb_s("read_batched", groups, {threads, batch}, std::min<int64_t>(6'250'000, n / 4), 8);
+      fmt::print("read bandwidth at {} workgroups x {} threads x {} words: {:.0f} GB/s over {} MiB, {:.0f} GB/s in "
+                 "dependent windows of 100 MB\n",
+                 groups, threads, batch, whole, n * 4 >> 20, layer);
+      result["shapes"].push_back({{"shape", item}, {"streaming_gb_s", whole}, {"window_100mb_gb_s", layer}});
+    }
+  }
+  return result;
 }
 
 // Per-kernel GPU time of one recorded step, summed by shader, largest first (RETNET_PROFILE=1).
