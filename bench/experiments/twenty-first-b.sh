@@ -6,21 +6,24 @@
 # subgroupAdd), build-stage = with decode-stage-loads.patch (each phase's input loads issued
 # together), build-split = with decode-gate-then-up.patch (phase 4 reads a gate row, then its
 # up row: one matrix's pieces in flight at a time, so fewer registers), timed also with 1024
-# threads a workgroup and with 8 pieces a lane in flight; each folder holds
+# threads a workgroup and with 8 pieces a lane in flight, build-overlap = with
+# decode-layers-overlap.patch (no barrier between the layers' dispatches: each layer's
+# workgroups wait in the kernel for the previous layer's to finish); each folder holds
 # tools/retnet-bench and tests/retnet_tests. 1.3b decode at 1k, two rounds alternating (the
 # first with the pipelines' register counts); then build-read's bench (that of the commit
 # adding RETNET_READ_SHAPES) times reads at the decode layer's launch shape and others.
-# About 190 s. Carry .device and the six build folders.
-# Usage: source .device/prelude.sh && DEADLINE=280 bash bench/experiments/twenty-first-b.sh
+# About 230 s. Carry .device and the seven build folders.
+# Usage: source .device/prelude.sh && DEADLINE=300 bash bench/experiments/twenty-first-b.sh
 set -u
 source bench/experiments/steps.sh twenty-first-b
 nvidia-smi --query-gpu=name,driver_version --format=csv > $d/device.txt 2>&1
 step save build-exp/tools/retnet-bench --config 1.3b --save-model $M
 step split-tests build-split/tests/retnet_tests "[decode],[decode_layer],[model]"
 step split-tests-1024 env RETNET_DECODE_THREADS=1024 build-split/tests/retnet_tests "[decode_layer],[model]"
+step overlap-tests build-overlap/tests/retnet_tests "[decode],[decode_layer],[model]"
 for round in 1 2; do
   stats=$([ $round = 1 ] && echo 1 || echo 0)
-  for b in exp scale ret stage split; do
+  for b in exp scale ret stage split overlap; do
     step decode-$b-$round env RETNET_PIPELINE_STATS=$stats build-$b/tools/retnet-bench "${decode_1k[@]}" --json $d/decode-$b-$round.json
   done
   step decode-split1024-$round env RETNET_PIPELINE_STATS=$stats RETNET_DECODE_THREADS=1024 build-split/tools/retnet-bench "${decode_1k[@]}" --json $d/decode-split1024-$round.json
