@@ -10,9 +10,11 @@
 # decode-layers-overlap.patch (no barrier between the layers' dispatches: each layer's
 # workgroups wait in the kernel for the previous layer's to finish); each folder holds
 # tools/retnet-bench and tests/retnet_tests. 1.3b decode at 1k, two rounds alternating (the
-# first with the pipelines' register counts); then build-read's bench (that of the commit
-# adding RETNET_READ_SHAPES) times reads at the decode layer's launch shape and others.
-# About 230 s. Carry .device and the seven build folders.
+# first with the pipelines' register counts); then HEAD's bench times reads at the decode
+# layer's launch shape and others (RETNET_READ_SHAPES). About 230 s. Carry .device and the
+# six build folders, made by: bench/experiments/build-variants.sh exp
+# scale:decode-rms-scale.patch ret:decode-retention-sums.patch stage:decode-stage-loads.patch
+# split:decode-gate-then-up.patch overlap:decode-layers-overlap.patch
 # Usage: source .device/prelude.sh && DEADLINE=300 bash bench/experiments/twenty-first-b.sh
 set -u
 source bench/experiments/steps.sh twenty-first-b
@@ -31,5 +33,5 @@ for round in 1 2; do
 done
 # Read bandwidth at launch shapes (workgroups x threads x 16-byte words in flight per lane):
 # what the decode layer's one workgroup of 512 threads per compute unit can reach.
-step read-shapes env RETNET_READ_SHAPES=132x512x4,132x512x8,132x512x16,132x1024x4,132x1024x8,264x512x4,264x512x8,132x256x4,1056x256x4 build-read/tools/retnet-bench --config tiny --contexts 16 --prefill 16 --batches 1 --train-config '' --decode-steps 2 --json $d/read-shapes.json
+step read-shapes env RETNET_READ_SHAPES=132x512x4,132x512x8,132x512x16,132x1024x4,132x1024x8,264x512x4,264x512x8,132x256x4,1056x256x4 build-exp/tools/retnet-bench --config tiny --contexts 16 --prefill 16 --batches 1 --train-config '' --decode-steps 2 --json $d/read-shapes.json
 tar -czf $OUT/twenty-first-b.tar.gz -C $OUT twenty-first-b && rm -rf $d

@@ -1,0 +1,29 @@
+#!/usr/bin/env bash
+# Builds the folders a device call carries: for each NAME[:PATCH] argument, build-NAME with
+# tools/retnet-bench and tests/retnet_tests of a Release build of HEAD with PATCH (a file in
+# bench/experiments) applied, or of HEAD itself without one. Uses the checkout's build/ folder
+# incrementally (scripts/setup.sh makes it), applying and reverting each patch in turn, so it
+# needs a clean tree; build/ is left built at HEAD.
+# Usage: bench/experiments/build-variants.sh exp scale:decode-rms-scale.patch ...
+set -eu
+cd "$(git rev-parse --show-toplevel)"
+if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
+  echo "build-variants.sh: the tree has uncommitted changes; commit or stash them first" >&2
+  exit 1
+fi
+for arg in "$@"; do
+  name=${arg%%:*}
+  patch=$([ "$arg" != "$name" ] && echo "bench/experiments/${arg#*:}" || true)
+  [ -n "$patch" ] && git apply "$patch"
+  if ! cmake --build build --target retnet-bench retnet_tests > /tmp/build-variant-$name.log 2>&1; then
+    [ -n "$patch" ] && git apply -R "$patch"
+    echo "build-variants.sh: build-$name failed, see /tmp/build-variant-$name.log" >&2
+    exit 1
+  fi
+  mkdir -p build-$name/tools build-$name/tests
+  cp build/tools/retnet-bench build-$name/tools/
+  cp build/tests/retnet_tests build-$name/tests/
+  [ -n "$patch" ] && git apply -R "$patch"
+  echo "build-$name: HEAD${patch:+ with $patch}"
+done
+cmake --build build --target retnet-bench retnet_tests > /dev/null
