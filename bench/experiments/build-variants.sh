@@ -11,19 +11,20 @@ if [ -n "$(git status --porcelain --untracked-files=no)" ]; then
   echo "build-variants.sh: the tree has uncommitted changes; commit or stash them first" >&2
   exit 1
 fi
+# Whatever fails, the applied patch is taken back out.
+patch=""
+trap '[ -z "$patch" ] || git apply -R "$patch"' EXIT
 for arg in "$@"; do
   name=${arg%%:*}
   patch=$([ "$arg" != "$name" ] && echo "bench/experiments/${arg#*:}" || true)
-  [ -n "$patch" ] && git apply "$patch"
-  if ! cmake --build build --target retnet-bench retnet_tests > /tmp/build-variant-$name.log 2>&1; then
-    [ -n "$patch" ] && git apply -R "$patch"
-    echo "build-variants.sh: build-$name failed, see /tmp/build-variant-$name.log" >&2
-    exit 1
-  fi
+  [ -z "$patch" ] || git apply "$patch"
+  cmake --build build --target retnet-bench retnet_tests > /tmp/build-variant-$name.log 2>&1 ||
+    { echo "build-variants.sh: build-$name failed, see /tmp/build-variant-$name.log" >&2; exit 1; }
   mkdir -p build-$name/tools build-$name/tests
   cp build/tools/retnet-bench build-$name/tools/
   cp build/tests/retnet_tests build-$name/tests/
-  [ -n "$patch" ] && git apply -R "$patch"
   echo "build-$name: HEAD${patch:+ with $patch}"
+  [ -z "$patch" ] || git apply -R "$patch"
+  patch=""
 done
 cmake --build build --target retnet-bench retnet_tests > /dev/null
