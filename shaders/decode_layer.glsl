@@ -58,7 +58,8 @@ layout(std430, set = 0, binding = 6) coherent buffer O { float o[]; };
 layout(std430, set = 0, binding = 6) coherent buffer O4 { vec4 o4[]; };
 layout(std430, set = 0, binding = 7) coherent buffer Ffn { float ffn[]; };
 layout(std430, set = 0, binding = 7) coherent buffer Ffn4 { vec4 ffn4[]; };
-layout(std430, set = 0, binding = 8) buffer S4 { vec4 state4[]; };  // each element has one owner
+// Each element has one owner per step, but the next layer's dispatch may run beside this one.
+layout(std430, set = 0, binding = 8) coherent buffer S4 { vec4 state4[]; };
 layout(std430, set = 0, binding = 9) readonly buffer Positions { int positions[]; };
 layout(std430, set = 0, binding = 10) readonly buffer AttnNorm { vec4 attn_norm4[]; };
 layout(std430, set = 0, binding = 11) readonly buffer GNorm { vec4 g_norm4[]; };
@@ -257,19 +258,10 @@ void retention_unit(uint unit, vec4 s[DPT]) {
 
 // ---- grid-wide sync ----
 
-bool no_timeout_yet() {
-  if (gl_LocalInvocationIndex == 0) sync_ok = atomicAdd(sync_words[0], 0u) == 0u;
-  barrier();
-  return sync_ok;
-}
-
-// Waits until every workgroup has arrived here (the k-th sync of the layer); false if the
-// wait timed out. The caller has fenced its writes (memoryBarrierBuffer) before its prefetch.
-bool grid_sync(uint k) {
-  barrier();
+// Waits until sync word `slot` holds `target` arrivals; false if the wait timed out (or
+// another workgroup's did while this one waited: sync[0] is marked, checked every 64 polls).
+bool wait_for(uint slot, uint target) {
   if (gl_LocalInvocationIndex == 0) {
-    const uint slot = 1 + pc.layer, target = k * gl_NumWorkGroups.x + SYNC_SHORTFALL;
-    atomicAdd(sync_words[slot], 1u);
     bool ok = true;
     for (uint polls = 0; atomicAdd(sync_words[slot], 0u) < target; ++polls) {
       if (polls >= SPIN_LIMIT || (polls % 64 == 63 && atomicAdd(sync_words[0], 0u) != 0u)) {
@@ -285,10 +277,36 @@ bool grid_sync(uint k) {
   return sync_ok;
 }
 
+// Waits until every workgroup has arrived here (the k-th sync of the layer); false if the
+// wait timed out. The caller has fenced its writes (memoryBarrierBuffer) before its prefetch.
+bool grid_sync(uint k) {
+  barrier();
+  if (gl_LocalInvocationIndex == 0) atomicAdd(sync_words[1 + pc.layer], 1u);
+  return wait_for(1 + pc.layer, k * gl_NumWorkGroups.x + SYNC_SHORTFALL);
+}
+
+// The host records no barrier between the layers' dispatches (kernels/decode_layer.cpp), so
+// that a layer's workgroups start (and issue their first loads) while the previous layer's
+// last ones finish: each waits here until every workgroup of the previous layer has arrived
+// at its end (its 4 syncs and `finish_layer`), whose writes it then sees. The previous
+// layer's workgroups were all launched first and are resident, so they cannot be starved.
+bool previous_layer_done() {
+  if (pc.layer != 0) return wait_for(pc.layer, 5 * gl_NumWorkGroups.x);
+  if (gl_LocalInvocationIndex == 0) sync_ok = atomicAdd(sync_words[0], 0u) == 0u;
+  barrier();
+  return sync_ok;
+}
+
+void finish_layer() {
+  memoryBarrierBuffer();
+  barrier();
+  if (gl_LocalInvocationIndex == 0) atomicAdd(sync_words[1 + pc.layer], 1u);
+}
+
 void main() {
   WVEC pre[PREFETCH], pre_up[PREFETCH];
   prefetch_weights(1, pre, pre_up);
-  if (!no_timeout_yet()) return;  // an earlier layer of this step gave up
+  if (!previous_layer_done()) return;  // or an earlier layer of this step gave up
   stage_phase_input(1);
   run_products(1, pre, pre_up);
 
@@ -319,4 +337,5 @@ void main() {
   if (!grid_sync(4)) return;
   stage_phase_input(5);
   run_products(5, pre, pre_up);
+  finish_layer();
 }

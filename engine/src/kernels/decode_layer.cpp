@@ -136,8 +136,11 @@ void decode_layer(gpu::Stream& s, const DecodeLayerShape& c, const DecodeLayerWe
          rotary_constants(dk)};
   const Plan p = plan(s.context(), c, wdt, launch.workgroups);
   s.dispatch(wdt == gpu::DType::F16 ? "decode_layer_f16" : "decode_layer_f32",
-             {gpu::out(sync), gpu::out(*a.h), gpu::out(*a.q), gpu::out(*a.k), gpu::out(*a.v), gpu::out(*a.g),
-              gpu::out(*a.o), gpu::out(*a.ffn), gpu::out(state), gpu::in(positions), gpu::in(*w.attn_norm),
+             // Written as parts: consecutive layers need no barrier between them, as each
+             // waits for the previous one to finish (decode_layer.glsl, previous_layer_done).
+             {gpu::out_part(sync), gpu::out_part(*a.h), gpu::out_part(*a.q), gpu::out_part(*a.k),
+              gpu::out_part(*a.v), gpu::out_part(*a.g), gpu::out_part(*a.o), gpu::out_part(*a.ffn),
+              gpu::out_part(state), gpu::in(positions), gpu::in(*w.attn_norm),
               gpu::in(*w.g_norm), gpu::in(*w.mlp_norm), gpu::in(*w.q_proj), gpu::in(*w.k_proj), gpu::in(*w.v_proj),
               gpu::in(*w.g_proj), gpu::in(*w.o_proj), gpu::in(*w.gate_proj), gpu::in(*w.up_proj),
               gpu::in(*w.down_proj)},

@@ -9,6 +9,11 @@
 // one workgroup per compute unit where the driver says how many there are, and every wait is
 // bounded. Sync word 0 tells the caller afterwards whether any layer timed out; the layer's
 // outputs (h, the state) are then not to be trusted, and the step must be redone another way.
+//
+// No barrier is recorded between the layers of a step (their activations are written as
+// parts): a layer with `layer` > 0 waits in the kernel until every workgroup of layer - 1 has
+// finished. So a step's layers are recorded one after another, numbered 0, 1, ..., on the same
+// workgroups, after the sync words were zeroed.
 #include <cstdint>
 
 #include "gpu/stream.hpp"
