@@ -289,7 +289,8 @@ bool grid_sync(uint k) {
 // that a layer's workgroups start (and issue their first loads) while the previous layer's
 // last ones finish: each waits here until every workgroup of the previous layer has arrived
 // at its end (its 4 syncs and `finish_layer`), whose writes it then sees. The previous
-// layer's workgroups were all launched first and are resident, so they cannot be starved.
+// layer's workgroups are expected to have been launched, and so to be resident, before this
+// one's take their places; where a driver does otherwise, the wait times out like any sync.
 bool previous_layer_done() {
   if (pc.layer != 0) return wait_for(pc.layer, 5 * gl_NumWorkGroups.x);
   if (gl_LocalInvocationIndex == 0) sync_ok = atomicAdd(sync_words[0], 0u) == 0u;
