@@ -1,10 +1,13 @@
 # retnet-bench on the tiny configuration, every part but training, with its JSON read back:
 # fails unless each measurement is there with a positive figure and the prefill pieces
 # (--max-prefill-tokens) are the ones asked for. Prompts of 300 tokens in pieces of 128 take
-# the piecewise path (three steps carrying the state).
+# the piecewise path (three steps carrying the state). RETNET_READ_SHAPES adds a read at one
+# launch shape, whose figures must be there too; a malformed shape must stop the bench with an
+# error naming it.
 set(json ${OUT}/bench.json)
 file(REMOVE_RECURSE ${OUT})
 file(MAKE_DIRECTORY ${OUT})
+set(ENV{RETNET_READ_SHAPES} 4x64x4)
 execute_process(COMMAND ${BENCH} --config tiny --contexts 64 --prefill 300 --batches 1,2 --train-config ""
     --decode-steps 2 --max-prefill-tokens 128 --json ${json}
   OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
@@ -20,10 +23,21 @@ string(JSON batches LENGTH "${doc}" batched_decode)
 if(NOT pieces EQUAL 128 OR NOT tokens EQUAL 300 OR NOT context EQUAL 64 OR NOT batches EQUAL 2)
   message(FATAL_ERROR "unexpected shape: pieces ${pieces}, prompt ${tokens}, context ${context}, batches ${batches}")
 endif()
-foreach(path "prefill;0;tokens_per_s" "decode;0;ms_per_token" "batched_decode;1;tokens_per_s" "copy_bandwidth_gb_s")
+string(JSON shape GET "${doc}" read_bandwidth shapes 0 shape)
+if(NOT shape STREQUAL "4x64x4")
+  message(FATAL_ERROR "read_bandwidth.shapes[0] is '${shape}', not the 4x64x4 asked for")
+endif()
+foreach(path "prefill;0;tokens_per_s" "decode;0;ms_per_token" "batched_decode;1;tokens_per_s" "copy_bandwidth_gb_s"
+        "read_bandwidth;shapes;0;streaming_gb_s" "read_bandwidth;shapes;0;window_100mb_gb_s")
   string(JSON value GET "${doc}" ${path})
   if(NOT value GREATER 0)
     message(FATAL_ERROR "${path} is ${value}, not a positive figure")
   endif()
 endforeach()
+set(ENV{RETNET_READ_SHAPES} 4x64)
+execute_process(COMMAND ${BENCH} --config tiny --contexts 16 --prefill 16 --batches 1 --train-config ""
+    --decode-steps 2 OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)
+if(rc EQUAL 0 OR NOT err MATCHES "RETNET_READ_SHAPES: '4x64' is not WORKGROUPSxTHREADSxWORDS")
+  message(FATAL_ERROR "a malformed RETNET_READ_SHAPES gave rc ${rc} and: ${out}${err}")
+endif()
 file(REMOVE_RECURSE ${OUT})

@@ -126,23 +126,30 @@ nlohmann::json read_bandwidth(const retnet::ContextOptions& device_options, int6
   nlohmann::json result = {{"streaming_gb_s", streaming}, {"window_gb_s", windows}, {"window_bytes", window_words * 16}};
   // RETNET_READ_SHAPES="132x512x4,...": the same reads at launch shapes of workgroups x threads
   // x words in flight per lane (read_batched.comp), over the whole buffer and in dependent
-  // windows of 100 MB (about one decode layer's weights): what the persistent decode layer's
-  // shape (one workgroup of 512 threads per compute unit, 4 words a lane) can reach at all.
+  // windows of 100 MB (about one decode layer's weights; less where the buffer is smaller): what
+  // the persistent decode layer's shape (one workgroup of 512 threads per compute unit, 4 words
+  // a lane) can reach at all.
   if (const char* shapes = std::getenv("RETNET_READ_SHAPES")) {
+    const int64_t layer_words = std::min<int64_t>(6'250'000, n / 4);
     std::stringstream list(shapes);
     for (std::string item; std::getline(list, item, ',');) {
       uint32_t groups = 0, threads = 0, batch = 0;
-      if (std::sscanf(item.c_str(), "%ux%ux%u", &groups, &threads, &batch) != 3 || !groups || !threads || !batch ||
+      int used = 0;  // characters sscanf consumed: the whole item, or it is malformed
+      if (std::sscanf(item.c_str(), "%ux%ux%u%n", &groups, &threads, &batch, &used) != 3 ||
+          used != int(item.size()) || !groups || !threads || !batch ||
           threads > ctx.device().max_workgroup_invocations || uint64_t(groups) * threads > 256 * kGroups || batch > 64)
         throw retnet::Error(fmt::format("RETNET_READ_SHAPES: '{}' is not WORKGROUPSxTHREADSxWORDS within this device's "
                                         "workgroup size, {} threads in all and 64 words",
                                         item, 256 * kGroups));
       const double whole = timed_gb_s("read_batched", groups, {threads, batch}, n / 4, 1);
-      const double layer = timed_gb_s("read_batched", groups, {threads, batch}, std::min<int64_t>(6'250'000, n / 4), 8);
+      const double layer = timed_gb_s("read_batched", groups, {threads, batch}, layer_words, 8);
       fmt::print("read bandwidth at {} workgroups x {} threads x {} words: {:.0f} GB/s over {} MiB, {:.0f} GB/s in "
-                 "dependent windows of 100 MB\n",
-                 groups, threads, batch, whole, n * 4 >> 20, layer);
-      result["shapes"].push_back({{"shape", item}, {"streaming_gb_s", whole}, {"window_100mb_gb_s", layer}});
+                 "dependent windows of {:.0f} MB\n",
+                 groups, threads, batch, whole, n * 4 >> 20, layer, layer_words * 16 / 1e6);
+      result["shapes"].push_back({{"shape", item},
+                                  {"streaming_gb_s", whole},
+                                  {"window_100mb_gb_s", layer},
+                                  {"window_bytes", layer_words * 16}});
     }
   }
   return result;
