@@ -1,6 +1,7 @@
 #include "demo/commands.hpp"
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "retnet/device.hpp"
 
@@ -26,6 +27,8 @@ int run_devices() {
                d.subgroup_size, yes(d.subgroup_arithmetic), yes(d.fp16_storage), yes(d.fp16_arithmetic),
                yes(d.cooperative_matrix),
                d.cooperative_matrix ? fmt::format(" (16x{}x16)", d.cooperative_matrix_n) : "", yes(d.timestamps));
+    if (!d.unused_matrix_extensions.empty())
+      fmt::print("    also offered, not used by this build: {}\n", fmt::join(d.unused_matrix_extensions, ", "));
   }
   return 0;
 }

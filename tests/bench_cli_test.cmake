@@ -3,7 +3,7 @@
 # (--max-prefill-tokens) are the ones asked for. Prompts of 300 tokens in pieces of 128 take
 # the piecewise path (three steps carrying the state). RETNET_READ_SHAPES adds a read at one
 # launch shape, whose figures must be there too; a malformed shape must stop the bench with an
-# error naming it.
+# error naming it. The device's shared memory and the matrix extensions it offers unused are recorded.
 set(json ${OUT}/bench.json)
 file(REMOVE_RECURSE ${OUT})
 file(MAKE_DIRECTORY ${OUT})
@@ -28,12 +28,16 @@ if(NOT shape STREQUAL "4x64x4")
   message(FATAL_ERROR "read_bandwidth.shapes[0] is '${shape}', not the 4x64x4 asked for")
 endif()
 foreach(path "prefill;0;tokens_per_s" "decode;0;ms_per_token" "batched_decode;1;tokens_per_s" "copy_bandwidth_gb_s"
-        "read_bandwidth;shapes;0;streaming_gb_s" "read_bandwidth;shapes;0;window_100mb_gb_s")
+        "read_bandwidth;shapes;0;streaming_gb_s" "read_bandwidth;shapes;0;window_100mb_gb_s" "shared_memory_bytes")
   string(JSON value GET "${doc}" ${path})
   if(NOT value GREATER 0)
     message(FATAL_ERROR "${path} is ${value}, not a positive figure")
   endif()
 endforeach()
+string(JSON type ERROR_VARIABLE missing TYPE "${doc}" unused_matrix_extensions)
+if(NOT type STREQUAL "ARRAY")
+  message(FATAL_ERROR "unused_matrix_extensions is not a list: ${type} ${missing}")
+endif()
 set(ENV{RETNET_READ_SHAPES} 4x64)
 execute_process(COMMAND ${BENCH} --config tiny --contexts 16 --prefill 16 --batches 1 --train-config ""
     --decode-steps 2 OUTPUT_VARIABLE out ERROR_VARIABLE err RESULT_VARIABLE rc)

@@ -438,6 +438,9 @@ int main(int argc, char** argv) {
     nlohmann::json out;
     out["device"] = ctx.device().name;
     out["driver"] = ctx.device().driver;
+    // What the kernels may size themselves by, and what a later build could use.
+    out["shared_memory_bytes"] = ctx.device().shared_memory_bytes;
+    out["unused_matrix_extensions"] = ctx.device().unused_matrix_extensions;
     out["spin_wait"] = ctx.spin_waits();  // how the host waits for each submission (ContextOptions::spin_wait)
     out["fast_paths"] = {{"fp16", ctx.active_paths().fp16}, {"subgroups", ctx.active_paths().subgroups},
                          {"coopmat", ctx.active_paths().coopmat}};

@@ -93,6 +93,9 @@ DeviceInfo describe_device(VkInstance instance, VkPhysicalDevice physical, uint3
   const bool memory_model_ok = has_memory_model_ext && memory_model.vulkanMemoryModel;
   info.cooperative_matrix_n = info.fp16_storage && memory_model_ok ? coopmat_f16_n_size(instance, physical) : 0;
   info.cooperative_matrix = info.cooperative_matrix_n != 0;
+  // Named as strings: Debian 12's Vulkan headers predate both.
+  for (const char* name : {"VK_KHR_cooperative_matrix", "VK_NV_cooperative_matrix2"})
+    if (has_extension(physical, name)) info.unused_matrix_extensions.push_back(name);
 
   uint32_t nq = 0;
   vkGetPhysicalDeviceQueueFamilyProperties(physical, &nq, nullptr);
