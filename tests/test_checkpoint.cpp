@@ -168,7 +168,7 @@ TEST_CASE("malformed safetensors files give clear errors", "[checkpoint][errors]
   CHECK_THROWS_WITH(SafetensorsFile((dir / "absent").string()), Catch::Contains("does not exist"));
 }
 
-TEST_CASE("check_checkpoint lists every missing and misshaped tensor", "[checkpoint][errors]") {
+TEST_CASE("check_checkpoint names missing and misshaped tensors, the first few of many", "[checkpoint][errors]") {
   auto config = ModelConfig::from_json({{"hidden_size", 8}, {"num_heads", 2}, {"num_hidden_layers", 1},
                                         {"vocab_size", 10}, {"intermediate_size", 16}});
   auto specs = expected_parameters(config);
@@ -200,5 +200,26 @@ TEST_CASE("check_checkpoint lists every missing and misshaped tensor", "[checkpo
     CHECK_THAT(m, Catch::Contains("model.layers.0.attn.q_proj.weight"));
     CHECK_THAT(m, Catch::Contains("lm_head.weight"));
     CHECK_THAT(m, Catch::Contains(misshaped + " has shape [3]"));
+    CHECK_THAT(m, Catch::Contains("2 missing tensors") && Catch::Contains("1 wrong shapes"));
+  }
+
+  // A config of another width misshapes all 14 tensors: the first 6 are named, the rest counted.
+  auto wider = ModelConfig::from_json({{"hidden_size", 16}, {"num_heads", 2}, {"num_hidden_layers", 1},
+                                       {"vocab_size", 10}, {"intermediate_size", 16}});
+  tensors.clear();
+  for (const auto& s : specs) {
+    int64_t n = 1;
+    for (auto d : s.shape) n *= d;
+    tensors.push_back(f32_tensor(s.name, s.shape, std::vector<float>(n, 1.0f)));
+  }
+  write_safetensors((dir / "model.safetensors").string(), tensors);
+  try {
+    check_checkpoint(CheckpointReader(dir.string()), wider);
+    FAIL("no error");
+  } catch (const Error& e) {
+    std::string m = e.what();
+    CHECK_THAT(m, Catch::Contains("14 wrong shapes: model.embeddings.weight has shape [10, 8], config.json implies "
+                                  "[10, 16]") &&
+                      Catch::Contains("and 8 more.") && !Catch::Contains("lm_head"));
   }
 }

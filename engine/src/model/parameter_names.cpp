@@ -46,9 +46,16 @@ void check_checkpoint(const CheckpointReader& reader, const ModelConfig& config)
     }
   }
   if (missing.empty() && misshaped.empty()) return;
+  // A config for another model size misshapes every tensor: name the first few and count the rest.
+  auto listed = [](const std::vector<std::string>& items, const char* separator) {
+    constexpr size_t kNamed = 6;
+    if (items.size() <= kNamed) return fmt::format("{}", fmt::join(items, separator));
+    return fmt::format("{}{}and {} more", fmt::join(items.begin(), items.begin() + kNamed, separator), separator,
+                       items.size() - kNamed);
+  };
   std::string msg = "the checkpoint does not match its config.json:";
-  if (!missing.empty()) msg += fmt::format(" missing tensors: {}.", fmt::join(missing, ", "));
-  if (!misshaped.empty()) msg += fmt::format(" wrong shapes: {}.", fmt::join(misshaped, "; "));
+  if (!missing.empty()) msg += fmt::format(" {} missing tensors: {}.", missing.size(), listed(missing, ", "));
+  if (!misshaped.empty()) msg += fmt::format(" {} wrong shapes: {}.", misshaped.size(), listed(misshaped, "; "));
   throw Error(msg);
 }
 
