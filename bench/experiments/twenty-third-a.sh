@@ -13,12 +13,13 @@
 # tools/bench/compare.sh's retnet-bench command for the README's table (without the training
 # step, the tensor peak and the peers, which the change does not touch; its JSON also records
 # the device's shared memory limit and whether it offers VK_KHR_cooperative_matrix or
-# VK_NV_cooperative_matrix2, which this build cannot use). About 360 s.
+# VK_NV_cooperative_matrix2, which this build cannot use); then HEAD's 8k prefill profile and
+# the small config's training step. About 390 s.
 # Carry .device, build-exp, build-land and build-ahead (tools/retnet-bench and
 # tests/retnet_tests of each; bench/experiments/build-variants.sh land
 # ahead:decode-sync-prefetch.patch makes the last two, and build-exp is the same command's
 # `exp` run at 9d6ef99).
-# Usage: source .device/prelude.sh && DEADLINE=420 bash bench/experiments/twenty-third-a.sh
+# Usage: source .device/prelude.sh && DEADLINE=450 bash bench/experiments/twenty-third-a.sh
 set -u
 source bench/experiments/steps.sh twenty-third-a
 nvidia-smi --query-gpu=name,driver_version --format=csv > $d/device.txt 2>&1
@@ -38,4 +39,7 @@ for round in 1 2; do
   done
 done
 step retnet-vk-1.3b build-land/tools/retnet-bench -m $M --contexts 1024,8192,32768,131072 --prefill 512,2048,8192,32768 --batches 1,4,16,64 --decode-steps 32 --train-config '' --json $d/retnet-vk-1.3b.json
+# HEAD's 8k prefill profile and the small config's training step, last, as time allows.
+step prefill-profile env RETNET_PROFILE=1 build-land/tools/retnet-bench "${prefill_profile[@]}" --json $d/prefill-profile.json
+step train-land build-land/tools/retnet-bench "${train[@]}" --json $d/train-land.json
 tar -czf $OUT/twenty-third-a.tar.gz -C $OUT twenty-third-a && rm -rf $d
