@@ -226,6 +226,48 @@ TEST_CASE("batched decode equals separate decodes", "[model]") {
   CHECK_THROWS_AS(Session::decode_batch({&batched[0]}, {1, 2}), Error);
 }
 
+TEST_CASE("a recorded batched decode step is replayed only for its sessions", "[model]") {
+  auto model = Model::load(test::context(), test::tiny_model_folder("batch-replay"), f32_weights());
+  const int32_t V = static_cast<int32_t>(model->info().vocab_size);
+  // Each batched session has a twin decoded alone: the batched logits must be the twin's.
+  std::vector<std::unique_ptr<Session>> batched, twins;
+  auto add = [&](int seed) {
+    auto prompt = test::random_tokens(3 + seed, V, seed);
+    for (auto* list : {&batched, &twins}) {
+      list->push_back(std::make_unique<Session>(model));
+      list->back()->prefill(prompt);
+    }
+  };
+  for (int seed = 1; seed <= 3; ++seed) add(seed);
+  int call = 0;
+  auto step = [&](const std::vector<size_t>& which) {
+    std::vector<Session*> sessions;
+    for (size_t i : which) sessions.push_back(batched[i].get());
+    const auto next = test::random_tokens(static_cast<int64_t>(which.size()), V, 500 + call++);
+    const auto out = Session::decode_batch(sessions, next);
+    REQUIRE(out.size() == which.size());
+    for (size_t j = 0; j < which.size(); ++j) {
+      CAPTURE(call, j);
+      CHECK(test::max_rel_error(out[j], twins[which[j]]->decode(next[j])) < 1e-5);
+    }
+  };
+  step({0, 1});
+  step({0, 1});                   // replayed
+  step({1, 0});                   // another order: recorded again
+  step({0, 1, 2});                // a larger batch: the batch states grow
+  step({0, 1});                   // recorded again on the new batch states
+  twins[2]->prefill(test::random_tokens(40, V, 77));  // a longer step: the activations grow
+  batched[2]->prefill(test::random_tokens(40, V, 77));
+  step({0, 1});
+  step({2, 1});
+  batched.erase(batched.begin());  // a session of the recording goes away; a new one comes
+  twins.erase(twins.begin());
+  add(9);
+  step({2, 0});
+  step({2, 0});
+  CHECK(batched[0]->position() == 5 + 9);  // the second session: its prompt, then in 9 of the 9 steps
+}
+
 TEST_CASE("a session state saved to a file resumes exactly", "[model]") {
   auto model = Model::load(test::context(), test::tiny_model_folder("state"), f32_weights());
   const int32_t V = static_cast<int32_t>(model->info().vocab_size);

@@ -598,12 +598,12 @@ int main(int argc, char** argv) {
         // the host's round trip cost.
         auto states = impl.new_states(1, "profile state");
         retnet::gpu::Stream s(ctx);
-        auto inputs = impl.record_replayable_decode(s, states);
+        auto inputs = impl.record_replayable_decode(s, states, 1, true);
         std::vector<float> sync;
         s.read_back(impl.decode_sync(), &sync);
         s.seal();
-        *inputs.token = 1;
-        *inputs.position = 0;
+        inputs.tokens[0] = 1;
+        inputs.positions[0] = 0;
         for (int rep = 0; rep < 2; ++rep) s.replay();  // the second run is measured
         auto p = kernel_profile(s.timings());
         p["timed_out"] = !sync.empty() && sync[0] != 0.0f;

@@ -2,11 +2,11 @@
 // recurrent (and batched) decode, and state snapshots.
 #include <fmt/format.h>
 
-#include <limits>
-
+#include <atomic>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <limits>
 
 #include "model/model_impl.hpp"
 #include "model/session_impl.hpp"
@@ -47,7 +47,12 @@ std::vector<float> Model::forward(const std::vector<int32_t>& tokens, RetentionF
 }
 
 namespace model {
-SessionImpl::SessionImpl(std::shared_ptr<Model> m) : model(std::move(m)) {
+static uint64_t next_session_id() {
+  static std::atomic<uint64_t> next{1};
+  return next++;
+}
+
+SessionImpl::SessionImpl(std::shared_ptr<Model> m) : model(std::move(m)), id(next_session_id()) {
   if (!model) throw Error("a session needs a model");
   states = model->impl().new_states(1, "session");
 }
@@ -143,13 +148,13 @@ std::vector<float> Session::decode(int32_t token) {
     if (!st || impl_->decode_inputs.generation != m.activations_generation()) {
       if (!st) st = std::make_unique<gpu::Stream>(m.ctx);
       st->reset();
-      impl_->decode_inputs = m.record_replayable_decode(*st, impl_->states);
+      impl_->decode_inputs = m.record_replayable_decode(*st, impl_->states, 1, true);
       st->read_back(m.logits(), &impl_->decode_logits);
       if (impl_->decode_inputs.checks_sync) st->read_back(m.decode_sync(), &impl_->decode_sync);
       st->seal();
     }
-    *impl_->decode_inputs.token = token;
-    *impl_->decode_inputs.position = static_cast<int32_t>(impl_->position);
+    impl_->decode_inputs.tokens[0] = token;
+    impl_->decode_inputs.positions[0] = static_cast<int32_t>(impl_->position);
     st->replay();
     return !impl_->decode_inputs.checks_sync || impl_->decode_sync[0] == 0.0f;
   };
@@ -177,28 +182,43 @@ std::vector<std::vector<float>> Session::decode_batch(const std::vector<Session*
   }
   auto& m = model->impl();
   std::lock_guard<std::mutex> lock(m.step_mutex);
+  m.check_tokens(tokens);
   const int64_t N = static_cast<int64_t>(sessions.size());
-  // Gather each session's state into one batch, run one step, scatter the states back.
-  auto& batch = m.batch_states(N);  // every slot is overwritten below
-  const size_t state_bytes = batch[0].bytes() / N;
-  gpu::Stream s(m.ctx);
-  std::vector<int32_t> positions(N);
-  for (int64_t n = 0; n < N; ++n) {
-    positions[n] = static_cast<int32_t>(sessions[n]->impl_->position);
-    for (size_t l = 0; l < batch.size(); ++l)
-      s.copy_region(sessions[n]->impl_->states[l], 0, batch[l], n * state_bytes, state_bytes);
+  for (Session* session : sessions)
+    if (session->impl_->position > std::numeric_limits<int32_t>::max())
+      throw Error("decode_batch: a position no longer fits the 32-bit positions of the rotary embedding");
+  // Recorded once for these sessions in this order, then replayed: the step gathers each
+  // session's state into one batch, runs, and scatters the states back.
+  auto& step = m.batched_decode;
+  std::vector<uint64_t> ids(N);
+  for (int64_t n = 0; n < N; ++n) ids[n] = sessions[n]->impl_->id;
+  if (!step.stream || step.sessions != ids || step.inputs.generation != m.activations_generation()) {
+    if (!step.stream) step.stream = std::make_unique<gpu::Stream>(m.ctx);
+    step.stream->reset();
+    step.sessions.clear();  // until the recording is complete
+    auto& s = *step.stream;
+    auto& batch = m.batch_states(N);  // every slot is overwritten by the copies in
+    const size_t state_bytes = batch[0].bytes() / N;
+    for (int64_t n = 0; n < N; ++n)
+      for (size_t l = 0; l < batch.size(); ++l)
+        s.copy_region(sessions[n]->impl_->states[l], 0, batch[l], n * state_bytes, state_bytes);
+    step.inputs = m.record_replayable_decode(s, batch, N, false);
+    for (int64_t n = 0; n < N; ++n)
+      for (size_t l = 0; l < batch.size(); ++l)
+        s.copy_region(batch[l], n * state_bytes, sessions[n]->impl_->states[l], 0, state_bytes);
+    s.read_back(m.logits(), &step.logits);
+    s.seal();
+    step.sessions = ids;
   }
-  m.record_step(s, tokens, positions, N, 1, RetentionForm::Recurrent, &batch, false);
-  for (int64_t n = 0; n < N; ++n)
-    for (size_t l = 0; l < batch.size(); ++l)
-      s.copy_region(batch[l], n * state_bytes, sessions[n]->impl_->states[l], 0, state_bytes);
-  std::vector<float> logits;
-  s.read_back(m.logits(), &logits);
-  s.submit();
+  for (int64_t n = 0; n < N; ++n) {
+    step.inputs.tokens[n] = tokens[n];
+    step.inputs.positions[n] = static_cast<int32_t>(sessions[n]->impl_->position);
+  }
+  step.stream->replay();
   const int64_t V = m.config.vocab_size;
   std::vector<std::vector<float>> out(N);
   for (int64_t n = 0; n < N; ++n) {
-    out[n].assign(logits.begin() + n * V, logits.begin() + (n + 1) * V);
+    out[n].assign(step.logits.begin() + n * V, step.logits.begin() + (n + 1) * V);
     sessions[n]->impl_->position += 1;
     sessions[n]->impl_->history.push_back(tokens[n]);
   }

@@ -137,8 +137,10 @@ std::vector<gpu::Tensor> ModelImpl::new_states(int64_t batch, const std::string&
 }
 
 std::vector<gpu::Tensor>& ModelImpl::batch_states(int64_t N) const {
-  if (batch_states_.empty() || batch_states_[0].capacity() < N * config.num_heads * config.head_k_dim * config.head_v_dim)
+  if (batch_states_.empty() || batch_states_[0].capacity() < N * config.num_heads * config.head_k_dim * config.head_v_dim) {
     batch_states_ = new_states(N, "batch");
+    ++activations_generation_;  // a recorded batched step used the old ones
+  }
   for (auto& t : batch_states_) t.reshape({N, config.num_heads, config.head_k_dim, config.head_v_dim});
   return batch_states_;
 }
@@ -218,16 +220,18 @@ void ModelImpl::record_step(gpu::Stream& s, const std::vector<int32_t>& tokens,
   record_compute(s, N, T, form, states, all_logits);
 }
 
-ModelImpl::StepInputs ModelImpl::record_replayable_decode(gpu::Stream& s, std::vector<gpu::Tensor>& states) const {
-  check_step(1, 1, RetentionForm::Recurrent, &states);
-  ensure_activations(1, 1);
-  view_activations(1);
+ModelImpl::StepInputs ModelImpl::record_replayable_decode(gpu::Stream& s, std::vector<gpu::Tensor>& states,
+                                                          int64_t N, bool session_step) const {
+  if (session_step && N != 1) throw Error("internal error: a session's decode step has one sequence");
+  check_step(N, 1, RetentionForm::Recurrent, &states);
+  ensure_activations(N, N);
+  view_activations(N);
   StepInputs in;
-  in.token = static_cast<int32_t*>(s.host_input(act_.tokens, 4));
-  in.position = static_cast<int32_t*>(s.host_input(act_.positions, 4));
+  in.tokens = static_cast<int32_t*>(s.host_input(act_.tokens, N * 4));
+  in.positions = static_cast<int32_t*>(s.host_input(act_.positions, N * 4));
   in.generation = activations_generation_;
-  in.checks_sync = decode_layer_workgroups_ != 0;
-  record_compute(s, 1, 1, RetentionForm::Recurrent, &states, false, in.checks_sync);
+  in.checks_sync = session_step && decode_layer_workgroups_ != 0;
+  record_compute(s, N, 1, RetentionForm::Recurrent, &states, false, in.checks_sync);
   return in;
 }
 

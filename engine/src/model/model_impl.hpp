@@ -42,23 +42,37 @@ class ModelImpl {
                    bool all_logits) const;
   const gpu::Tensor& logits() const { return act_.logits; }
 
-  // A decode step (one token of one sequence, recurrent form) recorded for Stream::replay:
-  // write the token and its position through these pointers before each replay. The
-  // recording stays valid while activations_generation() is unchanged (a larger step
-  // reallocates the scratch activations it uses).
+  // A decode step (one token of each of N sequences, recurrent form, `states` [N, H, dk, dv])
+  // recorded for Stream::replay: write the N tokens and their positions through these pointers
+  // before each replay. The recording stays valid while activations_generation() is unchanged
+  // (a larger step reallocates the scratch activations it uses, a larger batch the batch states).
+  // Only a session's own step (`session_step`, N = 1) may take the persistent decode layer:
+  // Session::decode handles its timeout for that one session.
   struct StepInputs {
-    int32_t* token = nullptr;
-    int32_t* position = nullptr;
+    int32_t* tokens = nullptr;
+    int32_t* positions = nullptr;
     uint64_t generation = 0;
     // The step runs the persistent decode layer: after each replay, decode_sync()'s word 0
     // says whether it timed out (see kernels/decode_layer.hpp).
     bool checks_sync = false;
   };
-  StepInputs record_replayable_decode(gpu::Stream& s, std::vector<gpu::Tensor>& states) const;
+  StepInputs record_replayable_decode(gpu::Stream& s, std::vector<gpu::Tensor>& states, int64_t N,
+                                      bool session_step) const;
   uint64_t activations_generation() const { return activations_generation_; }
 
   // Scratch states for a batched decode of N sessions (grown on demand; caller holds step_mutex).
   std::vector<gpu::Tensor>& batch_states(int64_t N) const;
+
+  // The last batched decode step (Session::decode_batch), recorded with the copies of its
+  // sessions' states in and out and replayed while the same sessions come again in the same
+  // order: a serving loop records once, not every token. Guarded by step_mutex.
+  struct BatchedDecode {
+    std::unique_ptr<gpu::Stream> stream;
+    std::vector<uint64_t> sessions;  // SessionImpl::id of each, in order
+    StepInputs inputs;
+    std::vector<float> logits;       // [N, vocab] after each replay
+  };
+  mutable BatchedDecode batched_decode;
 
   // Token ids outside the vocabulary are a clear error before anything reaches the GPU.
   void check_tokens(const std::vector<int32_t>& tokens) const;

@@ -13,6 +13,9 @@ class SessionImpl {
  public:
   explicit SessionImpl(std::shared_ptr<Model> model);
   std::shared_ptr<Model> model;
+  // Unique in the process, never reused: a recorded batched decode step (ModelImpl::BatchedDecode)
+  // is replayed only for the sessions it was recorded with.
+  const uint64_t id;
   std::vector<gpu::Tensor> states;  // per layer [1, H, dk, dv], fp32
   int64_t position = 0;
   std::vector<int32_t> history;     // tokens seen, for the repetition penalty
