@@ -268,6 +268,33 @@ TEST_CASE("a recorded batched decode step is replayed only for its sessions", "[
   CHECK(batched[0]->position() == 5 + 9);  // the second session: its prompt, then in 9 of the 9 steps
 }
 
+TEST_CASE("batched decode of many sessions of an f16 model equals separate decodes", "[model]") {
+  // More than 8 sessions: the products leave the few-row kernel for the many-row ones.
+  auto model = Model::load(test::context(), test::tiny_model_folder("batch-f16"));
+  const int32_t V = static_cast<int32_t>(model->info().vocab_size);
+  constexpr int kSessions = 12;
+  std::vector<Session> batched, single;
+  for (int i = 0; i < kSessions; ++i) {
+    auto prompt = test::random_tokens(2 + i, V, 40 + i);
+    batched.emplace_back(model);
+    single.emplace_back(model);
+    batched.back().prefill(prompt);
+    single.back().prefill(prompt);
+  }
+  std::vector<Session*> all;
+  for (auto& b : batched) all.push_back(&b);
+  // Tensor cores round each product's input to f16, which a single session's decode keeps f32.
+  const double tolerance = test::context().active_paths().coopmat ? 2e-3 : 1e-5;
+  for (int step = 0; step < 2; ++step) {
+    auto next = test::random_tokens(kSessions, V, 300 + step);
+    auto out = Session::decode_batch(all, next);
+    for (int i = 0; i < kSessions; ++i) {
+      CAPTURE(step, i);
+      CHECK(test::max_rel_error(out[i], single[i].decode(next[i])) < tolerance);
+    }
+  }
+}
+
 TEST_CASE("a session state saved to a file resumes exactly", "[model]") {
   auto model = Model::load(test::context(), test::tiny_model_folder("state"), f32_weights());
   const int32_t V = static_cast<int32_t>(model->info().vocab_size);
