@@ -201,6 +201,20 @@ TEST_CASE("a long prompt prefilled in pieces equals one pass", "[model]") {
   Session session(model);
   auto logits = session.prefill(tokens);
   CHECK(test::max_rel_error(logits, last_row(model->forward(tokens, RetentionForm::Parallel), V)) < kModelTolerance);
+
+  // Later prompts replay the recorded piece of 10 tokens, here the second piece of the first
+  // and the only one of the second; in between, longer steps of the model (its scratch
+  // activations grow) make the recording stale.
+  Session other(model);
+  for (auto [count, seed] : {std::pair{20, 9}, {10, 10}}) {
+    auto more = test::random_tokens(count, static_cast<int32_t>(V), seed);
+    auto got = session.prefill(more);
+    tokens.insert(tokens.end(), more.begin(), more.end());
+    CAPTURE(tokens.size());
+    CHECK(test::max_rel_error(got, last_row(model->forward(tokens, RetentionForm::Parallel), V)) < kModelTolerance);
+    other.prefill(test::random_tokens(70, static_cast<int32_t>(V), 11));
+  }
+  CHECK(session.position() == 33 + 20 + 10);
 }
 
 TEST_CASE("batched decode equals separate decodes", "[model]") {

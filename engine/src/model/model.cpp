@@ -85,22 +85,32 @@ namespace {
 
 // Session::prefill with the model's step_mutex held.
 std::vector<float> prefill_locked(model::ModelImpl& m, model::SessionImpl& session, const std::vector<int32_t>& tokens) {
-  std::vector<float> logits;
   // Long prompts go in pieces: the scratch activations stay bounded, the state carries over.
+  // A piece is recorded once and replayed for the next ones of its length (no host recording
+  // of some 400 dispatches per piece).
   const int64_t piece = m.options.max_prefill_tokens;
+  auto& st = session.prefill_stream;
   for (size_t begin = 0; begin < tokens.size(); begin += piece) {
-    size_t end = std::min(tokens.size(), begin + static_cast<size_t>(piece));
-    std::vector<int32_t> chunk(tokens.begin() + begin, tokens.begin() + end), positions(end - begin);
-    for (size_t i = 0; i < positions.size(); ++i) positions[i] = static_cast<int32_t>(session.position + i);
-    gpu::Stream s(m.ctx);
-    m.record_step(s, chunk, positions, 1, static_cast<int64_t>(chunk.size()), RetentionForm::Chunkwise,
-                  &session.states, false);
-    if (end == tokens.size()) s.read_back(m.logits(), &logits);
-    s.submit();
-    session.position += static_cast<int64_t>(chunk.size());
+    const size_t end = std::min(tokens.size(), begin + static_cast<size_t>(piece));
+    const int64_t T = static_cast<int64_t>(end - begin);
+    if (session.position + T - 1 > std::numeric_limits<int32_t>::max())
+      throw Error("prefill: the positions no longer fit the 32-bit positions of the rotary embedding");
+    if (!st || session.prefill_tokens != T || session.prefill_inputs.generation != m.activations_generation()) {
+      if (!st) st = std::make_unique<gpu::Stream>(m.ctx);
+      st->reset();
+      session.prefill_tokens = 0;  // until the recording is complete
+      session.prefill_inputs = m.record_replayable_prefill(*st, session.states, T);
+      st->read_back(m.logits(), &session.prefill_logits);
+      st->seal();
+      session.prefill_tokens = T;
+    }
+    std::copy(tokens.begin() + begin, tokens.begin() + end, session.prefill_inputs.tokens);
+    for (int64_t i = 0; i < T; ++i) session.prefill_inputs.positions[i] = static_cast<int32_t>(session.position + i);
+    st->replay();
+    session.position += T;
   }
   session.history.insert(session.history.end(), tokens.begin(), tokens.end());
-  return logits;
+  return session.prefill_logits;
 }
 
 // A decode step timed out in the persistent decode layer (the device did not run all its

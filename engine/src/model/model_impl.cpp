@@ -235,6 +235,19 @@ ModelImpl::StepInputs ModelImpl::record_replayable_decode(gpu::Stream& s, std::v
   return in;
 }
 
+ModelImpl::StepInputs ModelImpl::record_replayable_prefill(gpu::Stream& s, std::vector<gpu::Tensor>& states,
+                                                           int64_t T) const {
+  check_step(1, T, RetentionForm::Chunkwise, &states);
+  ensure_activations(T, 1);
+  view_activations(T);
+  StepInputs in;
+  in.tokens = static_cast<int32_t*>(s.host_input(act_.tokens, T * 4));
+  in.positions = static_cast<int32_t*>(s.host_input(act_.positions, T * 4));
+  record_compute(s, 1, T, RetentionForm::Chunkwise, &states, false);
+  in.generation = activations_generation_;  // after record_compute: a grown scratch makes it stale
+  return in;
+}
+
 void ModelImpl::stop_decode_layer() const {
   decode_layer_workgroups_ = 0;
   ++activations_generation_;  // recorded decode steps go stale

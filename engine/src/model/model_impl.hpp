@@ -58,6 +58,10 @@ class ModelImpl {
   };
   StepInputs record_replayable_decode(gpu::Stream& s, std::vector<gpu::Tensor>& states, int64_t N,
                                       bool session_step) const;
+  // A prefill piece of T tokens of one sequence (chunkwise form, `states` [1, H, dk, dv]) recorded
+  // for Stream::replay, its logits those of the last token: write the T tokens and positions
+  // through the pointers before each replay. Valid while activations_generation() is unchanged.
+  StepInputs record_replayable_prefill(gpu::Stream& s, std::vector<gpu::Tensor>& states, int64_t T) const;
   uint64_t activations_generation() const { return activations_generation_; }
 
   // Scratch states for a batched decode of N sessions (grown on demand; caller holds step_mutex).

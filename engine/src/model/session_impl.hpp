@@ -28,6 +28,12 @@ class SessionImpl {
   ModelImpl::StepInputs decode_inputs;
   std::vector<float> decode_logits;
   std::vector<float> decode_sync;  // the step's sync words, where it checks them
+  // The last prefill piece's recording, replayed for later pieces of the same length (a long
+  // prompt is prefilled in pieces of LoadOptions::max_prefill_tokens).
+  std::unique_ptr<gpu::Stream> prefill_stream;
+  ModelImpl::StepInputs prefill_inputs;
+  int64_t prefill_tokens = 0;  // tokens of the recorded piece
+  std::vector<float> prefill_logits;
 };
 
 }  // namespace retnet::model
