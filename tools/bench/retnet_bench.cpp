@@ -598,7 +598,7 @@ int main(int argc, char** argv) {
         // the host's round trip cost.
         auto states = impl.new_states(1, "profile state");
         retnet::gpu::Stream s(ctx);
-        auto inputs = impl.record_replayable_decode(s, states, 1, true);
+        auto inputs = impl.record_replayable_step(s, states, 1, 1, true);
         std::vector<float> sync;
         s.read_back(impl.decode_sync(), &sync);
         s.seal();

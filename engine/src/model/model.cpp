@@ -99,7 +99,7 @@ std::vector<float> prefill_locked(model::ModelImpl& m, model::SessionImpl& sessi
       if (!st) st = std::make_unique<gpu::Stream>(m.ctx);
       st->reset();
       session.prefill_tokens = 0;  // until the recording is complete
-      session.prefill_inputs = m.record_replayable_prefill(*st, session.states, T);
+      session.prefill_inputs = m.record_replayable_step(*st, session.states, 1, T, false);
       st->read_back(m.logits(), &session.prefill_logits);
       st->seal();
       session.prefill_tokens = T;
@@ -158,7 +158,7 @@ std::vector<float> Session::decode(int32_t token) {
     if (!st || impl_->decode_inputs.generation != m.activations_generation()) {
       if (!st) st = std::make_unique<gpu::Stream>(m.ctx);
       st->reset();
-      impl_->decode_inputs = m.record_replayable_decode(*st, impl_->states, 1, true);
+      impl_->decode_inputs = m.record_replayable_step(*st, impl_->states, 1, 1, true);
       st->read_back(m.logits(), &impl_->decode_logits);
       if (impl_->decode_inputs.checks_sync) st->read_back(m.decode_sync(), &impl_->decode_sync);
       st->seal();
@@ -212,7 +212,7 @@ std::vector<std::vector<float>> Session::decode_batch(const std::vector<Session*
     for (int64_t n = 0; n < N; ++n)
       for (size_t l = 0; l < batch.size(); ++l)
         s.copy_region(sessions[n]->impl_->states[l], 0, batch[l], n * state_bytes, state_bytes);
-    step.inputs = m.record_replayable_decode(s, batch, N, false);
+    step.inputs = m.record_replayable_step(s, batch, N, 1, false);
     for (int64_t n = 0; n < N; ++n)
       for (size_t l = 0; l < batch.size(); ++l)
         s.copy_region(batch[l], n * state_bytes, sessions[n]->impl_->states[l], 0, state_bytes);

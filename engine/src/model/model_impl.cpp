@@ -220,31 +220,19 @@ void ModelImpl::record_step(gpu::Stream& s, const std::vector<int32_t>& tokens,
   record_compute(s, N, T, form, states, all_logits);
 }
 
-ModelImpl::StepInputs ModelImpl::record_replayable_decode(gpu::Stream& s, std::vector<gpu::Tensor>& states,
-                                                          int64_t N, bool session_step) const {
-  if (session_step && N != 1) throw Error("internal error: a session's decode step has one sequence");
-  check_step(N, 1, RetentionForm::Recurrent, &states);
-  ensure_activations(N, N);
-  view_activations(N);
+ModelImpl::StepInputs ModelImpl::record_replayable_step(gpu::Stream& s, std::vector<gpu::Tensor>& states, int64_t N,
+                                                        int64_t T, bool session_decode) const {
+  if (session_decode && N * T != 1) throw Error("internal error: a session's decode step has one token");
+  const RetentionForm form = T == 1 ? RetentionForm::Recurrent : RetentionForm::Chunkwise;
+  check_step(N, T, form, &states);
+  ensure_activations(N * T, N);
+  view_activations(N * T);
   StepInputs in;
-  in.tokens = static_cast<int32_t*>(s.host_input(act_.tokens, N * 4));
-  in.positions = static_cast<int32_t*>(s.host_input(act_.positions, N * 4));
+  in.tokens = static_cast<int32_t*>(s.host_input(act_.tokens, N * T * 4));
+  in.positions = static_cast<int32_t*>(s.host_input(act_.positions, N * T * 4));
+  in.checks_sync = session_decode && decode_layer_workgroups_ != 0;
+  record_compute(s, N, T, form, &states, false, in.checks_sync);
   in.generation = activations_generation_;
-  in.checks_sync = session_step && decode_layer_workgroups_ != 0;
-  record_compute(s, N, 1, RetentionForm::Recurrent, &states, false, in.checks_sync);
-  return in;
-}
-
-ModelImpl::StepInputs ModelImpl::record_replayable_prefill(gpu::Stream& s, std::vector<gpu::Tensor>& states,
-                                                           int64_t T) const {
-  check_step(1, T, RetentionForm::Chunkwise, &states);
-  ensure_activations(T, 1);
-  view_activations(T);
-  StepInputs in;
-  in.tokens = static_cast<int32_t*>(s.host_input(act_.tokens, T * 4));
-  in.positions = static_cast<int32_t*>(s.host_input(act_.positions, T * 4));
-  record_compute(s, 1, T, RetentionForm::Chunkwise, &states, false);
-  in.generation = activations_generation_;  // after record_compute: a grown scratch makes it stale
   return in;
 }
 

@@ -42,12 +42,13 @@ class ModelImpl {
                    bool all_logits) const;
   const gpu::Tensor& logits() const { return act_.logits; }
 
-  // A decode step (one token of each of N sequences, recurrent form, `states` [N, H, dk, dv])
-  // recorded for Stream::replay: write the N tokens and their positions through these pointers
-  // before each replay. The recording stays valid while activations_generation() is unchanged
-  // (a larger step reallocates the scratch activations it uses, a larger batch the batch states).
-  // Only a session's own step (`session_step`, N = 1) may take the persistent decode layer:
-  // Session::decode handles its timeout for that one session.
+  // A step of N sequences of T tokens each, recorded for Stream::replay: a decode step (T = 1,
+  // recurrent form) or prefill pieces (chunkwise form), `states` [N, H, dk, dv], the logits those
+  // of each sequence's last token. Write the N*T tokens and their positions through these
+  // pointers before each replay. The recording stays valid while activations_generation() is
+  // unchanged (a larger step reallocates the scratch activations it uses, a larger batch the
+  // batch states). Only a session's own decode step (`session_decode`: N = T = 1) may take the
+  // persistent decode layer: Session::decode handles its timeout for that one session.
   struct StepInputs {
     int32_t* tokens = nullptr;
     int32_t* positions = nullptr;
@@ -56,12 +57,8 @@ class ModelImpl {
     // says whether it timed out (see kernels/decode_layer.hpp).
     bool checks_sync = false;
   };
-  StepInputs record_replayable_decode(gpu::Stream& s, std::vector<gpu::Tensor>& states, int64_t N,
-                                      bool session_step) const;
-  // A prefill piece of T tokens of one sequence (chunkwise form, `states` [1, H, dk, dv]) recorded
-  // for Stream::replay, its logits those of the last token: write the T tokens and positions
-  // through the pointers before each replay. Valid while activations_generation() is unchanged.
-  StepInputs record_replayable_prefill(gpu::Stream& s, std::vector<gpu::Tensor>& states, int64_t T) const;
+  StepInputs record_replayable_step(gpu::Stream& s, std::vector<gpu::Tensor>& states, int64_t N, int64_t T,
+                                    bool session_decode) const;
   uint64_t activations_generation() const { return activations_generation_; }
 
   // Scratch states for a batched decode of N sessions (grown on demand; caller holds step_mutex).
