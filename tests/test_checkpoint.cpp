@@ -173,53 +173,48 @@ TEST_CASE("check_checkpoint names missing and misshaped tensors, the first few o
                                         {"vocab_size", 10}, {"intermediate_size", 16}});
   auto specs = expected_parameters(config);
   CHECK(specs.size() == 1 + 11 + 2);
-  std::vector<NamedTensor> tensors;
-  for (const auto& s : specs) {
-    int64_t n = 1;
-    for (auto d : s.shape) n *= d;
-    tensors.push_back(f32_tensor(s.name, s.shape, std::vector<float>(n, 1.0f)));
-  }
+  auto all_tensors = [&] {  // every tensor the config expects, of the shape it expects
+    std::vector<NamedTensor> tensors;
+    for (const auto& s : specs) {
+      int64_t n = 1;
+      for (auto d : s.shape) n *= d;
+      tensors.push_back(f32_tensor(s.name, s.shape, std::vector<float>(n, 1.0f)));
+    }
+    return tensors;
+  };
   auto dir = fresh_dir("check");
-  write_safetensors((dir / "model.safetensors").string(), tensors);
-  CHECK_NOTHROW(check_checkpoint(CheckpointReader(dir.string()), config));
+  // The message check_checkpoint gives for `tensors` against `expected`.
+  auto error_of = [&](const std::vector<NamedTensor>& tensors, const ModelConfig& expected) -> std::string {
+    write_safetensors((dir / "model.safetensors").string(), tensors);
+    try {
+      check_checkpoint(CheckpointReader(dir.string()), expected);
+    } catch (const Error& e) {
+      return e.what();
+    }
+    return "no error";
+  };
+  std::vector<NamedTensor> tensors = all_tensors();
+  CHECK(error_of(tensors, config) == "no error");
   // Unfused norms (fuse_norm false) keep the same math under fla's other name.
   auto unfused = ModelConfig::from_json({{"hidden_size", 8}, {"num_heads", 2}, {"num_hidden_layers", 1},
                                          {"vocab_size", 10}, {"intermediate_size", 16}, {"fuse_norm", false}});
-  CHECK_THROWS_WITH(check_checkpoint(CheckpointReader(dir.string()), unfused), Catch::Contains("attn.g_norm.weight"));
+  CHECK_THAT(error_of(tensors, unfused), Catch::Contains("attn.g_norm.weight"));
 
   tensors.erase(tensors.begin() + 2);  // q_proj
   tensors[5] = f32_tensor(tensors[5].name, {3}, {1, 2, 3});
   std::string misshaped = tensors[5].name;
   tensors.pop_back();  // lm_head
-  write_safetensors((dir / "model.safetensors").string(), tensors);
-  try {
-    check_checkpoint(CheckpointReader(dir.string()), config);
-    FAIL("no error");
-  } catch (const Error& e) {
-    std::string m = e.what();
-    CHECK_THAT(m, Catch::Contains("model.layers.0.attn.q_proj.weight"));
-    CHECK_THAT(m, Catch::Contains("lm_head.weight"));
-    CHECK_THAT(m, Catch::Contains(misshaped + " has shape [3]"));
-    CHECK_THAT(m, Catch::Contains("2 missing tensors") && Catch::Contains("1 wrong shapes"));
-  }
+  std::string m = error_of(tensors, config);
+  CHECK_THAT(m, Catch::Contains("model.layers.0.attn.q_proj.weight"));
+  CHECK_THAT(m, Catch::Contains("lm_head.weight"));
+  CHECK_THAT(m, Catch::Contains(misshaped + " has shape [3]"));
+  CHECK_THAT(m, Catch::Contains("2 missing tensors") && Catch::Contains("1 wrong shapes"));
 
   // A config of another width misshapes all 14 tensors: the first 6 are named, the rest counted.
   auto wider = ModelConfig::from_json({{"hidden_size", 16}, {"num_heads", 2}, {"num_hidden_layers", 1},
                                        {"vocab_size", 10}, {"intermediate_size", 16}});
-  tensors.clear();
-  for (const auto& s : specs) {
-    int64_t n = 1;
-    for (auto d : s.shape) n *= d;
-    tensors.push_back(f32_tensor(s.name, s.shape, std::vector<float>(n, 1.0f)));
-  }
-  write_safetensors((dir / "model.safetensors").string(), tensors);
-  try {
-    check_checkpoint(CheckpointReader(dir.string()), wider);
-    FAIL("no error");
-  } catch (const Error& e) {
-    std::string m = e.what();
-    CHECK_THAT(m, Catch::Contains("14 wrong shapes: model.embeddings.weight has shape [10, 8], config.json implies "
-                                  "[10, 16]") &&
-                      Catch::Contains("and 8 more.") && !Catch::Contains("lm_head"));
-  }
+  m = error_of(all_tensors(), wider);
+  CHECK_THAT(m, Catch::Contains("14 wrong shapes: model.embeddings.weight has shape [10, 8], config.json implies "
+                                "[10, 16]") &&
+                    Catch::Contains("and 8 more.") && !Catch::Contains("lm_head"));
 }
