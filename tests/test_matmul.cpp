@@ -29,7 +29,8 @@ const char* path_name(MatmulPath p) {
 // reference on the values w (and, on the tensor-core path, x) actually hold, as a multiple of
 // the path's tolerance (<= 1 passes). With `accumulate`, y starts random and is added to.
 double matmul_error(gpu::Stream& s, const std::vector<int64_t>& x_shape, int64_t N, gpu::DType wtype,
-                    MatmulPath path, bool accumulate = false, uint32_t seed = 1) {
+                    MatmulPath path, bool accumulate = false, uint32_t seed = 1,
+                    kernels::MatmulScratch* scratch = nullptr) {
   const int64_t K = x_shape.back();
   int64_t M = 1;
   for (size_t i = 0; i + 1 < x_shape.size(); ++i) M *= x_shape[i];
@@ -41,7 +42,7 @@ double matmul_error(gpu::Stream& s, const std::vector<int64_t>& x_shape, int64_t
   auto tx = test::tensor(x_shape, x, gpu::DType::F32, "x");
   auto tw = test::tensor({N, K}, w, wtype, "w");
   auto ty = test::tensor(y_shape, y0, gpu::DType::F32, "y");
-  kernels::matmul(s, tx, tw, ty, path, accumulate);
+  kernels::matmul(s, tx, tw, ty, path, accumulate, scratch);
   s.submit();
   const MatmulPath taken = path == MatmulPath::Auto ? kernels::matmul_auto_path(test::context(), M, tw) : path;
   const bool coopmat = taken == MatmulPath::CoopMat;
@@ -225,4 +226,24 @@ TEST_CASE("matmul on tensor cores matches the CPU reference where the device has
           CAPTURE(M, N, K, accumulate);
           CHECK(matmul_error(s, {M, K}, N, gpu::DType::F16, MatmulPath::CoopMat, accumulate) <= 1.0);
         }
+  // Few rows with a scratch: split over the depth where the tiles are few (batched decode).
+  kernels::MatmulScratch scratch;
+  for (int64_t M : {9, 64, 128})
+    for (int64_t N : {257, 2048})
+      for (int64_t K : {100, 1000, 2048})
+        for (bool accumulate : {false, true}) {
+          CAPTURE(M, N, K, accumulate);
+          CHECK(matmul_error(s, {M, K}, N, gpu::DType::F16, MatmulPath::CoopMat, accumulate, 3, &scratch) <= 1.0);
+        }
+  auto x = test::tensor({64, 2048}, test::random_vector(64 * 2048, 5));
+  auto w = test::tensor({2048, 2048}, test::random_vector(2048 * 2048, 6), gpu::DType::F16);
+  gpu::Tensor y(test::context(), {64, 2048}, gpu::DType::F32, "y");
+  gpu::Stream split(test::context());
+  kernels::matmul(split, x, w, y, MatmulPath::CoopMat, false, &scratch);
+  CHECK(split.dispatch_count() == 2);  // the slices, then their sum
+  split.submit();
+  gpu::Stream whole(test::context());
+  kernels::matmul(whole, x, w, y, MatmulPath::CoopMat, false, nullptr);
+  CHECK(whole.dispatch_count() == 1);  // no scratch: no split
+  whole.submit();
 }

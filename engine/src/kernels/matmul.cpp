@@ -84,8 +84,9 @@ constexpr int64_t kMinSlice = 256;
 // C[M, N] (+)= A B on tensor cores with `shader` (bindings C, A, B and, if given, the maxima).
 // With `may_split`, where the output has too few tiles for the device, the reduction is split
 // into slices whose partial blocks one more pass adds up (the backward's weight gradients:
-// few output tiles, thousands of tokens deep). The forward does not split: its partial blocks
-// would need memory per call (prefill, batched decode), and its outputs have rows enough.
+// few output tiles, thousands of tokens deep), and the forward of few rows given a scratch
+// (without one, its partial blocks would need memory per call, whose allocation costs more
+// than the split gains).
 void dispatch_coopmat(gpu::Stream& s, const std::string& shader, gpu::Tensor& c, const gpu::Tensor& a,
                       const gpu::Tensor& b, const OperandMaxima* maxima, int64_t M, int64_t N, int64_t K,
                       bool accumulate, std::vector<uint32_t> aligned, bool may_split, MatmulScratch* scratch) {
@@ -145,7 +146,7 @@ MatmulPath matmul_auto_path(const Context& ctx, int64_t M, const gpu::Tensor& w)
 }
 
 void matmul(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& w, gpu::Tensor& y, MatmulPath path,
-            bool accumulate) {
+            bool accumulate, MatmulScratch* scratch) {
   require_dtype(x, gpu::DType::F32, kKernel);
   require_float(w, kKernel);
   require_dtype(y, gpu::DType::F32, kKernel);
@@ -177,8 +178,9 @@ void matmul(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& w, gpu::Ten
 
   if (path == MatmulPath::CoopMat) {
     require_coopmat(s.context(), kKernel, &w);
+    const bool split = scratch != nullptr && M <= kCoopTile;
     dispatch_coopmat(s, coopmat_shader(s.context(), "matmul_coopmat"), y, x, w, nullptr, M, N, K, accumulate,
-                     {aligned, aligned}, false, nullptr);
+                     {aligned, aligned}, split, scratch);
     return;
   }
 

@@ -16,6 +16,8 @@ class MatmulScratch {
   gpu::Tensor& maxima(Context& ctx);
   // Grows (handing the old buffer to the stream until its submit) when `elements` is more.
   gpu::Tensor& partials(gpu::Stream& s, int64_t elements);
+  // Elements the partial-sums buffer holds: a change means recordings that used it are stale.
+  int64_t partials_capacity() const { return partials_.empty() ? 0 : partials_.capacity(); }
 
  private:
   std::deque<gpu::Tensor> maxima_;
@@ -34,8 +36,11 @@ enum class MatmulPath { Auto, Tiled, Rows, CoopMat };
 // projection straight into the residual stream). x is f32 [..., K] with every leading
 // dimension flattened into M rows, w is f32 or f16 [N, K], y is f32 [..., N] with x's
 // leading dimensions. Accumulates in f32.
+// With `scratch`, a tensor-core product of at most one row of tiles (few rows: batched decode,
+// short prompts), whose few tiles would leave most of the GPU idle, is split over its depth,
+// the partial sums in the scratch and added up by one more dispatch.
 void matmul(gpu::Stream& s, const gpu::Tensor& x, const gpu::Tensor& w, gpu::Tensor& y,
-            MatmulPath path = MatmulPath::Auto, bool accumulate = false);
+            MatmulPath path = MatmulPath::Auto, bool accumulate = false, MatmulScratch* scratch = nullptr);
 
 // The backward products take Tiled (f32 products, the default: Auto means Tiled here) or, on
 // request, CoopMat: tensor cores with f16 products and f32 sums, the mixed-precision training

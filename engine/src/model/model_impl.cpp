@@ -257,6 +257,16 @@ void ModelImpl::record_compute(gpu::Stream& s, int64_t N, int64_t T, RetentionFo
   auto& a = act_;
   auto view2 = [&](gpu::Tensor& t, int64_t cols) { t.reshape({rows, cols}); };
 
+  // Recordings that used the matmul scratch go stale where this one grows it.
+  const int64_t scratch_capacity = matmul_scratch_.partials_capacity();
+  struct StaleIfGrown {
+    const ModelImpl& m;
+    int64_t before;
+    ~StaleIfGrown() {
+      if (m.matmul_scratch_.partials_capacity() != before) ++m.activations_generation_;
+    }
+  } stale_if_grown{*this, scratch_capacity};
+  auto* scratch = &matmul_scratch_;
   kernels::embedding(s, a.tokens, embeddings, a.h);
   if (persistent_layers) s.fill_zero(decode_sync_);
   for (int64_t l = 0; l < c.num_layers; ++l) {
@@ -274,10 +284,11 @@ void ModelImpl::record_compute(gpu::Stream& s, int64_t N, int64_t T, RetentionFo
       continue;
     }
     kernels::rmsnorm(s, a.h, w.attn_norm, a.a, eps);
-    kernels::matmul(s, a.a, w.q_proj, a.q);
-    kernels::matmul(s, a.a, w.k_proj, a.k);
-    kernels::matmul(s, a.a, w.v_proj, a.v);
-    kernels::matmul(s, a.a, w.g_proj, a.g);
+    const auto path = kernels::MatmulPath::Auto;
+    kernels::matmul(s, a.a, w.q_proj, a.q, path, false, scratch);
+    kernels::matmul(s, a.a, w.k_proj, a.k, path, false, scratch);
+    kernels::matmul(s, a.a, w.v_proj, a.v, path, false, scratch);
+    kernels::matmul(s, a.a, w.g_proj, a.g, path, false, scratch);
     if (!decode_retention) {
       a.q.reshape({rows, c.num_heads, c.head_k_dim});
       a.k.reshape({rows, c.num_heads, c.head_k_dim});
@@ -307,13 +318,13 @@ void ModelImpl::record_compute(gpu::Stream& s, int64_t N, int64_t T, RetentionFo
     view2(a.o, c.value_dim);
     kernels::rmsnorm_swish_gate(s, a.o, a.g, w.g_norm, a.gated, eps);
     // Projections add straight into the residual stream (one dispatch, no scratch round trip).
-    kernels::matmul(s, a.gated, w.o_proj, a.h, kernels::MatmulPath::Auto, true);
+    kernels::matmul(s, a.gated, w.o_proj, a.h, path, true, scratch);
 
     kernels::rmsnorm(s, a.h, w.mlp_norm, a.a, eps);
-    kernels::matmul(s, a.a, w.gate_proj, a.gate);
-    kernels::matmul(s, a.a, w.up_proj, a.up);
+    kernels::matmul(s, a.a, w.gate_proj, a.gate, path, false, scratch);
+    kernels::matmul(s, a.a, w.up_proj, a.up, path, false, scratch);
     kernels::swiglu(s, a.gate, a.up, a.ffn);
-    kernels::matmul(s, a.ffn, w.down_proj, a.h, kernels::MatmulPath::Auto, true);
+    kernels::matmul(s, a.ffn, w.down_proj, a.h, path, true, scratch);
   }
 
   a.logits.reshape({logit_rows, c.vocab_size});
@@ -337,7 +348,7 @@ void ModelImpl::record_compute(gpu::Stream& s, int64_t N, int64_t T, RetentionFo
   } else {
     a.a.reshape({N, c.hidden_size});
     kernels::rmsnorm(s, *last, final_norm, a.a, eps);
-    kernels::matmul(s, a.a, *lm_head, a.logits);
+    kernels::matmul(s, a.a, *lm_head, a.logits, kernels::MatmulPath::Auto, false, scratch);
   }
 }
 

@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "gpu/stream.hpp"
+#include "kernels/matmul.hpp"
 #include "kernels/retention.hpp"
 #include "model/config.hpp"
 #include "retnet/model.hpp"
@@ -123,6 +124,7 @@ class ModelImpl {
   mutable uint32_t decode_sync_shortfall_ = 0;
   mutable gpu::Tensor decode_sync_;  // kernels::decode_layer's sync words for one step
   mutable Activations act_;
+  mutable kernels::MatmulScratch matmul_scratch_;  // the split forward products of few rows
   mutable uint64_t activations_generation_ = 0;
   mutable std::vector<gpu::Tensor> batch_states_;
 };
