@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
 # The call written in the twenty-second session, after decode-layers-overlap.patch landed (no
 # barrier between the persistent decode layers' dispatches; commit 05dd442), and extended in the
-# twenty-third (which was lent no device; there Session::decode_batch became a recorded and
+# twenty-third, where Session::decode_batch became a recorded and
 # replayed step, bb7067f, and so did a prefill piece for the prompt's next pieces of its
-# length, 3775063). build-exp = the build before all three (9d6ef99), build-land = HEAD,
+# length, 3775063. build-exp = the build before all three (9d6ef99), build-land = HEAD,
 # build-ahead = HEAD with decode-sync-prefetch.patch (RETNET_DECODE_AHEAD: weight pieces per
 # lane of each phase's first row loaded before the sync ahead of the phase; default the 4 of
 # HEAD), build-split = HEAD with matmul-forward-split-scratch.patch (tensor-core products of at
@@ -17,10 +17,11 @@
 # README's table (without the training step, the tensor peak and the peers; its JSON also
 # records the device's shared memory limit and whether it offers VK_KHR_cooperative_matrix or
 # VK_NV_cooperative_matrix2, which this build cannot use); batched decode at 1, 4, 16 and 64
-# sessions of build-exp and build-split, against build-land's in the figures before; then
-# Prefill before and after a piece's recording was replayed for the prompt's next pieces.
-prefill_ab exp land
-# HEAD's 8k prefill profile and the small config's training step. About 470 s.
+# sessions of build-exp and build-split, against build-land's in the figures before; prefill at
+# 512-32k tokens of build-exp and build-land, two rounds alternating (a piece's recording is
+# replayed for the next pieces since 3775063); then HEAD's 8k prefill profile and the small
+# config's training step. About 410 s on the H100 (run in the twenty-third session; the
+# prefill_ab line that a careless edit had put in this header failed harmlessly there).
 # Carry .device, build-exp, build-land, build-ahead and build-split (tools/retnet-bench and
 # tests/retnet_tests of each; bench/experiments/build-variants.sh land
 # ahead:decode-sync-prefetch.patch split:matmul-forward-split-scratch.patch makes the last
