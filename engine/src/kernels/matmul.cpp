@@ -137,7 +137,10 @@ gpu::Tensor& MatmulScratch::maxima(Context& ctx) {
 }
 
 gpu::Tensor& MatmulScratch::partials(gpu::Stream& s, int64_t elements) {
-  return s.grow(partials_, elements, gpu::DType::F32, "matmul partial sums");
+  const int64_t before = partials_.empty() ? 0 : partials_.capacity();
+  s.grow(partials_, elements, gpu::DType::F32, "matmul partial sums");
+  if (partials_.capacity() != before) ++partials_growths_;
+  return partials_;
 }
 
 MatmulPath matmul_auto_path(const Context& ctx, int64_t M, const gpu::Tensor& w) {

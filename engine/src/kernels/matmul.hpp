@@ -16,13 +16,14 @@ class MatmulScratch {
   gpu::Tensor& maxima(Context& ctx);
   // Grows (handing the old buffer to the stream until its submit) when `elements` is more.
   gpu::Tensor& partials(gpu::Stream& s, int64_t elements);
-  // Elements the partial-sums buffer holds: a change means recordings that used it are stale.
-  int64_t partials_capacity() const { return partials_.empty() ? 0 : partials_.capacity(); }
+  // How many times partials() reallocated: a change means recordings that used it are stale.
+  uint64_t partials_growths() const { return partials_growths_; }
 
  private:
   std::deque<gpu::Tensor> maxima_;
   size_t next_maxima_ = 0;
   gpu::Tensor partials_;
+  uint64_t partials_growths_ = 0;
 };
 
 // Rows: the few-row (decode) kernel, which reads every weight once per block of 8 rows.

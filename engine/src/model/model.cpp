@@ -83,6 +83,19 @@ void Session::reset() {
 
 namespace {
 
+// The step of `what` runs up to position `last`, which the rotary embedding takes as 32 bits.
+void require_position_fits(const char* what, int64_t last) {
+  if (last > std::numeric_limits<int32_t>::max())
+    throw Error(fmt::format("{}: position {} no longer fits the 32-bit positions of the rotary embedding", what, last));
+}
+
+// The stream a replayable step is recorded into: made at first use, else emptied of the old one.
+gpu::Stream& fresh_recording(std::unique_ptr<gpu::Stream>& stream, Context& ctx) {
+  if (!stream) stream = std::make_unique<gpu::Stream>(ctx);
+  stream->reset();
+  return *stream;
+}
+
 // Session::prefill with the model's step_mutex held.
 std::vector<float> prefill_locked(model::ModelImpl& m, model::SessionImpl& session, const std::vector<int32_t>& tokens) {
   // Long prompts go in pieces: the scratch activations stay bounded, the state carries over.
@@ -93,11 +106,9 @@ std::vector<float> prefill_locked(model::ModelImpl& m, model::SessionImpl& sessi
   for (size_t begin = 0; begin < tokens.size(); begin += piece) {
     const size_t end = std::min(tokens.size(), begin + static_cast<size_t>(piece));
     const int64_t T = static_cast<int64_t>(end - begin);
-    if (session.position + T - 1 > std::numeric_limits<int32_t>::max())
-      throw Error("prefill: the positions no longer fit the 32-bit positions of the rotary embedding");
+    require_position_fits("prefill", session.position + T - 1);
     if (!st || session.prefill_tokens != T || session.prefill_inputs.generation != m.activations_generation()) {
-      if (!st) st = std::make_unique<gpu::Stream>(m.ctx);
-      st->reset();
+      fresh_recording(st, m.ctx);
       session.prefill_tokens = 0;  // until the recording is complete
       session.prefill_inputs = m.record_replayable_step(*st, session.states, 1, T, false);
       st->read_back(m.logits(), &session.prefill_logits);
@@ -149,15 +160,13 @@ std::vector<float> Session::decode(int32_t token) {
   std::lock_guard<std::mutex> lock(m.step_mutex);
   m.check_tokens({token});
   impl_->require_state("decode");
-  if (impl_->position > std::numeric_limits<int32_t>::max())
-    throw Error("decode: the position no longer fits the 32-bit positions of the rotary embedding");
+  require_position_fits("decode", impl_->position);
   // The step is recorded once per session and replayed (one submission, no host recording);
   // it is recorded again only when a larger step has reallocated the scratch activations.
   auto& st = impl_->decode_stream;
   auto step = [&] {  // false where the persistent decode layer timed out
     if (!st || impl_->decode_inputs.generation != m.activations_generation()) {
-      if (!st) st = std::make_unique<gpu::Stream>(m.ctx);
-      st->reset();
+      fresh_recording(st, m.ctx);
       impl_->decode_inputs = m.record_replayable_step(*st, impl_->states, 1, 1, true);
       st->read_back(m.logits(), &impl_->decode_logits);
       if (impl_->decode_inputs.checks_sync) st->read_back(m.decode_sync(), &impl_->decode_sync);
@@ -194,19 +203,15 @@ std::vector<std::vector<float>> Session::decode_batch(const std::vector<Session*
   std::lock_guard<std::mutex> lock(m.step_mutex);
   m.check_tokens(tokens);
   const int64_t N = static_cast<int64_t>(sessions.size());
-  for (Session* session : sessions)
-    if (session->impl_->position > std::numeric_limits<int32_t>::max())
-      throw Error("decode_batch: a position no longer fits the 32-bit positions of the rotary embedding");
+  for (Session* session : sessions) require_position_fits("decode_batch", session->impl_->position);
   // Recorded once for these sessions in this order, then replayed: the step gathers each
   // session's state into one batch, runs, and scatters the states back.
   auto& step = m.batched_decode;
   std::vector<uint64_t> ids(N);
   for (int64_t n = 0; n < N; ++n) ids[n] = sessions[n]->impl_->id;
   if (!step.stream || step.sessions != ids || step.inputs.generation != m.activations_generation()) {
-    if (!step.stream) step.stream = std::make_unique<gpu::Stream>(m.ctx);
-    step.stream->reset();
+    auto& s = fresh_recording(step.stream, m.ctx);
     step.sessions.clear();  // until the recording is complete
-    auto& s = *step.stream;
     auto& batch = m.batch_states(N);  // every slot is overwritten by the copies in
     const size_t state_bytes = batch[0].bytes() / N;
     for (int64_t n = 0; n < N; ++n)

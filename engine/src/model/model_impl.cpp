@@ -232,7 +232,7 @@ ModelImpl::StepInputs ModelImpl::record_replayable_step(gpu::Stream& s, std::vec
   in.positions = static_cast<int32_t*>(s.host_input(act_.positions, N * T * 4));
   in.checks_sync = session_decode && decode_layer_workgroups_ != 0;
   record_compute(s, N, T, form, &states, false, in.checks_sync);
-  in.generation = activations_generation_;
+  in.generation = activations_generation();  // after record_compute, which may grow the matmul scratch
   return in;
 }
 
@@ -257,15 +257,6 @@ void ModelImpl::record_compute(gpu::Stream& s, int64_t N, int64_t T, RetentionFo
   auto& a = act_;
   auto view2 = [&](gpu::Tensor& t, int64_t cols) { t.reshape({rows, cols}); };
 
-  // Recordings that used the matmul scratch go stale where this one grows it.
-  const int64_t scratch_capacity = matmul_scratch_.partials_capacity();
-  struct StaleIfGrown {
-    const ModelImpl& m;
-    int64_t before;
-    ~StaleIfGrown() {
-      if (m.matmul_scratch_.partials_capacity() != before) ++m.activations_generation_;
-    }
-  } stale_if_grown{*this, scratch_capacity};
   auto* scratch = &matmul_scratch_;
   kernels::embedding(s, a.tokens, embeddings, a.h);
   if (persistent_layers) s.fill_zero(decode_sync_);

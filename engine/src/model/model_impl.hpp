@@ -60,7 +60,9 @@ class ModelImpl {
   };
   StepInputs record_replayable_step(gpu::Stream& s, std::vector<gpu::Tensor>& states, int64_t N, int64_t T,
                                     bool session_decode) const;
-  uint64_t activations_generation() const { return activations_generation_; }
+  // Changes whenever recorded steps go stale: scratch they use was reallocated (the activations,
+  // the batch states, the matmul scratch), or the persistent decode layer was stopped or retuned.
+  uint64_t activations_generation() const { return activations_generation_ + matmul_scratch_.partials_growths(); }
 
   // Scratch states for a batched decode of N sessions (grown on demand; caller holds step_mutex).
   std::vector<gpu::Tensor>& batch_states(int64_t N) const;
