@@ -8,7 +8,7 @@
 // reads and writes the whole f32 state once per step, so it is bound by memory bandwidth and
 // needs many loads in flight.
 //
-// Workgroup (x: column block, y: n * H + h): CQ column quads (4 columns each) x RG row
+// Workgroup (x: column block, y: n * H + h of the state): CQ column quads (4 columns each) x RG row
 // groups; thread (rg, cq) owns state rows d = rg + RG * i (i < DPT) of its 4 columns, so a
 // subgroup's lanes read whole runs of a state row. The thread's state is loaded first, then
 // q' and k' are rotated once per workgroup into shared memory while those loads travel.
@@ -36,6 +36,7 @@ layout(push_constant) uniform Push {
   float scale;            // dk^-0.5
   vec2 turns_per_radian;  // rotary constants (rotary_angle.glsl)
   vec2 ratio_powers[10];
+  uint first;  // the state's sequence 0 is sequence `first` of q, k, v, positions and o
 } pc;
 
 #include "rotary_angle.glsl"
@@ -44,11 +45,12 @@ shared float qs[DPT * RG], ks[DPT * RG];
 shared vec4 partial[WG];  // [row group][column quad]
 
 void main() {
-  const uint t = gl_LocalInvocationIndex, nh = gl_WorkGroupID.y, n = nh / pc.H, h = nh % pc.H;
+  const uint t = gl_LocalInvocationIndex, state_nh = gl_WorkGroupID.y, h = state_nh % pc.H;
+  const uint nh = pc.first * pc.H + state_nh, n = nh / pc.H;
   const uint half_dim = pc.dk / 2, qk_base = nh * pc.dk;  // q, k are [N, 1, H, dk]
 
   const uint cq = t % CQ, rg = t / CQ, c0 = 4 * (gl_WorkGroupID.x * CQ + cq);
-  const uint v_base = nh * pc.dv, s_base = nh * pc.dk * pc.dv;
+  const uint v_base = nh * pc.dv, s_base = state_nh * pc.dk * pc.dv;
   const float x = retention_one_minus_gamma(h);
   vec4 vt = vec4(0.0);
   [[unroll]] for (uint c = 0; c < 4; ++c)

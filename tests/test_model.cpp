@@ -240,8 +240,12 @@ TEST_CASE("batched decode equals separate decodes", "[model]") {
   CHECK_THROWS_AS(Session::decode_batch({&batched[0]}, {1, 2}), Error);
 }
 
-TEST_CASE("a recorded batched decode step is replayed only for its sessions", "[model]") {
+namespace {
+// Session::decode_batch's recordings against twins decoded alone, across replays, reorders, a
+// larger batch, a longer step of the model and a replaced session.
+void check_batched_decode_replays(bool state_copies) {
   auto model = Model::load(test::context(), test::tiny_model_folder("batch-replay"), f32_weights());
+  if (state_copies) model->impl().force_batch_state_copies();
   const int32_t V = static_cast<int32_t>(model->info().vocab_size);
   // Each batched session has a twin decoded alone: the batched logits must be the twin's.
   std::vector<std::unique_ptr<Session>> batched, twins;
@@ -261,15 +265,16 @@ TEST_CASE("a recorded batched decode step is replayed only for its sessions", "[
     const auto out = Session::decode_batch(sessions, next);
     REQUIRE(out.size() == which.size());
     for (size_t j = 0; j < which.size(); ++j) {
-      CAPTURE(call, j);
+      CAPTURE(state_copies, call, j);
       CHECK(test::max_rel_error(out[j], twins[which[j]]->decode(next[j])) < 1e-5);
     }
   };
   step({0, 1});
   step({0, 1});                   // replayed
   step({1, 0});                   // another order: recorded again
-  step({0, 1, 2});                // a larger batch: the batch states grow
-  step({0, 1});                   // recorded again on the new batch states
+  step({0, 1, 2});                // a larger batch (with copies, the batch states grow)
+  step({0, 1});                   // recorded again
+  step({2});                      // one session: its own states, whichever the path
   twins[2]->prefill(test::random_tokens(40, V, 77));  // a longer step: the activations grow
   batched[2]->prefill(test::random_tokens(40, V, 77));
   step({0, 1});
@@ -279,7 +284,13 @@ TEST_CASE("a recorded batched decode step is replayed only for its sessions", "[
   add(9);
   step({2, 0});
   step({2, 0});
-  CHECK(batched[0]->position() == 5 + 9);  // the second session: its prompt, then in 9 of the 9 steps
+  CHECK(batched[0]->position() == 5 + 9);  // the second session: its prompt, then 9 of the 11 steps
+}
+}  // namespace
+
+TEST_CASE("a recorded batched decode step is replayed only for its sessions", "[model]") {
+  SECTION("each session's states updated where they are") { check_batched_decode_replays(false); }
+  SECTION("the states copied into a batch and back") { check_batched_decode_replays(true); }
 }
 
 TEST_CASE("batched decode of many sessions of an f16 model equals separate decodes", "[model]") {

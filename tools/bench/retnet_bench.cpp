@@ -537,8 +537,9 @@ int main(int argc, char** argv) {
     if (m.decode_layer_workgroups() == 0 && out["decode_layer_workgroups"].get<uint32_t>() != 0)
       fmt::print("the persistent decode layer timed out and was dropped\n");
 
-    fmt::print("\n{:>10} {:>14} {:>14}\n", "batch", "decode tok/s", "ms/step");
+    fmt::print("\n{:>10} {:>14} {:>14} {:>12}\n", "batch", "decode tok/s", "ms/step", "peak MiB");
     for (int64_t b : batches) {
+      ctx.reset_peak_allocated_bytes();  // the weights, these sessions and the step's scratch
       std::vector<retnet::Session> sessions;
       std::vector<retnet::Session*> ptrs;
       for (int64_t i = 0; i < b; ++i) sessions.emplace_back(model);
@@ -551,8 +552,11 @@ int main(int argc, char** argv) {
       auto t0 = clock_type::now();
       for (int i = 0; i < decode_steps; ++i) retnet::Session::decode_batch(ptrs, next);
       double ms = ms_since(t0) / decode_steps;
-      out["batched_decode"].push_back({{"batch", b}, {"tokens_per_s", b * 1000.0 / ms}, {"ms_per_step", ms}});
-      fmt::print("{:>10} {:>14.1f} {:>14.3f}\n", b, b * 1000.0 / ms, ms);
+      out["batched_decode"].push_back({{"batch", b},
+                                       {"tokens_per_s", b * 1000.0 / ms},
+                                       {"ms_per_step", ms},
+                                       {"peak_bytes", ctx.peak_allocated_bytes()}});
+      fmt::print("{:>10} {:>14.1f} {:>14.3f} {:>12.0f}\n", b, b * 1000.0 / ms, ms, ctx.peak_allocated_bytes() / 1048576.0);
     }
 
     fmt::print("\n{:>10} {:>14} {:>12}\n", "prompt", "prefill tok/s", "peak MiB");
@@ -598,7 +602,7 @@ int main(int argc, char** argv) {
         // the host's round trip cost.
         auto states = impl.new_states(1, "profile state");
         retnet::gpu::Stream s(ctx);
-        auto inputs = impl.record_replayable_step(s, states, 1, 1, true);
+        auto inputs = impl.record_replayable_step(s, {&states}, 1, 1, true);
         std::vector<float> sync;
         s.read_back(impl.decode_sync(), &sync);
         s.seal();

@@ -166,8 +166,12 @@ bool retention_decode_supported(const Context& ctx, int64_t dk, int64_t dv) {
   return d.dpt <= 64 && shared <= ctx.device().shared_memory_bytes;
 }
 
-void retention_decode(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
-                      const gpu::Tensor& positions, gpu::Tensor& state, gpu::Tensor& o) {
+namespace {
+
+// retention_decode of sequences [first, first + state.dim(0)) of q, k, v, positions and o,
+// with `state` holding just those.
+void record_retention_decode(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
+                             const gpu::Tensor& positions, gpu::Tensor& state, gpu::Tensor& o, int64_t first) {
   const char* kernel = "retention_decode";
   for (const gpu::Tensor* t : {&q, &k, &v, static_cast<const gpu::Tensor*>(&o)}) {
     require_dtype(*t, gpu::DType::F32, kernel);
@@ -178,27 +182,48 @@ void retention_decode(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k
   require_shape(k, {N, 1, H, dk}, kernel);
   require_shape(v, {N, 1, H, dv}, kernel);
   require_shape(o, {N, 1, H, dv}, kernel);
-  require_dtype(state, gpu::DType::F32, kernel);
-  require_shape(state, {N, H, dk, dv}, kernel);
   require_dtype(positions, gpu::DType::I32, kernel);
   require_shape(positions, {N}, kernel);
+  require_dtype(state, gpu::DType::F32, kernel);
+  require_rank(state, 4, kernel);
+  const int64_t sequences = state.dim(0);
+  if (first < 0 || first + sequences > N)
+    throw Error(fmt::format("{}: sequences {} to {} of a batch of {}", kernel, first, first + sequences - 1, N));
+  require_shape(state, {sequences, H, dk, dv}, kernel);
   require_rotary_dim(dk, q.describe(), kernel);
   require_u32_index(state.numel(), "state elements", kernel);
   if (N * H > gpu::kMaxGroupsPerDimension) throw Error(fmt::format("{}: more than {} sequences x heads", kernel, gpu::kMaxGroupsPerDimension));
   if (!retention_decode_supported(s.context(), dk, dv))
     throw Error(fmt::format("{}: heads of {} x {} are not supported on this device", kernel, dk, dv));
-  if (N * H == 0) return;
+  if (sequences * H == 0) return;
 
   struct Push {
     uint32_t H, dk, dv;
     float scale;
     RotaryConstants angles;
+    uint32_t first;
   } push{static_cast<uint32_t>(H), static_cast<uint32_t>(dk), static_cast<uint32_t>(dv),
-         static_cast<float>(1.0 / std::sqrt(double(dk))), rotary_constants(dk)};
+         static_cast<float>(1.0 / std::sqrt(double(dk))), rotary_constants(dk), static_cast<uint32_t>(first)};
   const DecodeShape d = retention_decode_shape(s.context(), dk, dv);
-  s.dispatch("retention_decode", {gpu::out(o), gpu::out(state), gpu::in(q), gpu::in(k), gpu::in(v), gpu::in(positions)},
-             push, gpu::div_up(dv, 4 * d.cq), static_cast<uint32_t>(N * H), 1,
+  // Part of a batch: the dispatches of the other sequences write other rows of o beside it.
+  const gpu::Arg out_o = sequences == N ? gpu::out(o) : gpu::out_part(o);
+  s.dispatch("retention_decode", {out_o, gpu::out(state), gpu::in(q), gpu::in(k), gpu::in(v), gpu::in(positions)},
+             push, gpu::div_up(dv, 4 * d.cq), static_cast<uint32_t>(sequences * H), 1,
              {d.threads, d.cq, d.rg, d.dpt, dv % 4 == 0 ? 1u : 0u});
+}
+
+}  // namespace
+
+void retention_decode(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
+                      const gpu::Tensor& positions, gpu::Tensor& state, gpu::Tensor& o) {
+  record_retention_decode(s, q, k, v, positions, state, o, 0);
+}
+
+void retention_decode_sequence(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
+                               const gpu::Tensor& positions, gpu::Tensor& state, gpu::Tensor& o, int64_t n) {
+  if (state.shape().size() == 4 && state.dim(0) != 1)
+    throw Error(fmt::format("retention_decode: state {} must hold one sequence", state.describe()));
+  record_retention_decode(s, q, k, v, positions, state, o, n);
 }
 
 }  // namespace retnet::kernels

@@ -63,5 +63,11 @@ bool retention_decode_supported(const Context& ctx, int64_t dk, int64_t dv);
 // state [N, H, dk, dv] updated in place. Equals rotary(q), rotary(k), retention_recurrent.
 void retention_decode(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
                       const gpu::Tensor& positions, gpu::Tensor& state, gpu::Tensor& o);
+// The same step for sequence n alone, with its own state [1, H, dk, dv]: a batched decode
+// updates each session's state where it is, instead of copying it into a batch and back. Its
+// row of o is written as a part (gpu::out_part), so the N sequences' dispatches need no
+// barrier between them.
+void retention_decode_sequence(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
+                               const gpu::Tensor& positions, gpu::Tensor& state, gpu::Tensor& o, int64_t n);
 
 }  // namespace retnet::kernels

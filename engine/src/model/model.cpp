@@ -110,7 +110,7 @@ std::vector<float> prefill_locked(model::ModelImpl& m, model::SessionImpl& sessi
     if (!st || session.prefill_tokens != T || session.prefill_inputs.generation != m.activations_generation()) {
       fresh_recording(st, m.ctx);
       session.prefill_tokens = 0;  // until the recording is complete
-      session.prefill_inputs = m.record_replayable_step(*st, session.states, 1, T, false);
+      session.prefill_inputs = m.record_replayable_step(*st, {&session.states}, 1, T, false);
       st->read_back(m.logits(), &session.prefill_logits);
       st->seal();
       session.prefill_tokens = T;
@@ -167,7 +167,7 @@ std::vector<float> Session::decode(int32_t token) {
   auto step = [&] {  // false where the persistent decode layer timed out
     if (!st || impl_->decode_inputs.generation != m.activations_generation()) {
       fresh_recording(st, m.ctx);
-      impl_->decode_inputs = m.record_replayable_step(*st, impl_->states, 1, 1, true);
+      impl_->decode_inputs = m.record_replayable_step(*st, {&impl_->states}, 1, 1, true);
       st->read_back(m.logits(), &impl_->decode_logits);
       if (impl_->decode_inputs.checks_sync) st->read_back(m.decode_sync(), &impl_->decode_sync);
       st->seal();
@@ -204,23 +204,33 @@ std::vector<std::vector<float>> Session::decode_batch(const std::vector<Session*
   m.check_tokens(tokens);
   const int64_t N = static_cast<int64_t>(sessions.size());
   for (Session* session : sessions) require_position_fits("decode_batch", session->impl_->position);
-  // Recorded once for these sessions in this order, then replayed: the step gathers each
-  // session's state into one batch, runs, and scatters the states back.
+  // Recorded once for these sessions in this order, then replayed. The step updates each
+  // session's states where they are; only where the device lacks retention_decode does it
+  // gather them into one batch and scatter them back (96 MiB each way a session for the 1.3b
+  // model).
   auto& step = m.batched_decode;
   std::vector<uint64_t> ids(N);
   for (int64_t n = 0; n < N; ++n) ids[n] = sessions[n]->impl_->id;
   if (!step.stream || step.sessions != ids || step.inputs.generation != m.activations_generation()) {
     auto& s = fresh_recording(step.stream, m.ctx);
     step.sessions.clear();  // until the recording is complete
-    auto& batch = m.batch_states(N);  // every slot is overwritten by the copies in
-    const size_t state_bytes = batch[0].bytes() / N;
-    for (int64_t n = 0; n < N; ++n)
-      for (size_t l = 0; l < batch.size(); ++l)
-        s.copy_region(sessions[n]->impl_->states[l], 0, batch[l], n * state_bytes, state_bytes);
-    step.inputs = m.record_replayable_step(s, batch, N, 1, false);
-    for (int64_t n = 0; n < N; ++n)
-      for (size_t l = 0; l < batch.size(); ++l)
-        s.copy_region(batch[l], n * state_bytes, sessions[n]->impl_->states[l], 0, state_bytes);
+    if (N == 1) {
+      step.inputs = m.record_replayable_step(s, {&sessions[0]->impl_->states}, 1, 1, false);
+    } else if (m.decodes_sequence_states()) {
+      model::StepStates own;
+      for (Session* session : sessions) own.sequences.push_back(&session->impl_->states);
+      step.inputs = m.record_replayable_step(s, own, N, 1, false);
+    } else {
+      auto& batch = m.batch_states(N);  // every slot is overwritten by the copies in
+      const size_t state_bytes = batch[0].bytes() / N;
+      for (int64_t n = 0; n < N; ++n)
+        for (size_t l = 0; l < batch.size(); ++l)
+          s.copy_region(sessions[n]->impl_->states[l], 0, batch[l], n * state_bytes, state_bytes);
+      step.inputs = m.record_replayable_step(s, {&batch}, N, 1, false);
+      for (int64_t n = 0; n < N; ++n)
+        for (size_t l = 0; l < batch.size(); ++l)
+          s.copy_region(batch[l], n * state_bytes, sessions[n]->impl_->states[l], 0, state_bytes);
+    }
     s.read_back(m.logits(), &step.logits);
     s.seal();
     step.sessions = ids;

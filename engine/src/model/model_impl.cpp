@@ -191,10 +191,20 @@ void ModelImpl::view_activations(int64_t rows) const {
   a.positions.reshape({rows});
 }
 
-void ModelImpl::check_step(int64_t N, int64_t T, RetentionForm form, const std::vector<gpu::Tensor>* states) const {
+void ModelImpl::check_step(int64_t N, int64_t T, RetentionForm form, const StepStates& states) const {
   if (N * T == 0) throw Error("forward step with no tokens");
-  if (form != RetentionForm::Parallel && (!states || static_cast<int64_t>(states->size()) != config.num_layers))
-    throw Error("the chunkwise and recurrent forms need one state per layer");
+  if (form == RetentionForm::Parallel) return;
+  auto one_per_layer = [&](const std::vector<gpu::Tensor>* layers) {
+    return layers && static_cast<int64_t>(layers->size()) == config.num_layers;
+  };
+  if (states.sequences.empty()) {
+    if (!one_per_layer(states.batch)) throw Error("the chunkwise and recurrent forms need one state per layer");
+    return;
+  }
+  if (states.batch || T != 1 || !decodes_sequence_states() || static_cast<int64_t>(states.sequences.size()) != N)
+    throw Error("internal error: each sequence's own states are for a decode step through retention_decode");
+  for (const auto* layers : states.sequences)
+    if (!one_per_layer(layers)) throw Error("the recurrent form needs one state per layer of each sequence");
 }
 
 void ModelImpl::record_step(gpu::Stream& s, const std::vector<int32_t>& tokens,
@@ -204,7 +214,7 @@ void ModelImpl::record_step(gpu::Stream& s, const std::vector<int32_t>& tokens,
   if (static_cast<int64_t>(tokens.size()) != rows || static_cast<int64_t>(positions.size()) != rows)
     throw Error(fmt::format("forward step of {}x{} tokens was given {} tokens and {} positions", N, T,
                             tokens.size(), positions.size()));
-  check_step(N, T, form, states);
+  check_step(N, T, form, {states});
   check_tokens(tokens);
   ensure_activations(rows, all_logits ? rows : N);
   view_activations(rows);
@@ -217,21 +227,22 @@ void ModelImpl::record_step(gpu::Stream& s, const std::vector<int32_t>& tokens,
     a.tokens.upload(tokens);
     a.positions.upload(positions);
   }
-  record_compute(s, N, T, form, states, all_logits);
+  record_compute(s, N, T, form, {states}, all_logits);
 }
 
-ModelImpl::StepInputs ModelImpl::record_replayable_step(gpu::Stream& s, std::vector<gpu::Tensor>& states, int64_t N,
+ModelImpl::StepInputs ModelImpl::record_replayable_step(gpu::Stream& s, const StepStates& states, int64_t N,
                                                         int64_t T, bool session_decode) const {
-  if (session_decode && N * T != 1) throw Error("internal error: a session's decode step has one token");
+  if (session_decode && (N * T != 1 || !states.batch))
+    throw Error("internal error: a session's decode step has one token and the session's states");
   const RetentionForm form = T == 1 ? RetentionForm::Recurrent : RetentionForm::Chunkwise;
-  check_step(N, T, form, &states);
+  check_step(N, T, form, states);
   ensure_activations(N * T, N);
   view_activations(N * T);
   StepInputs in;
   in.tokens = static_cast<int32_t*>(s.host_input(act_.tokens, N * T * 4));
   in.positions = static_cast<int32_t*>(s.host_input(act_.positions, N * T * 4));
   in.checks_sync = session_decode && decode_layer_workgroups_ != 0;
-  record_compute(s, N, T, form, &states, false, in.checks_sync);
+  record_compute(s, N, T, form, states, false, in.checks_sync);
   in.generation = activations_generation();  // after record_compute, which may grow the matmul scratch
   return in;
 }
@@ -241,13 +252,18 @@ void ModelImpl::stop_decode_layer() const {
   ++activations_generation_;  // recorded decode steps go stale
 }
 
+void ModelImpl::force_batch_state_copies() const {
+  batch_state_copies_ = true;
+  ++activations_generation_;
+}
+
 void ModelImpl::set_decode_sync_shortfall(uint32_t workgroups) const {
   decode_sync_shortfall_ = workgroups;
   ++activations_generation_;
 }
 
 void ModelImpl::record_compute(gpu::Stream& s, int64_t N, int64_t T, RetentionForm form,
-                               std::vector<gpu::Tensor>* states, bool all_logits, bool persistent_layers) const {
+                               const StepStates& states, bool all_logits, bool persistent_layers) const {
   const auto& c = config;
   const int64_t rows = N * T;
   const int64_t logit_rows = all_logits ? rows : N;
@@ -258,6 +274,9 @@ void ModelImpl::record_compute(gpu::Stream& s, int64_t N, int64_t T, RetentionFo
   auto view2 = [&](gpu::Tensor& t, int64_t cols) { t.reshape({rows, cols}); };
 
   auto* scratch = &matmul_scratch_;
+  // Layer l's state of the whole step (check_step let per-sequence states through only to
+  // retention_decode_sequence below).
+  auto state = [&](int64_t l) -> gpu::Tensor& { return (*states.batch)[l]; };
   kernels::embedding(s, a.tokens, embeddings, a.h);
   if (persistent_layers) s.fill_zero(decode_sync_);
   for (int64_t l = 0; l < c.num_layers; ++l) {
@@ -266,12 +285,12 @@ void ModelImpl::record_compute(gpu::Stream& s, int64_t N, int64_t T, RetentionFo
       kernels::decode_layer(s, decode_layer_shape(c),
                             {&w.attn_norm, &w.q_proj, &w.k_proj, &w.v_proj, &w.g_proj, &w.g_norm, &w.o_proj,
                              &w.mlp_norm, &w.gate_proj, &w.up_proj, &w.down_proj},
-                            {&a.h, &a.q, &a.k, &a.v, &a.g, &a.o, &a.ffn}, a.positions, (*states)[l], decode_sync_,
+                            {&a.h, &a.q, &a.k, &a.v, &a.g, &a.o, &a.ffn}, a.positions, state(l), decode_sync_,
                             {decode_layer_workgroups_, static_cast<uint32_t>(l), eps, decode_sync_shortfall_});
       continue;
     }
-    if (rows == 1 && decode_retention && fused_decode_) {
-      record_fused_decode_layer(s, w, (*states)[l]);
+    if (rows == 1 && decode_retention && fused_decode_ && states.sequences.empty()) {
+      record_fused_decode_layer(s, w, state(l));
       continue;
     }
     kernels::rmsnorm(s, a.h, w.attn_norm, a.a, eps);
@@ -291,16 +310,20 @@ void ModelImpl::record_compute(gpu::Stream& s, int64_t N, int64_t T, RetentionFo
     a.v.reshape({N, T, c.num_heads, c.head_v_dim});
     a.o.reshape({N, T, c.num_heads, c.head_v_dim});
     if (decode_retention) {
-      kernels::retention_decode(s, a.q, a.k, a.v, a.positions, (*states)[l], a.o);
+      if (states.sequences.empty())
+        kernels::retention_decode(s, a.q, a.k, a.v, a.positions, state(l), a.o);
+      else
+        for (int64_t n = 0; n < N; ++n)
+          kernels::retention_decode_sequence(s, a.q, a.k, a.v, a.positions, (*states.sequences[n])[l], a.o, n);
     } else {
       switch (form) {
         case RetentionForm::Parallel: kernels::retention_parallel(s, a.q, a.k, a.v, a.o); break;
         case RetentionForm::Chunkwise:
           // A model of f16 weights takes f16 products here too, as its tensor-core matmuls do.
-          kernels::retention_chunkwise(s, a.q, a.k, a.v, (*states)[l], a.o, options.chunk_size, a.retention,
+          kernels::retention_chunkwise(s, a.q, a.k, a.v, state(l), a.o, options.chunk_size, a.retention,
                                        weight_dtype == gpu::DType::F16);
           break;
-        case RetentionForm::Recurrent: kernels::retention_recurrent(s, a.q, a.k, a.v, (*states)[l], a.o); break;
+        case RetentionForm::Recurrent: kernels::retention_recurrent(s, a.q, a.k, a.v, state(l), a.o); break;
       }
     }
     view2(a.q, c.key_dim);

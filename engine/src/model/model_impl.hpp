@@ -27,6 +27,15 @@ struct Activations {
   kernels::RetentionChunkScratch retention;  // chunk states of the chunkwise form (bounded; grows itself)
 };
 
+// The recurrent states a step reads and updates, one tensor per layer: the step's N sequences
+// together ([N, H, dk, dv]) in `batch`, or each sequence's own ([1, H, dk, dv]) in `sequences`,
+// which only a decode step through kernels::retention_decode_sequence takes (a batched decode
+// then updates each session's state where it is, with no copies into a batch and back).
+struct StepStates {
+  std::vector<gpu::Tensor>* batch = nullptr;
+  std::vector<std::vector<gpu::Tensor>*> sequences;
+};
+
 class ModelImpl {
  public:
   ModelImpl(Context& ctx, const std::string& folder, const LoadOptions& options);
@@ -58,18 +67,24 @@ class ModelImpl {
     // says whether it timed out (see kernels/decode_layer.hpp).
     bool checks_sync = false;
   };
-  StepInputs record_replayable_step(gpu::Stream& s, std::vector<gpu::Tensor>& states, int64_t N, int64_t T,
+  StepInputs record_replayable_step(gpu::Stream& s, const StepStates& states, int64_t N, int64_t T,
                                     bool session_decode) const;
+  // Whether a decode step of several sequences can take each one's own states (StepStates::sequences).
+  bool decodes_sequence_states() const { return retention_decode_ && !batch_state_copies_; }
+  // Tests only: batched decode steps gather the sessions' states into a batch and scatter them
+  // back even here, as on a device without retention_decode.
+  void force_batch_state_copies() const;
   // Changes whenever recorded steps go stale: scratch they use was reallocated (the activations,
   // the batch states, the matmul scratch), or the persistent decode layer was stopped or retuned.
   uint64_t activations_generation() const { return activations_generation_ + matmul_scratch_.partials_growths(); }
 
-  // Scratch states for a batched decode of N sessions (grown on demand; caller holds step_mutex).
+  // Scratch states for a batched decode of N sessions where the device cannot decode each
+  // session's own states (grown on demand; caller holds step_mutex).
   std::vector<gpu::Tensor>& batch_states(int64_t N) const;
 
-  // The last batched decode step (Session::decode_batch), recorded with the copies of its
-  // sessions' states in and out and replayed while the same sessions come again in the same
-  // order: a serving loop records once, not every token. Guarded by step_mutex.
+  // The last batched decode step (Session::decode_batch), recorded with its sessions' states
+  // and replayed while the same sessions come again in the same order: a serving loop records
+  // once, not every token. Guarded by step_mutex.
   struct BatchedDecode {
     std::unique_ptr<gpu::Stream> stream;
     std::vector<uint64_t> sessions;  // SessionImpl::id of each, in order
@@ -111,10 +126,10 @@ class ModelImpl {
  private:
   void ensure_activations(int64_t rows, int64_t logit_rows) const;
   void view_activations(int64_t rows) const;
-  void check_step(int64_t N, int64_t T, RetentionForm form, const std::vector<gpu::Tensor>* states) const;
+  void check_step(int64_t N, int64_t T, RetentionForm form, const StepStates& states) const;
   // Everything after the inputs are in act_.tokens / act_.positions.
   // persistent_layers: one token of one sequence, each layer through kernels::decode_layer.
-  void record_compute(gpu::Stream& s, int64_t N, int64_t T, RetentionForm form, std::vector<gpu::Tensor>* states,
+  void record_compute(gpu::Stream& s, int64_t N, int64_t T, RetentionForm form, const StepStates& states,
                       bool all_logits, bool persistent_layers = false) const;
   // One token of one sequence through the fused decode kernels (kernels/decode.hpp).
   void record_fused_decode_layer(gpu::Stream& s, const LayerWeights& w, gpu::Tensor& state) const;
@@ -124,6 +139,7 @@ class ModelImpl {
   bool fused_lm_head_ = false;    // final norm + lm_head for one row
   mutable uint32_t decode_layer_workgroups_ = 0;
   mutable uint32_t decode_sync_shortfall_ = 0;
+  mutable bool batch_state_copies_ = false;
   mutable gpu::Tensor decode_sync_;  // kernels::decode_layer's sync words for one step
   mutable Activations act_;
   mutable kernels::MatmulScratch matmul_scratch_;  // the split forward products of few rows

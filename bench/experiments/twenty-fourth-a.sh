@@ -1,0 +1,24 @@
+#!/usr/bin/env bash
+# The twenty-fourth session's call: Session::decode_batch updating each session's states where
+# they are (kernels::retention_decode_sequence, one dispatch per session and layer with no
+# barrier between them) instead of copying them into a batch and back. build-base = HEAD before
+# it (5db364b), build-new = with it. In order: build-new's whole test suite (but
+# [sentencepiece], whose trainer library the device lacks) on the H100 with the fast paths and
+# with all of them forced off; batched decode of the 1.3b model at 1, 4, 16 and 64 sessions
+# (and decode at 1k context) of both builds, two rounds alternating; then build-new's training
+# step of the small config profiled (RETNET_PROFILE=1; the JSON lists every kernel).
+# Carry .device, build-base and build-new (tools/retnet-bench and tests/retnet_tests of each).
+# Usage: source .device/prelude.sh && DEADLINE=400 bash bench/experiments/twenty-fourth-a.sh
+set -u
+source bench/experiments/steps.sh twenty-fourth-a
+nvidia-smi --query-gpu=name,driver_version --format=csv > $d/device.txt 2>&1
+step save build-new/tools/retnet-bench --config 1.3b --save-model $M
+step new-tests build-new/tests/retnet_tests --reporter compact "~[sentencepiece]"
+step new-tests-off env RETNET_NO_FP16=1 RETNET_NO_SUBGROUPS=1 RETNET_NO_COOPMAT=1 build-new/tests/retnet_tests --reporter compact "~[sentencepiece]"
+for round in 1 2; do
+  for b in base new; do
+    step batch-$b-$round build-$b/tools/retnet-bench -m $M --contexts 1024 --prefill 512 --batches 1,4,16,64 --train-config '' --decode-steps 16 --json $d/batch-$b-$round.json
+  done
+done
+step train-profile env RETNET_PROFILE=1 build-new/tools/retnet-bench "${train[@]}" --json $d/train-profile.json
+tar -czf $OUT/twenty-fourth-a.tar.gz -C $OUT twenty-fourth-a && rm -rf $d
