@@ -5,8 +5,9 @@
 # it (5db364b), build-new = with it. In order: build-new's whole test suite (but
 # [sentencepiece], whose trainer library the device lacks) on the H100 with the fast paths and
 # with all of them forced off; batched decode of the 1.3b model at 1, 4, 16 and 64 sessions
-# (and decode at 1k context) of both builds, two rounds alternating; then build-new's training
-# step of the small config profiled (RETNET_PROFILE=1; the JSON lists every kernel).
+# (and decode at 1k context) of both builds, two rounds alternating; then, profiled
+# (RETNET_PROFILE=1; the JSON lists every kernel), build-new's batched step of 64 sessions and
+# its training step of the small config.
 # Carry .device, build-base and build-new (tools/retnet-bench and tests/retnet_tests of each).
 # Usage: source .device/prelude.sh && DEADLINE=400 bash bench/experiments/twenty-fourth-a.sh
 set -u
@@ -20,5 +21,8 @@ for round in 1 2; do
     step batch-$b-$round build-$b/tools/retnet-bench -m $M --contexts 1024 --prefill 512 --batches 1,4,16,64 --train-config '' --decode-steps 16 --json $d/batch-$b-$round.json
   done
 done
+# Where the 64 sessions' step spends its GPU time (new in this build: the bench profiles the
+# largest batched step), then the training step's profile.
+step batch-profile env RETNET_PROFILE=1 build-new/tools/retnet-bench -m $M --contexts 1024 --prefill 512 --batches 64 --train-config '' --decode-steps 4 --json $d/batch-profile.json
 step train-profile env RETNET_PROFILE=1 build-new/tools/retnet-bench "${train[@]}" --json $d/train-profile.json
 tar -czf $OUT/twenty-fourth-a.tar.gz -C $OUT twenty-fourth-a && rm -rf $d

@@ -614,6 +614,29 @@ int main(int argc, char** argv) {
         print_profile("replayed decode step", p);
         out["profile_replayed_decode"] = p;
       }
+      if (!batches.empty()) {
+        // The largest batched decode step as Session::decode_batch records it (each sequence's
+        // own states where the device can decode them, else one batch of states).
+        const int64_t b = *std::max_element(batches.begin(), batches.end());
+        std::vector<std::vector<retnet::gpu::Tensor>> own(b);
+        std::vector<retnet::gpu::Tensor> batch;
+        retnet::model::StepStates states;
+        if (impl.decodes_sequence_states()) {
+          for (auto& o : own) states.sequences.push_back(&(o = impl.new_states(1, "profile state")));
+        } else {
+          batch = impl.new_states(b, "profile states");
+          states.batch = &batch;
+        }
+        retnet::gpu::Stream s(ctx);
+        auto inputs = impl.record_replayable_step(s, states, b, 1, false);
+        s.seal();
+        for (int64_t n = 0; n < b; ++n) inputs.tokens[n] = 1, inputs.positions[n] = 16;
+        for (int rep = 0; rep < 2; ++rep) s.replay();  // the second run is measured
+        auto p = kernel_profile(s.timings());
+        p["batch"] = b;
+        print_profile(fmt::format("batched decode step of {} sessions", b).c_str(), p);
+        out["profile_batched_decode"] = p;
+      }
     }
     report_pipelines(ctx, "decode and prefill", out);
     if (!json_path.empty()) std::ofstream(json_path) << out.dump(2) << "\n";
