@@ -314,6 +314,24 @@ TEST_CASE("writers of separate parts of one buffer need no barrier between them"
   CHECK(as_floats(maxima.download_ints())[0] == std::max(reference::abs_max(xv), reference::abs_max(yv)));
 }
 
+TEST_CASE("region copies into separate parts of one tensor need no barrier between them", "[core]") {
+  const std::vector<float> av{1, 2, 3}, bv{4, 5, 6};
+  auto a = test::tensor({3}, av), b = test::tensor({3}, bv);
+  gpu::Tensor joined(test::context(), {6}, gpu::DType::F32, "joined"), doubled(test::context(), {6}, gpu::DType::F32, "doubled");
+  gpu::Stream s(test::context());
+  s.fill_zero(joined);
+  s.copy_region(a, 0, joined, 0, 3 * 4, true);      // after the fill: a barrier
+  s.copy_region(b, 0, joined, 3 * 4, 3 * 4, true);  // the other part: none
+  CHECK(s.barrier_count() == 1);
+  s.copy(joined, doubled);  // reads both parts: a barrier
+  CHECK(s.barrier_count() == 2);
+  kernels::residual_add(s, doubled, joined);  // doubled += joined
+  s.copy_region(a, 0, joined, 0, 3 * 4);  // a whole-tensor writer after a read: a barrier
+  CHECK(s.barrier_count() == 4);
+  s.submit();
+  CHECK(doubled.download() == std::vector<float>{2, 4, 6, 8, 10, 12});
+}
+
 TEST_CASE("an explicit barrier comes only where something was written since the last", "[core]") {
   // Part writers that read other parts need everything before them visible (Stream::barrier),
   // and then none between themselves.

@@ -179,14 +179,15 @@ void Stream::copy(const Tensor& src, Tensor& dst) {
   vkCmdCopyBuffer(cmd_, src.buffer(), dst.buffer(), 1, &region);
 }
 
-void Stream::copy_region(const Tensor& src, size_t src_offset, Tensor& dst, size_t dst_offset, size_t bytes) {
+void Stream::copy_region(const Tensor& src, size_t src_offset, Tensor& dst, size_t dst_offset, size_t bytes,
+                         bool dst_part) {
   if (src_offset + bytes > src.capacity() * dtype_size(src.dtype()) ||
       dst_offset + bytes > dst.capacity() * dtype_size(dst.dtype()))
     throw Error(fmt::format("copy of {} bytes from {} (offset {}) to {} (offset {}) is out of range", bytes,
                             src.describe(), src_offset, dst.describe(), dst_offset));
   if (bytes == 0) return;
   begin_if_needed();
-  hazard_barrier({in(src), out(dst)});
+  hazard_barrier({in(src), dst_part ? out_part(dst) : out(dst)});
   VkBufferCopy region{src_offset, dst_offset, bytes};
   vkCmdCopyBuffer(cmd_, src.buffer(), dst.buffer(), 1, &region);
 }

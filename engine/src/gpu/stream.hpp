@@ -57,7 +57,10 @@ class Stream {
   void fill_zero(Tensor& t);
   void copy(const Tensor& src, Tensor& dst);
   // Copies `bytes` from src at src_offset to dst at dst_offset (offsets in bytes, multiples of 4).
-  void copy_region(const Tensor& src, size_t src_offset, Tensor& dst, size_t dst_offset, size_t bytes);
+  // dst_part: the region is a part of dst that no other part writer touches (as out_part), so
+  // copies into disjoint regions of one tensor need no barrier between them.
+  void copy_region(const Tensor& src, size_t src_offset, Tensor& dst, size_t dst_offset, size_t bytes,
+                   bool dst_part = false);
   // Writes small host data (at most 64 KiB) into the tensor from inside the command buffer,
   // so per-step inputs (token ids, positions) need no submit of their own.
   void update(Tensor& dst, const void* data, size_t bytes);

@@ -225,7 +225,7 @@ std::vector<std::vector<float>> Session::decode_batch(const std::vector<Session*
       const size_t state_bytes = batch[0].bytes() / N;
       for (int64_t n = 0; n < N; ++n)
         for (size_t l = 0; l < batch.size(); ++l)
-          s.copy_region(sessions[n]->impl_->states[l], 0, batch[l], n * state_bytes, state_bytes);
+          s.copy_region(sessions[n]->impl_->states[l], 0, batch[l], n * state_bytes, state_bytes, true);
       step.inputs = m.record_replayable_step(s, {&batch}, N, 1, false);
       for (int64_t n = 0; n < N; ++n)
         for (size_t l = 0; l < batch.size(); ++l)

@@ -354,7 +354,7 @@ void ModelImpl::record_compute(gpu::Stream& s, int64_t N, int64_t T, RetentionFo
     a.last.reshape({N, c.hidden_size});
     const size_t row_bytes = c.hidden_size * 4;
     for (int64_t n = 0; n < N; ++n)
-      s.copy_region(a.h, ((n + 1) * T - 1) * row_bytes, a.last, n * row_bytes, row_bytes);
+      s.copy_region(a.h, ((n + 1) * T - 1) * row_bytes, a.last, n * row_bytes, row_bytes, true);
     last = &a.last;
   }
   if (N == 1 && fused_lm_head_) {
