@@ -2,7 +2,7 @@
 # The twenty-fourth session's call: Session::decode_batch updating each session's states where
 # they are (kernels::retention_decode_sequence, one dispatch per session and layer with no
 # barrier between them) instead of copying them into a batch and back. build-base = HEAD before
-# it (5db364b), build-new = with it. In order: build-new's whole test suite (but
+# it (5db364b), build-new = with it (c6c0749). In order: build-new's whole test suite (but
 # [sentencepiece], whose trainer library the device lacks) on the H100 with the fast paths and
 # with all of them forced off; batched decode of the 1.3b model at 1, 4, 16 and 64 sessions
 # (and decode at 1k context) of both builds, two rounds alternating; then, profiled
