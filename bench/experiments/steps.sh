@@ -45,3 +45,16 @@ prefill_profile=(-m $M --contexts 1024 --prefill 8192 --batches 1 --train-config
 
 # The 1.3b model's decode at 1k context as the decode experiments time it.
 decode_1k=(-m $M --contexts 1024 --prefill 512 --batches 1 --train-config '' --decode-steps 64)
+
+# The device's name and driver, then the 1.3b model written once as $M by build-$1.
+device_and_model() {
+  nvidia-smi --query-gpu=name,driver_version --format=csv > $d/device.txt 2>&1
+  step save build-$1/tools/retnet-bench --config 1.3b --save-model $M
+}
+
+# whole_suite B: build-B's whole test suite on the device, but [sentencepiece] (the device lacks
+# its trainer library), with the fast paths (B-tests) and with all of them forced off (B-tests-off).
+whole_suite() {
+  step $1-tests build-$1/tests/retnet_tests --reporter compact "~[sentencepiece]"
+  step $1-tests-off env RETNET_NO_FP16=1 RETNET_NO_SUBGROUPS=1 RETNET_NO_COOPMAT=1 build-$1/tests/retnet_tests --reporter compact "~[sentencepiece]"
+}

@@ -12,10 +12,8 @@
 # Usage: source .device/prelude.sh && DEADLINE=400 bash bench/experiments/twenty-fourth-a.sh
 set -u
 source bench/experiments/steps.sh twenty-fourth-a
-nvidia-smi --query-gpu=name,driver_version --format=csv > $d/device.txt 2>&1
-step save build-new/tools/retnet-bench --config 1.3b --save-model $M
-step new-tests build-new/tests/retnet_tests --reporter compact "~[sentencepiece]"
-step new-tests-off env RETNET_NO_FP16=1 RETNET_NO_SUBGROUPS=1 RETNET_NO_COOPMAT=1 build-new/tests/retnet_tests --reporter compact "~[sentencepiece]"
+device_and_model new
+whole_suite new
 for round in 1 2; do
   for b in base new; do
     step batch-$b-$round build-$b/tools/retnet-bench -m $M --contexts 1024 --prefill 512 --batches 1,4,16,64 --train-config '' --decode-steps 16 --json $d/batch-$b-$round.json
