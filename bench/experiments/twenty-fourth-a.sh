@@ -2,18 +2,17 @@
 # The twenty-fourth session's call: Session::decode_batch updating each session's states where
 # they are (kernels::retention_decode_sequence, one dispatch per session and layer with no
 # barrier between them) instead of copying them into a batch and back. build-base = HEAD before
-# it (5db364b), build-new = with it (c6c0749). In order: build-new's whole test suite (but
-# [sentencepiece], whose trainer library the device lacks) on the H100 with the fast paths and
-# with all of them forced off; batched decode of the 1.3b model at 1, 4, 16 and 64 sessions
-# (and decode at 1k context) of both builds, two rounds alternating; then, profiled
-# (RETNET_PROFILE=1; the JSON lists every kernel), build-new's batched step of 64 sessions and
-# its training step of the small config.
+# it (5db364b), build-new = with it (c6c0749). In order: batched decode of the 1.3b model at 1,
+# 4, 16 and 64 sessions (and decode at 1k context) of both builds, two rounds alternating;
+# profiled (RETNET_PROFILE=1; the JSON lists every kernel), build-new's batched step of 64
+# sessions and its training step of the small config; build-new's figures for the README's
+# table; and last build-new's whole test suite (but [sentencepiece], whose trainer library the
+# device lacks) with the fast paths and with all of them forced off. About 290 s.
 # Carry .device, build-base and build-new (tools/retnet-bench and tests/retnet_tests of each).
-# Usage: source .device/prelude.sh && DEADLINE=400 bash bench/experiments/twenty-fourth-a.sh
+# Usage: source .device/prelude.sh && DEADLINE=340 bash bench/experiments/twenty-fourth-a.sh
 set -u
 source bench/experiments/steps.sh twenty-fourth-a
 device_and_model new
-whole_suite new
 for round in 1 2; do
   for b in base new; do
     step batch-$b-$round build-$b/tools/retnet-bench -m $M --contexts 1024 --prefill 512 --batches 1,4,16,64 --train-config '' --decode-steps 16 --json $d/batch-$b-$round.json
@@ -23,4 +22,7 @@ done
 # largest batched step), then the training step's profile.
 step batch-profile env RETNET_PROFILE=1 build-new/tools/retnet-bench -m $M --contexts 1024 --prefill 512 --batches 64 --train-config '' --decode-steps 4 --json $d/batch-profile.json
 step train-profile env RETNET_PROFILE=1 build-new/tools/retnet-bench "${train[@]}" --json $d/train-profile.json
+# The 1.3b figures of tools/bench/compare.sh's retnet-bench command, for the README's table.
+step retnet-vk-1.3b build-new/tools/retnet-bench -m $M --contexts 1024,8192,32768,131072 --prefill 512,2048,8192,32768 --batches 1,4,16,64 --decode-steps 32 --train-config '' --json $d/retnet-vk-1.3b.json
+whole_suite new
 tar -czf $OUT/twenty-fourth-a.tar.gz -C $OUT twenty-fourth-a && rm -rf $d
