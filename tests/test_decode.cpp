@@ -287,4 +287,8 @@ TEST_CASE("retention_decode rejects wrong shapes", "[kernel][decode][retention][
   CHECK_THROWS_WITH(kernels::retention_decode(s, q2, q2, v, p, state, o), Catch::Contains("one position"));
   CHECK_THROWS_WITH(kernels::retention_decode(s, q, k, v, p, s_bad, o), Catch::Contains("state_transposed"));
   CHECK_THROWS_WITH(kernels::retention_decode(s, q, k, v, p_bad, state, o), Catch::Contains("positions_two"));
+  // A batch of two sequences with the state of one.
+  gpu::Tensor q_two(ctx, {2, 1, 2, 8}, gpu::DType::F32, "q"), v_two(ctx, {2, 1, 2, 4}, gpu::DType::F32, "v"),
+      o_two(ctx, {2, 1, 2, 4}, gpu::DType::F32, "o");
+  CHECK_THROWS_WITH(kernels::retention_decode(s, q_two, q_two, v_two, p_bad, state, o_two), Catch::Contains("state"));
 }

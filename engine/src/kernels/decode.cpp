@@ -168,10 +168,11 @@ bool retention_decode_supported(const Context& ctx, int64_t dk, int64_t dv) {
 
 namespace {
 
-// retention_decode of sequences [first, first + state.dim(0)) of q, k, v, positions and o,
-// with `state` holding just those.
+// retention_decode of sequences [first, first + count) of q, k, v, positions and o (count 0:
+// all of them), with `state` holding just those.
 void record_retention_decode(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
-                             const gpu::Tensor& positions, gpu::Tensor& state, gpu::Tensor& o, int64_t first) {
+                             const gpu::Tensor& positions, gpu::Tensor& state, gpu::Tensor& o, int64_t first,
+                             int64_t count) {
   const char* kernel = "retention_decode";
   for (const gpu::Tensor* t : {&q, &k, &v, static_cast<const gpu::Tensor*>(&o)}) {
     require_dtype(*t, gpu::DType::F32, kernel);
@@ -184,11 +185,10 @@ void record_retention_decode(gpu::Stream& s, const gpu::Tensor& q, const gpu::Te
   require_shape(o, {N, 1, H, dv}, kernel);
   require_dtype(positions, gpu::DType::I32, kernel);
   require_shape(positions, {N}, kernel);
-  require_dtype(state, gpu::DType::F32, kernel);
-  require_rank(state, 4, kernel);
-  const int64_t sequences = state.dim(0);
+  const int64_t sequences = count == 0 ? N : count;
   if (first < 0 || first + sequences > N)
     throw Error(fmt::format("{}: sequences {} to {} of a batch of {}", kernel, first, first + sequences - 1, N));
+  require_dtype(state, gpu::DType::F32, kernel);
   require_shape(state, {sequences, H, dk, dv}, kernel);
   require_rotary_dim(dk, q.describe(), kernel);
   require_u32_index(state.numel(), "state elements", kernel);
@@ -216,14 +216,12 @@ void record_retention_decode(gpu::Stream& s, const gpu::Tensor& q, const gpu::Te
 
 void retention_decode(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
                       const gpu::Tensor& positions, gpu::Tensor& state, gpu::Tensor& o) {
-  record_retention_decode(s, q, k, v, positions, state, o, 0);
+  record_retention_decode(s, q, k, v, positions, state, o, 0, 0);
 }
 
 void retention_decode_sequence(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
                                const gpu::Tensor& positions, gpu::Tensor& state, gpu::Tensor& o, int64_t n) {
-  if (state.shape().size() == 4 && state.dim(0) != 1)
-    throw Error(fmt::format("retention_decode: state {} must hold one sequence", state.describe()));
-  record_retention_decode(s, q, k, v, positions, state, o, n);
+  record_retention_decode(s, q, k, v, positions, state, o, n, 1);
 }
 
 }  // namespace retnet::kernels
