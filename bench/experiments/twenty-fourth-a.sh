@@ -2,24 +2,31 @@
 # The twenty-fourth session's call: Session::decode_batch updating each session's states where
 # they are (kernels::retention_decode_sequence, one dispatch per session and layer with no
 # barrier between them) instead of copying them into a batch and back. build-base = HEAD before
-# it (5db364b), build-new = with it (c6c0749). In order: batched decode of the 1.3b model at 1,
-# 4, 16 and 64 sessions (and decode at 1k context) of both builds, two rounds alternating; the
-# change's tests; profiled (RETNET_PROFILE=1; the JSON lists every kernel), build-new's batched step of 64
-# sessions and its training step of the small config; build-new's figures for the README's
-# table; and last build-new's whole test suite (but [sentencepiece], whose trainer library the
-# device lacks) with the fast paths and with all of them forced off. About 290 s.
-# Carry .device, build-base and build-new (tools/retnet-bench and tests/retnet_tests of each).
-# Usage: source .device/prelude.sh && DEADLINE=340 bash bench/experiments/twenty-fourth-a.sh
+# it (5db364b), build-new = with it (43e6cc8 or later), build-turn = build-new with
+# matmul-partials-in-turn.patch (the split few-row products' partial sums in two buffers taken in
+# turn, so that a product and the previous product's summing pass need no barrier between them).
+# In order: batched decode of the 1.3b model at 1, 4, 16 and 64 sessions (and decode at 1k
+# context) of the three builds, two rounds alternating; the change's tests and the patch's
+# ([matmul],[model]); profiled (RETNET_PROFILE=1; the JSON lists every kernel), build-new's
+# batched step of 64 sessions and its training step of the small config; build-new's figures
+# for the README's table; and last build-new's whole test suite (but [sentencepiece], whose
+# trainer library the device lacks) with the fast paths and with all of them forced off.
+# About 340 s.
+# Carry .device, build-base, build-new and build-turn (tools/retnet-bench and tests/retnet_tests
+# of each; bench/experiments/build-variants.sh new turn:matmul-partials-in-turn.patch at HEAD
+# makes the last two, and the same command's `base` at 5db364b the first).
+# Usage: source .device/prelude.sh && DEADLINE=400 bash bench/experiments/twenty-fourth-a.sh
 set -u
 source bench/experiments/steps.sh twenty-fourth-a
 device_and_model new
 for round in 1 2; do
-  for b in base new; do
+  for b in base new turn; do
     step batch-$b-$round build-$b/tools/retnet-bench -m $M --contexts 1024 --prefill 512 --batches 1,4,16,64 --train-config '' --decode-steps 16 --json $d/batch-$b-$round.json
   done
 done
 # The change's own tests first ([decode], [model], [core]), in case the whole suite below finds no time.
 step new-tests-changed build-new/tests/retnet_tests --reporter compact "[decode],[model],[core]"
+step turn-tests build-turn/tests/retnet_tests --reporter compact "[matmul],[model]"
 # Where the 64 sessions' step spends its GPU time (new in this build: the bench profiles the
 # largest batched step), then the training step's profile.
 step batch-profile env RETNET_PROFILE=1 build-new/tools/retnet-bench -m $M --contexts 1024 --prefill 512 --batches 64 --train-config '' --decode-steps 4 --json $d/batch-profile.json
