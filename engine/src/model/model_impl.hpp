@@ -53,8 +53,8 @@ class ModelImpl {
   const gpu::Tensor& logits() const { return act_.logits; }
 
   // A step of N sequences of T tokens each, recorded for Stream::replay: a decode step (T = 1,
-  // recurrent form) or prefill pieces (chunkwise form), `states` [N, H, dk, dv], the logits those
-  // of each sequence's last token. Write the N*T tokens and their positions through these
+  // recurrent form) or prefill pieces (chunkwise form), `states` as StepStates says (each
+  // sequence's own only for a decode step), the logits those of each sequence's last token. Write the N*T tokens and their positions through these
   // pointers before each replay. The recording stays valid while activations_generation() is
   // unchanged (a larger step reallocates the scratch activations it uses, a larger batch the
   // batch states). Only a session's own decode step (`session_decode`: N = T = 1) may take the
