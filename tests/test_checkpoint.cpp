@@ -175,11 +175,8 @@ TEST_CASE("check_checkpoint names missing and misshaped tensors, the first few o
   CHECK(specs.size() == 1 + 11 + 2);
   auto all_tensors = [&] {  // every tensor the config expects, of the shape it expects
     std::vector<NamedTensor> tensors;
-    for (const auto& s : specs) {
-      int64_t n = 1;
-      for (auto d : s.shape) n *= d;
-      tensors.push_back(f32_tensor(s.name, s.shape, std::vector<float>(n, 1.0f)));
-    }
+    for (const auto& s : specs)
+      tensors.push_back(f32_tensor(s.name, s.shape, std::vector<float>(gpu::element_count(s.shape), 1.0f)));
     return tensors;
   };
   auto dir = fresh_dir("check");

@@ -46,9 +46,7 @@ struct Layer {
     for (const char* name : names) {
       const auto& s = shapes.at(name);
       const bool matrix = s.size() == 2;
-      int64_t n = 1;
-      for (int64_t d : s) n *= d;
-      auto v = test::random_vector(size_t(n), seed++, matrix ? 1.0f / std::sqrt(float(s[1])) : 0.5f);
+      auto v = test::random_vector(size_t(gpu::element_count(s)), seed++, matrix ? 1.0f / std::sqrt(float(s[1])) : 0.5f);
       if (!matrix)
         for (auto& x : v) x += 1.0f;  // norm weights around 1
       const gpu::DType dt = matrix ? dtype : gpu::DType::F32;

@@ -33,12 +33,6 @@ std::vector<float> slot_values(const gpu::Tensor& maxima) {
   return v;
 }
 
-gpu::Tensor zeros(std::vector<int64_t> shape) {
-  int64_t n = 1;
-  for (auto d : shape) n *= d;
-  return test::tensor(std::move(shape), std::vector<float>(size_t(n), 0.0f));
-}
-
 // Runs `record` with the maxima in slots 2.. of a fresh tensor whose slot 1 holds kSentinel,
 // then checks each output's slot against its downloaded values.
 void check_maxima(const std::string& what, const std::vector<gpu::Tensor*>& outputs,
@@ -74,10 +68,10 @@ TEST_CASE("elementwise kernels leave the maxima of their outputs where asked", "
   auto gate = test::tensor({rows, n}, test::random_vector(rows * n, 3, 4.0f));
   auto dy = test::tensor({rows, n}, test::random_vector(rows * n, 4, 1e-3f));
   auto head_w = test::tensor({d}, test::random_vector(d, 5));
-  auto y = zeros({rows, n}), y2 = zeros({rows, n});
+  auto y = test::zeros({rows, n}), y2 = test::zeros({rows, n});
   auto scratch =
-      zeros({kernels::norm_backward_scratch_size(rows * heads, d) + kernels::norm_backward_scratch_size(rows, n)});
-  auto dw = zeros({n}), dhw = zeros({d});
+      test::zeros({kernels::norm_backward_scratch_size(rows * heads, d) + kernels::norm_backward_scratch_size(rows, n)});
+  auto dw = test::zeros({n}), dhw = test::zeros({d});
   for (auto path : {kernels::ReductionPath::Shared, kernels::ReductionPath::Auto}) {
     INFO((path == kernels::ReductionPath::Shared ? "shared-memory reductions" : "the device's reductions"));
     check_maxima("rmsnorm", {&y}, [&](gpu::Stream& s, const kernels::OutputMaxima* m) {
@@ -102,7 +96,7 @@ TEST_CASE("elementwise kernels leave the maxima of their outputs where asked", "
     kernels::swiglu_backward(s, gate, x, dy, y, y2, m);
   });
   auto logits = test::tensor({rows, n}, test::random_vector(rows * n, 8, 6.0f));
-  gpu::Tensor targets(test::context(), {rows}, gpu::DType::I32, "targets"), losses = zeros({rows});
+  gpu::Tensor targets(test::context(), {rows}, gpu::DType::I32, "targets"), losses = test::zeros({rows});
   std::vector<int32_t> t(rows);
   for (int64_t i = 0; i < rows; ++i) t[size_t(i)] = i % 5 == 0 ? -100 : int32_t((7 * i) % n);  // some ignored
   targets.upload(t);
@@ -127,7 +121,7 @@ TEST_CASE("elementwise kernels leave the maxima of their outputs where asked", "
   const kernels::OutputMaxima past{&two, 1};
   CHECK_THROWS_AS(kernels::swiglu_backward(s, gate, x, dy, y, y2, &past), Error);
   CHECK_NOTHROW(kernels::swiglu(s, gate, x, y, &past));
-  auto floats = zeros({4});
+  auto floats = test::zeros({4});
   const kernels::OutputMaxima wrong{&floats, 0};
   CHECK_THROWS_AS(kernels::rotary(s, q, positions, &wrong), Error);
   CHECK_THROWS_AS(kernels::cross_entropy(s, logits, targets, losses, 1.0f, false, &past), Error);  // no gradient

@@ -371,11 +371,7 @@ TEST_CASE("retention chunkwise prefill then recurrent decode equals the parallel
 }
 
 TEST_CASE("retention rejects inconsistent shapes", "[kernel][retention][errors]") {
-  auto f32 = [](std::vector<int64_t> shape) {
-    int64_t n = 1;
-    for (int64_t d : shape) n *= d;
-    return test::tensor(shape, std::vector<float>(size_t(n), 0.0f));
-  };
+  auto f32 = [](const std::vector<int64_t>& shape) { return test::zeros(shape); };
   gpu::Stream s(test::context());
   auto q = f32({1, 5, 2, 8}), k = f32({1, 5, 2, 8}), v = f32({1, 5, 2, 12}), o = f32({1, 5, 2, 12});
   auto state = f32({1, 2, 8, 12});

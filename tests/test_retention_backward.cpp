@@ -177,11 +177,7 @@ TEST_CASE("retention chunkwise backward with f16 products on tensor cores matche
 
 TEST_CASE("retention chunkwise backward rejects wrong shapes and dtypes", "[kernel][retention_backward]") {
   const RetentionShape s{1, 9, 2, 8, 12};
-  auto zeros = [](const std::vector<int64_t>& shape, gpu::DType dtype = gpu::DType::F32) {
-    int64_t n = 1;
-    for (int64_t d : shape) n *= d;
-    return test::tensor(shape, std::vector<float>(size_t(n), 0.0f), dtype);
-  };
+  using test::zeros;
   auto q = zeros(qk_shape(s)), k = zeros(qk_shape(s)), v = zeros(vo_shape(s)), d_o = zeros(vo_shape(s));
   auto dq = zeros(qk_shape(s)), dk = zeros(qk_shape(s)), dv = zeros(vo_shape(s));
   kernels::RetentionBackwardScratch scratch;

@@ -31,14 +31,6 @@ std::vector<double> random_doubles(size_t n, uint32_t seed, float scale = 1.0f) 
   return test::to_double(test::random_vector(n, seed, scale));
 }
 
-gpu::Tensor zeros(std::vector<int64_t> shape, const char* name) {
-  gpu::Tensor t(test::context(), std::move(shape), gpu::DType::F32, name);
-  int64_t n = 1;
-  for (auto d : t.shape()) n *= d;
-  t.upload(std::vector<float>(size_t(n), 0.0f));
-  return t;
-}
-
 }  // namespace
 
 TEST_CASE("rmsnorm backward reference matches finite differences", "[reference][rmsnorm_backward]") {
@@ -85,7 +77,7 @@ TEST_CASE("rmsnorm backward matches the CPU reference", "[kernel][rmsnorm_backwa
       INFO(fmt::format("rows {} n {} subgroups {}", rows, n, path == ReductionPath::Subgroup));
       auto tx = test::tensor({rows, n}, x), tw = test::tensor({n}, w), tdy = test::tensor({rows, n}, dy);
       auto tdx = test::tensor({rows, n}, dx0), tdw = test::tensor({n}, dw0);
-      auto scratch = zeros({kernels::norm_backward_scratch_size(rows, n)}, "scratch");
+      auto scratch = test::zeros({kernels::norm_backward_scratch_size(rows, n)}, gpu::DType::F32, "scratch");
       gpu::Stream s(test::context());
       kernels::rmsnorm_backward(s, tx, tw, tdy, tdx, tdw, float(kEps), scratch, true, path);
       s.submit();
@@ -114,7 +106,7 @@ TEST_CASE("rmsnorm_swish_gate backward matches the CPU reference", "[kernel][rms
            tw = test::tensor({dv}, w), tdy = test::tensor({rows, heads * dv}, dy), tdw = test::tensor({dv}, dw0);
       gpu::Tensor tdo(test::context(), {rows, heads * dv}, gpu::DType::F32, "d_o"),
           tdg(test::context(), {rows, heads * dv}, gpu::DType::F32, "d_gate");
-      auto scratch = zeros({kernels::norm_backward_scratch_size(rows * heads, dv)}, "scratch");
+      auto scratch = test::zeros({kernels::norm_backward_scratch_size(rows * heads, dv)}, gpu::DType::F32, "scratch");
       gpu::Stream s(test::context());
       kernels::rmsnorm_swish_gate_backward(s, to, tg, tw, tdy, tdo, tdg, tdw, float(kEps), scratch, path);
       s.submit();
@@ -128,9 +120,10 @@ TEST_CASE("rmsnorm_swish_gate backward matches the CPU reference", "[kernel][rms
 TEST_CASE("rmsnorm backward kernels reject bad arguments", "[kernel][rmsnorm_backward][errors]") {
   auto x = test::tensor({4, 8}, test::random_vector(32, 1)), w = test::tensor({8}, test::random_vector(8, 2));
   auto dy = test::tensor({4, 8}, test::random_vector(32, 3));
-  auto dx = zeros({4, 8}, "dx"), dw = zeros({8}, "dw"), small = zeros({3}, "scratch");
-  auto scratch = zeros({kernels::norm_backward_scratch_size(4, 8)}, "scratch");
-  auto wrong = zeros({4, 9}, "wrong");
+  const auto f32 = gpu::DType::F32;
+  auto dx = test::zeros({4, 8}, f32, "dx"), dw = test::zeros({8}, f32, "dw"), small = test::zeros({3}, f32, "scratch");
+  auto scratch = test::zeros({kernels::norm_backward_scratch_size(4, 8)}, f32, "scratch");
+  auto wrong = test::zeros({4, 9}, f32, "wrong");
   gpu::Stream s(test::context());
   CHECK_THROWS_AS(kernels::rmsnorm_backward(s, x, w, dy, dx, dw, 1e-6f, small, false), Error);
   CHECK_THROWS_AS(kernels::rmsnorm_backward(s, x, w, wrong, dx, dw, 1e-6f, scratch, false), Error);

@@ -95,6 +95,10 @@ retnet::gpu::Tensor tensor(const std::vector<int64_t>& shape, const std::vector<
   return t;
 }
 
+retnet::gpu::Tensor zeros(const std::vector<int64_t>& shape, retnet::gpu::DType dtype, const char* name) {
+  return tensor(shape, std::vector<float>(size_t(retnet::gpu::element_count(shape)), 0.0f), dtype, name);
+}
+
 std::vector<float> rounded(const std::vector<float>& values, retnet::gpu::DType dtype) {
   if (dtype != retnet::gpu::DType::F16) return values;
   std::vector<float> out(values.size());

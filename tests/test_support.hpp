@@ -42,6 +42,10 @@ double weighted_sum(const std::vector<double>& y, const std::vector<double>& r);
 retnet::gpu::Tensor tensor(const std::vector<int64_t>& shape, const std::vector<float>& values,
                            retnet::gpu::DType dtype = retnet::gpu::DType::F32, const char* name = "t");
 
+// A device tensor of zeros.
+retnet::gpu::Tensor zeros(const std::vector<int64_t>& shape, retnet::gpu::DType dtype = retnet::gpu::DType::F32,
+                          const char* name = "t");
+
 // The values a tensor of `dtype` actually holds (f16 rounding applied), for CPU references.
 std::vector<float> rounded(const std::vector<float>& values, retnet::gpu::DType dtype);
 

@@ -23,8 +23,7 @@ const retnet::reference::Weights& tiny_model_weights() {
     retnet::reference::Weights w;
     uint32_t seed = 1000;
     for (const auto& spec : retnet::model::expected_parameters(tiny_model_config())) {
-      int64_t n = 1;
-      for (auto d : spec.shape) n *= d;
+      const int64_t n = retnet::gpu::element_count(spec.shape);
       auto values = random_vector(n, seed++, spec.is_norm_weight ? 0.2f : 0.3f);
       if (spec.is_norm_weight)
         for (auto& v : values) v += 1.0f;  // around 1, but not 1: a skipped norm weight shows

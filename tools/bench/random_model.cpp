@@ -32,8 +32,7 @@ void write_random_model(const nlohmann::json& j, const std::string& folder, uint
   std::vector<retnet::model::NamedTensor> tensors;
   uint64_t state = seed * 0x9e3779b97f4a7c15ull + 1;
   for (const auto& spec : retnet::model::expected_parameters(config)) {
-    int64_t n = 1;
-    for (auto d : spec.shape) n *= d;
+    const int64_t n = retnet::gpu::element_count(spec.shape);
     const float scale = spec.is_norm_weight ? 0.0f : 1.0f / std::sqrt(float(spec.shape.back()));
     retnet::model::NamedTensor t{spec.name, spec.shape, retnet::model::TensorDType::F16, {}};
     t.data.resize(n * 2);

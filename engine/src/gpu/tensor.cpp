@@ -147,11 +147,13 @@ Tensor& Tensor::operator=(Tensor&& o) noexcept {
   return *this;
 }
 
-int64_t Tensor::numel() const {
+int64_t element_count(const std::vector<int64_t>& shape) {
   int64_t n = 1;
-  for (int64_t d : shape_) n *= d;
+  for (int64_t d : shape) n *= d;
   return n;
 }
+
+int64_t Tensor::numel() const { return element_count(shape_); }
 
 std::string Tensor::describe() const {
   return fmt::format("'{}' [{}] {}", name_, fmt::join(shape_, ", "), dtype_name(dtype_));

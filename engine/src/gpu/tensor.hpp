@@ -12,6 +12,8 @@ namespace retnet::gpu {
 enum class DType { F32, F16, I32 };
 size_t dtype_size(DType t);
 const char* dtype_name(DType t);
+// The elements of a row-major array of this shape (1 for no dimensions).
+int64_t element_count(const std::vector<int64_t>& shape);
 
 // A dense row-major array in device-local memory, bound to shaders as one storage buffer.
 class Tensor {

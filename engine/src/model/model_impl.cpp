@@ -65,11 +65,7 @@ ModelImpl::ModelImpl(Context& c, const std::string& folder, const LoadOptions& o
 
   uint64_t bytes_before = ctx.allocated_bytes();
   for (const ParameterSpec& spec : expected_parameters(config)) {
-    info.parameter_count += [&] {
-      int64_t n = 1;
-      for (auto d : spec.shape) n *= d;
-      return n;
-    }();
+    info.parameter_count += gpu::element_count(spec.shape);
   }
   // Matrices in the chosen dtype; norm weights always f32 (they are tiny and precision-critical).
   auto load = [&](const std::string& name) {

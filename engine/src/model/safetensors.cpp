@@ -46,11 +46,7 @@ const char* tensor_dtype_name(TensorDType t) {
 
 size_t tensor_dtype_size(TensorDType t) { return t == TensorDType::F32 ? 4 : 2; }
 
-int64_t TensorInfo::numel() const {
-  int64_t n = 1;
-  for (auto d : shape) n *= d;
-  return n;
-}
+int64_t TensorInfo::numel() const { return gpu::element_count(shape); }
 
 SafetensorsFile::SafetensorsFile(const std::string& path) : path_(path) {
   std::error_code ec;

@@ -21,12 +21,6 @@ namespace retnet::train {
 
 namespace {
 
-int64_t numel(const std::vector<int64_t>& shape) {
-  int64_t n = 1;
-  for (auto d : shape) n *= d;
-  return n;
-}
-
 // The position of each row within its sequence (rotary's input).
 std::vector<int32_t> row_positions(int64_t N, int64_t T) {
   std::vector<int32_t> positions(static_cast<size_t>(N * T));
@@ -41,7 +35,7 @@ HostWeights initial_weights(const model::ModelConfig& config, uint64_t seed, dou
   std::normal_distribution<float> normal(0.0f, static_cast<float>(std));
   HostWeights w;
   for (const auto& spec : model::expected_parameters(config)) {
-    std::vector<float> values(size_t(numel(spec.shape)), 1.0f);
+    std::vector<float> values(size_t(gpu::element_count(spec.shape)), 1.0f);
     if (!spec.is_norm_weight)
       for (auto& v : values) v = normal(rng);
     w[spec.name] = std::move(values);
@@ -99,9 +93,9 @@ TrainableModel::TrainableModel(Context& ctx, model::ModelConfig config, const Ho
   for (const auto& spec : specs) {
     auto it = weights.find(spec.name);
     if (it == weights.end()) throw Error(fmt::format("training: no initial value for parameter {}", spec.name));
-    if (int64_t(it->second.size()) != numel(spec.shape))
+    if (int64_t(it->second.size()) != gpu::element_count(spec.shape))
       throw Error(fmt::format("training: parameter {} has {} values, its shape needs {}", spec.name,
-                              it->second.size(), numel(spec.shape)));
+                              it->second.size(), gpu::element_count(spec.shape)));
     Parameter p;
     p.name = spec.name;
     p.decay = !spec.is_norm_weight;
@@ -109,7 +103,7 @@ TrainableModel::TrainableModel(Context& ctx, model::ModelConfig config, const Ho
     p.value.upload(it->second);
     for (auto* t : {&p.grad, &p.m, &p.v}) *t = gpu::Tensor(ctx, spec.shape, gpu::DType::F32, spec.name + ".state");
     // f16 copies serve the matmuls and the embedding; they need an even element count.
-    if (f16_forward && ctx.active_paths().fp16 && !spec.is_norm_weight && numel(spec.shape) % 2 == 0) {
+    if (f16_forward && ctx.active_paths().fp16 && !spec.is_norm_weight && gpu::element_count(spec.shape) % 2 == 0) {
       p.forward_copy = gpu::Tensor(ctx, spec.shape, gpu::DType::F16, spec.name + ".f16");
     }
     params_.push_back(std::move(p));
