@@ -11,11 +11,16 @@
 # batched step of 64 sessions and its training step of the small config; build-new's figures
 # for the README's table; and last build-new's whole test suite (but [sentencepiece], whose
 # trainer library the device lacks) with the fast paths and with all of them forced off.
-# About 340 s.
-# Carry .device, build-base, build-new and build-turn (tools/retnet-bench and tests/retnet_tests
-# of each; bench/experiments/build-variants.sh new turn:matmul-partials-in-turn.patch at HEAD
-# makes the last two, and the same command's `base` at 5db364b the first).
-# Usage: source .device/prelude.sh && DEADLINE=400 bash bench/experiments/twenty-fourth-a.sh
+# Twenty-fifth session: also build-warm = HEAD with decode-warm-cache.patch (subgroups waiting at
+# a grid sync of the decode layer load their next phase's weights into the cache), its tests
+# and 1.3b decode at 1k context with RETNET_DECODE_WARM unset (HEAD's code) / 2 / 4 / 8, two
+# rounds alternating with build-new.
+# About 420 s.
+# Carry .device, build-base, build-new, build-turn and build-warm (tools/retnet-bench and
+# tests/retnet_tests of each; bench/experiments/build-variants.sh new
+# turn:matmul-partials-in-turn.patch warm:decode-warm-cache.patch at HEAD makes the last three,
+# and the same command's `base` at 5db364b the first).
+# Usage: source .device/prelude.sh && DEADLINE=500 bash bench/experiments/twenty-fourth-a.sh
 set -u
 source bench/experiments/steps.sh twenty-fourth-a
 device_and_model new
@@ -24,6 +29,14 @@ for round in 1 2; do
     step batch-$b-$round build-$b/tools/retnet-bench -m $M --contexts 1024 --prefill 512 --batches 1,4,16,64 --train-config '' --decode-steps 16 --json $d/batch-$b-$round.json
   done
 done
+# Warming the cache at the decode layer's syncs, at three settings beside build-new.
+for round in 1 2; do
+  step decode-new-$round build-new/tools/retnet-bench "${decode_1k[@]}" --json $d/decode-new-$round.json
+  for w in 0 2 4 8; do
+    step decode-warm$w-$round env RETNET_DECODE_WARM=$w build-warm/tools/retnet-bench "${decode_1k[@]}" --json $d/decode-warm$w-$round.json
+  done
+done
+step warm-tests env RETNET_DECODE_WARM=4 build-warm/tests/retnet_tests --reporter compact "[decode_layer],[decode],[model]"
 # The change's own tests first ([decode], [model], [core]), in case the whole suite below finds no time.
 step new-tests-changed build-new/tests/retnet_tests --reporter compact "[decode],[model],[core]"
 step turn-tests build-turn/tests/retnet_tests --reporter compact "[matmul],[model]"
