@@ -274,7 +274,7 @@ void check_batched_decode_replays(bool state_copies) {
   step({1, 0});                   // another order: recorded again
   step({0, 1, 2});                // a larger batch (with copies, the batch states grow)
   step({0, 1});                   // recorded again
-  step({2});                      // one session: its own states, whichever the path
+  step({2});                      // one session: its own decode step (Session::decode)
   twins[2]->prefill(test::random_tokens(40, V, 77));  // a longer step: the activations grow
   batched[2]->prefill(test::random_tokens(40, V, 77));
   step({0, 1});

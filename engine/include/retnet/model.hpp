@@ -78,6 +78,7 @@ class Session {
   // One token through the recurrent form; returns its logits.
   std::vector<float> decode(int32_t token);
   // Several sessions of the same model, one token each, in one batched step; logits per session.
+  // A single session takes decode()'s step, the faster one at batch 1.
   static std::vector<std::vector<float>> decode_batch(const std::vector<Session*>& sessions,
                                                       const std::vector<int32_t>& tokens);
 

@@ -199,6 +199,9 @@ std::vector<std::vector<float>> Session::decode_batch(const std::vector<Session*
     for (size_t j = 0; j < i; ++j)
       if (sessions[j] == sessions[i]) throw Error("decode_batch: a session appears twice");
   }
+  // One session: its own decode step, which takes the persistent decode layer where the device
+  // runs it (and so is faster than a batch of one).
+  if (sessions.size() == 1) return {sessions[0]->decode(tokens[0])};
   auto& m = model->impl();
   std::lock_guard<std::mutex> lock(m.step_mutex);
   m.check_tokens(tokens);
@@ -214,9 +217,7 @@ std::vector<std::vector<float>> Session::decode_batch(const std::vector<Session*
   if (!step.stream || step.sessions != ids || step.inputs.generation != m.activations_generation()) {
     auto& s = fresh_recording(step.stream, m.ctx);
     step.sessions.clear();  // until the recording is complete
-    if (N == 1) {
-      step.inputs = m.record_replayable_step(s, {&sessions[0]->impl_->states}, 1, 1, false);
-    } else if (m.decodes_sequence_states()) {
+    if (m.decodes_sequence_states()) {
       model::StepStates own;
       for (Session* session : sessions) own.sequences.push_back(&session->impl_->states);
       step.inputs = m.record_replayable_step(s, own, N, 1, false);
