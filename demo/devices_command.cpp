@@ -23,10 +23,11 @@ int run_devices() {
                mib(d.device_local_bytes), mib(d.max_buffer_bytes), d.shared_memory_bytes / 1024,
                d.max_workgroup_invocations, d.compute_units ? fmt::format("{}", d.compute_units) : "unknown");
     fmt::print("    subgroup size {} (arithmetic: {}), fp16 storage: {}, fp16 arithmetic: {}, "
-               "cooperative matrix: {}{}, timestamps: {}\n",
+               "cooperative matrix: {}{}, timestamps: {}, storage buffers in indexed arrays: {}\n",
                d.subgroup_size, yes(d.subgroup_arithmetic), yes(d.fp16_storage), yes(d.fp16_arithmetic),
                yes(d.cooperative_matrix),
-               d.cooperative_matrix ? fmt::format(" (16x{}x16)", d.cooperative_matrix_n) : "", yes(d.timestamps));
+               d.cooperative_matrix ? fmt::format(" (16x{}x16)", d.cooperative_matrix_n) : "", yes(d.timestamps),
+               d.storage_buffer_arrays);
     if (!d.unused_matrix_extensions.empty())
       fmt::print("    also offered, not used by this build: {}\n", fmt::join(d.unused_matrix_extensions, ", "));
   }

@@ -13,8 +13,10 @@
 
 #include "gpu/context_impl.hpp"
 #include "gpu/memory_type.hpp"
+#include "kernels/decode.hpp"
 #include "kernels/elementwise.hpp"
 #include "reference/elementwise.hpp"
+#include "reference/retention.hpp"
 #include "retnet/error.hpp"
 #include "test_support.hpp"
 
@@ -330,6 +332,33 @@ TEST_CASE("region copies into separate parts of one tensor need no barrier betwe
   CHECK(s.barrier_count() == 4);
   s.submit();
   CHECK(doubled.download() == std::vector<float>{2, 4, 6, 8, 10, 12});
+}
+
+TEST_CASE("each tensor of an array binding is ordered against the commands around it", "[core]") {
+  const int64_t H = 1, dk = 8, dv = 4;
+  if (!kernels::retention_decode_states_supported(test::context(), dk, dv)) {
+    WARN("this device indexes no arrays of storage buffers: not tested");
+    return;
+  }
+  auto q = test::random_vector(2 * dk, 1), k = test::random_vector(2 * dk, 2), v = test::random_vector(2 * dv, 3);
+  auto tq = test::tensor({2, 1, H, dk}, q), tk = test::tensor({2, 1, H, dk}, k), tv = test::tensor({2, 1, H, dv}, v);
+  gpu::Tensor positions(test::context(), {2}, gpu::DType::I32, "positions");
+  positions.upload(std::vector<int32_t>{0, 0});  // no rotation at position 0
+  auto first = test::tensor({1, H, dk, dv}, test::random_vector(dk * dv, 4)), second = test::zeros({1, H, dk, dv});
+  auto o = test::zeros({2, 1, H, dv}), copy = test::zeros({1, H, dk, dv});
+  second.upload(test::random_vector(dk * dv, 5));  // cleared below, in the stream
+  gpu::Stream s(test::context());
+  s.fill_zero(second);  // the array's second tensor
+  kernels::retention_decode_states(s, tq, tk, tv, positions, {&first, &second}, o);  // after the fill: a barrier
+  CHECK(s.barrier_count() == 1);
+  s.copy(second, copy);  // reads the array's second tensor: a barrier
+  CHECK(s.barrier_count() == 2);
+  s.submit();
+  // From a zero state, one step leaves k^T v.
+  std::vector<float> want(dk * dv, 0.0f);
+  reference::retention_recurrent(std::vector<float>(q.begin() + dk, q.end()), std::vector<float>(k.begin() + dk, k.end()),
+                                 std::vector<float>(v.begin() + dv, v.end()), want, {1, 1, H, dk, dv});
+  CHECK(test::max_rel_error(copy.download(), want) < 1e-6);
 }
 
 TEST_CASE("an explicit barrier comes only where something was written since the last", "[core]") {

@@ -26,6 +26,9 @@ struct DeviceInfo {
   bool cooperative_matrix = false;  // VK_NV_cooperative_matrix with f16 inputs
   uint32_t cooperative_matrix_n = 0; // its f16 x f16 -> f32 shape is 16 x N x 16 (16, else 8)
   bool timestamps = false;          // compute-queue timestamps for profiling
+  // Storage buffers a compute shader may see at once where it indexes arrays of them per
+  // workgroup (shaderStorageBufferArrayDynamicIndexing), else 0.
+  uint32_t storage_buffer_arrays = 0;
   // Matrix extensions the driver offers that no shader of this build uses (VK_KHR_cooperative_matrix,
   // VK_NV_cooperative_matrix2): Debian 12's glslang compiles neither, so they are only reported.
   std::vector<std::string> unused_matrix_extensions;

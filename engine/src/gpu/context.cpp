@@ -276,6 +276,7 @@ void ContextImpl::create_device() {
   VkPhysicalDeviceVulkanMemoryModelFeaturesKHR memory_model{
       VK_STRUCTURE_TYPE_PHYSICAL_DEVICE_VULKAN_MEMORY_MODEL_FEATURES_KHR};
   void** next = &features.pNext;
+  features.features.shaderStorageBufferArrayDynamicIndexing = info.storage_buffer_arrays != 0;
   if (active.fp16) {
     storage16.storageBuffer16BitAccess = VK_TRUE;
     *next = &storage16;
@@ -436,10 +437,12 @@ std::string ContextImpl::describe_statistics(VkPipeline pipeline) const {
   return text.empty() ? "(no statistics)" : text;
 }
 
-const Pipeline& ContextImpl::pipeline(const char* shader, uint32_t binding_count, uint32_t push_bytes,
-                                      const std::vector<uint32_t>& specialization) {
+const Pipeline& ContextImpl::pipeline(const char* shader, const std::vector<uint32_t>& binding_sizes,
+                                      uint32_t push_bytes, const std::vector<uint32_t>& specialization) {
   std::string key = shader;
   for (uint32_t v : specialization) key += fmt::format(":{}", v);
+  for (size_t i = 0; i < binding_sizes.size(); ++i)  // arrays only: the usual keys stay as they were
+    if (binding_sizes[i] != 1) key += fmt::format("[{}]={}", i, binding_sizes[i]);
   std::lock_guard<std::mutex> lock(mutex);
   if (auto it = pipelines.find(key); it != pipelines.end()) return it->second;
 
@@ -448,11 +451,12 @@ const Pipeline& ContextImpl::pipeline(const char* shader, uint32_t binding_count
   if (!code) throw Error(fmt::format("internal error: no embedded shader named '{}'", shader));
 
   Pipeline p;
-  p.binding_count = binding_count;
+  p.binding_sizes = binding_sizes;
   p.push_bytes = push_bytes;
+  const uint32_t binding_count = static_cast<uint32_t>(binding_sizes.size());
   std::vector<VkDescriptorSetLayoutBinding> bindings(binding_count);
   for (uint32_t i = 0; i < binding_count; ++i)
-    bindings[i] = {i, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, 1, VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
+    bindings[i] = {i, VK_DESCRIPTOR_TYPE_STORAGE_BUFFER, binding_sizes[i], VK_SHADER_STAGE_COMPUTE_BIT, nullptr};
   VkDescriptorSetLayoutCreateInfo dci{VK_STRUCTURE_TYPE_DESCRIPTOR_SET_LAYOUT_CREATE_INFO};
   dci.bindingCount = binding_count;
   dci.pBindings = bindings.data();

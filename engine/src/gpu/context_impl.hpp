@@ -12,12 +12,13 @@
 namespace retnet::gpu {
 
 // A compute pipeline for one embedded shader with one set of specialization constants.
-// Every binding is a storage buffer (set 0, bindings 0..N-1); parameters go in push constants.
+// Every binding is a storage buffer or an array of them (set 0, bindings 0..N-1); parameters go
+// in push constants.
 struct Pipeline {
   VkPipeline pipeline = VK_NULL_HANDLE;
   VkPipelineLayout layout = VK_NULL_HANDLE;
   VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;
-  uint32_t binding_count = 0;
+  std::vector<uint32_t> binding_sizes;  // buffers in each binding: 1, or an array's length
   uint32_t push_bytes = 0;
 };
 
@@ -51,7 +52,7 @@ struct ContextImpl {
   ~ContextImpl();
 
   // Created on first use and cached for the life of the context.
-  const Pipeline& pipeline(const char* shader, uint32_t binding_count, uint32_t push_bytes,
+  const Pipeline& pipeline(const char* shader, const std::vector<uint32_t>& binding_sizes, uint32_t push_bytes,
                            const std::vector<uint32_t>& specialization = {});
 
   // Device memory with the flags `want` (and `prefer` where a type has them too); `what` names

@@ -89,6 +89,9 @@ DeviceInfo describe_device(VkInstance instance, VkPhysicalDevice physical, uint3
   if (has_memory_model_ext) *next = &memory_model;
   vkGetPhysicalDeviceFeatures2(physical, &features2);
   info.fp16_storage = storage16.storageBuffer16BitAccess;
+  if (features2.features.shaderStorageBufferArrayDynamicIndexing)
+    info.storage_buffer_arrays = std::min(p.limits.maxPerStageDescriptorStorageBuffers,
+                                          std::min(p.limits.maxDescriptorSetStorageBuffers, p.limits.maxPerStageResources));
   info.fp16_arithmetic = has_float16_ext && float16.shaderFloat16;
   const bool memory_model_ok = has_memory_model_ext && memory_model.vulkanMemoryModel;
   info.cooperative_matrix_n = info.fp16_storage && memory_model_ok ? coopmat_f16_n_size(instance, physical) : 0;

@@ -14,6 +14,7 @@ namespace retnet::gpu {
 namespace {
 constexpr uint32_t kSetsPerPool = 256;
 constexpr uint32_t kBuffersPerSet = 24;  // decode_layer binds 21
+constexpr uint32_t kMaxBuffersPerSet = 96;  // with arrays of buffers
 constexpr uint32_t kMaxTimedDispatches = 4096;
 }  // namespace
 
@@ -67,10 +68,11 @@ void Stream::barrier() {
 }
 
 void Stream::hazard_barrier(std::initializer_list<Arg> args, bool needed) {
-  for (const Arg& a : args) {
-    VkBuffer b = a.tensor->buffer();
-    if (written_.count(b) || (a.writes && read_.count(b)) || (!a.part && parts_written_.count(b))) needed = true;
-  }
+  for (const Arg& a : args)
+    for (uint32_t i = 0; i < a.size; ++i) {
+      VkBuffer b = a.at(i).buffer();
+      if (written_.count(b) || (a.writes && read_.count(b)) || (!a.part && parts_written_.count(b))) needed = true;
+    }
   if (needed) {
     VkMemoryBarrier mb{VK_STRUCTURE_TYPE_MEMORY_BARRIER};
     mb.srcAccessMask = VK_ACCESS_SHADER_WRITE_BIT | VK_ACCESS_TRANSFER_WRITE_BIT;
@@ -83,7 +85,8 @@ void Stream::hazard_barrier(std::initializer_list<Arg> args, bool needed) {
     read_.clear();
     parts_written_.clear();
   }
-  for (const Arg& a : args) (a.part ? parts_written_ : a.writes ? written_ : read_).insert(a.tensor->buffer());
+  for (const Arg& a : args)
+    for (uint32_t i = 0; i < a.size; ++i) (a.part ? parts_written_ : a.writes ? written_ : read_).insert(a.at(i).buffer());
 }
 
 std::pair<StagingBuffer*, size_t> Stream::take(Arena& arena, size_t bytes, const char* what) {
@@ -124,28 +127,36 @@ VkDescriptorSet Stream::allocate_set(VkDescriptorSetLayout layout) {
 
 void Stream::dispatch(const char* shader, std::initializer_list<Arg> args, const void* push, uint32_t push_bytes,
                       uint32_t gx, uint32_t gy, uint32_t gz, const std::vector<uint32_t>& specialization) {
-  if (args.size() > kBuffersPerSet) throw Error(fmt::format("shader {} binds too many buffers", shader));
+  std::vector<uint32_t> sizes;
+  uint32_t buffers = 0;
+  for (const Arg& a : args) {
+    sizes.push_back(a.size);
+    buffers += a.size;
+  }
+  if (args.size() > kBuffersPerSet || buffers > kMaxBuffersPerSet)
+    throw Error(fmt::format("shader {} binds too many buffers", shader));
   auto& impl = ctx_->impl();
-  const Pipeline& p = impl.pipeline(shader, static_cast<uint32_t>(args.size()), push_bytes, specialization);
+  const Pipeline& p = impl.pipeline(shader, sizes, push_bytes, specialization);
   if (gx == 0 || gy == 0 || gz == 0) return;  // nothing to do: an empty tensor
   for (const Arg& a : args)
-    if (a.tensor->empty()) throw Error(fmt::format("shader {} was given an unallocated tensor", shader));
+    for (uint32_t i = 0; i < a.size; ++i)
+      if (a.at(i).empty()) throw Error(fmt::format("shader {} was given an unallocated tensor", shader));
   begin_if_needed();
   hazard_barrier(args);
 
   VkDescriptorSet set = allocate_set(p.set_layout);
   std::vector<VkDescriptorBufferInfo> infos;
   std::vector<VkWriteDescriptorSet> writes;
-  infos.reserve(args.size());
+  infos.reserve(buffers);  // never reallocated: the writes point into it
   uint32_t binding = 0;
   for (const Arg& a : args) {
-    infos.push_back({a.tensor->buffer(), 0, VK_WHOLE_SIZE});
     VkWriteDescriptorSet w{VK_STRUCTURE_TYPE_WRITE_DESCRIPTOR_SET};
     w.dstSet = set;
     w.dstBinding = binding++;
-    w.descriptorCount = 1;
+    w.descriptorCount = a.size;
     w.descriptorType = VK_DESCRIPTOR_TYPE_STORAGE_BUFFER;
-    w.pBufferInfo = &infos.back();
+    w.pBufferInfo = infos.data() + infos.size();
+    for (uint32_t i = 0; i < a.size; ++i) infos.push_back({a.at(i).buffer(), 0, VK_WHOLE_SIZE});
     writes.push_back(w);
   }
   vkUpdateDescriptorSets(impl.device, static_cast<uint32_t>(writes.size()), writes.data(), 0, nullptr);

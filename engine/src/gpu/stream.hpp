@@ -16,6 +16,10 @@ struct Arg {
   const Tensor* tensor;
   bool writes;
   bool part = false;  // writes only a part of the tensor that no other `part` writer touches
+  // An array binding: `size` tensors from `array` (then `tensor` is the first).
+  const Tensor* const* array = nullptr;
+  uint32_t size = 1;
+  const Tensor& at(uint32_t i) const { return array ? *array[i] : *tensor; }
 };
 inline Arg in(const Tensor& t) { return {&t, false}; }
 inline Arg out(Tensor& t) { return {&t, true}; }
@@ -23,6 +27,12 @@ inline Arg out(Tensor& t) { return {&t, true}; }
 // touch: they need no barrier between them, and may run concurrently (e.g. partial sums of
 // separate tensors into separate slots of one buffer).
 inline Arg out_part(Tensor& t) { return {&t, true, true}; }
+// One binding of an array of tensors (non-empty), each of which the dispatch may write whole
+// (e.g. each sequence's own state); the shader indexes the array per workgroup, which needs
+// DeviceInfo::storage_buffer_arrays. A tensor may appear more than once.
+inline Arg out_each(const std::vector<Tensor*>& ts) {
+  return {ts.front(), true, false, ts.data(), static_cast<uint32_t>(ts.size())};
+}
 
 struct DispatchTime {
   std::string label;

@@ -166,14 +166,21 @@ bool retention_decode_supported(const Context& ctx, int64_t dk, int64_t dv) {
   return d.dpt <= 64 && shared <= ctx.device().shared_memory_bytes;
 }
 
+bool retention_decode_states_supported(const Context& ctx, int64_t dk, int64_t dv) {
+  // o, q, k, v, positions and the array of states
+  return dv % 4 == 0 && ctx.device().storage_buffer_arrays >= 5 + kStatesPerDispatch &&
+         retention_decode_supported(ctx, dk, dv);
+}
+
 namespace {
 
-// retention_decode of sequences [first, first + count) of q, k, v, positions and o (count 0:
-// all of them), with `state` holding just those.
+// retention_decode of sequences [first, first + count) of q, k, v, positions and o, whose
+// states are `states` (a batch's one buffer [count, H, dk, dv], or each sequence's own
+// [1, H, dk, dv] where `own` is set).
 void record_retention_decode(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
-                             const gpu::Tensor& positions, gpu::Tensor& state, gpu::Tensor& o, int64_t first,
-                             int64_t count) {
-  const char* kernel = "retention_decode";
+                             const gpu::Tensor& positions, const std::vector<gpu::Tensor*>& states, bool own,
+                             gpu::Tensor& o) {
+  const char* kernel = own ? "retention_decode_states" : "retention_decode";
   for (const gpu::Tensor* t : {&q, &k, &v, static_cast<const gpu::Tensor*>(&o)}) {
     require_dtype(*t, gpu::DType::F32, kernel);
     require_rank(*t, 4, kernel);
@@ -185,17 +192,18 @@ void record_retention_decode(gpu::Stream& s, const gpu::Tensor& q, const gpu::Te
   require_shape(o, {N, 1, H, dv}, kernel);
   require_dtype(positions, gpu::DType::I32, kernel);
   require_shape(positions, {N}, kernel);
-  const int64_t sequences = count == 0 ? N : count;
-  if (first < 0 || first + sequences > N)
-    throw Error(fmt::format("{}: sequences {} to {} of a batch of {}", kernel, first, first + sequences - 1, N));
-  require_dtype(state, gpu::DType::F32, kernel);
-  require_shape(state, {sequences, H, dk, dv}, kernel);
+  if (own && static_cast<int64_t>(states.size()) != N)
+    throw Error(fmt::format("{}: {} states for a batch of {} sequences", kernel, states.size(), N));
+  for (gpu::Tensor* state : states) {
+    require_dtype(*state, gpu::DType::F32, kernel);
+    require_shape(*state, {own ? 1 : N, H, dk, dv}, kernel);
+    require_u32_index(state->numel(), "state elements", kernel);
+  }
   require_rotary_dim(dk, q.describe(), kernel);
-  require_u32_index(state.numel(), "state elements", kernel);
   if (N * H > gpu::kMaxGroupsPerDimension) throw Error(fmt::format("{}: more than {} sequences x heads", kernel, gpu::kMaxGroupsPerDimension));
-  if (!retention_decode_supported(s.context(), dk, dv))
+  if (!(own ? retention_decode_states_supported : retention_decode_supported)(s.context(), dk, dv))
     throw Error(fmt::format("{}: heads of {} x {} are not supported on this device", kernel, dk, dv));
-  if (sequences * H == 0) return;
+  if (N * H == 0) return;
 
   struct Push {
     uint32_t H, dk, dv;
@@ -203,25 +211,38 @@ void record_retention_decode(gpu::Stream& s, const gpu::Tensor& q, const gpu::Te
     RotaryConstants angles;
     uint32_t first;
   } push{static_cast<uint32_t>(H), static_cast<uint32_t>(dk), static_cast<uint32_t>(dv),
-         static_cast<float>(1.0 / std::sqrt(double(dk))), rotary_constants(dk), static_cast<uint32_t>(first)};
+         static_cast<float>(1.0 / std::sqrt(double(dk))), rotary_constants(dk), 0};
   const DecodeShape d = retention_decode_shape(s.context(), dk, dv);
-  // Part of a batch: the dispatches of the other sequences write other rows of o beside it.
-  const gpu::Arg out_o = sequences == N ? gpu::out(o) : gpu::out_part(o);
-  s.dispatch("retention_decode", {out_o, gpu::out(state), gpu::in(q), gpu::in(k), gpu::in(v), gpu::in(positions)},
-             push, gpu::div_up(dv, 4 * d.cq), static_cast<uint32_t>(sequences * H), 1,
-             {d.threads, d.cq, d.rg, d.dpt, dv % 4 == 0 ? 1u : 0u});
+  const std::vector<uint32_t> spec{d.threads, d.cq, d.rg, d.dpt, dv % 4 == 0 ? 1u : 0u};
+  if (!own) {
+    s.dispatch(kernel, {gpu::out(o), gpu::out(*states[0]), gpu::in(q), gpu::in(k), gpu::in(v), gpu::in(positions)},
+               push, gpu::div_up(dv, 4 * d.cq), static_cast<uint32_t>(N * H), 1, spec);
+    return;
+  }
+  // The shader's array always has kStatesPerDispatch buffers: a last group of fewer sequences
+  // repeats its first state in the slots that no workgroup reads.
+  for (int64_t first = 0; first < N; first += kStatesPerDispatch) {
+    const int64_t count = std::min<int64_t>(N - first, kStatesPerDispatch);
+    std::vector<gpu::Tensor*> group(kStatesPerDispatch, states[first]);
+    std::copy(states.begin() + first, states.begin() + first + count, group.begin());
+    push.first = static_cast<uint32_t>(first);
+    // The groups write separate rows of o, so they need no barrier between them.
+    const gpu::Arg out_o = count == N ? gpu::out(o) : gpu::out_part(o);
+    s.dispatch(kernel, {out_o, gpu::out_each(group), gpu::in(q), gpu::in(k), gpu::in(v), gpu::in(positions)}, push,
+               gpu::div_up(dv, 4 * d.cq), static_cast<uint32_t>(count * H), 1, spec);
+  }
 }
 
 }  // namespace
 
 void retention_decode(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
                       const gpu::Tensor& positions, gpu::Tensor& state, gpu::Tensor& o) {
-  record_retention_decode(s, q, k, v, positions, state, o, 0, 0);
+  record_retention_decode(s, q, k, v, positions, {&state}, false, o);
 }
 
-void retention_decode_sequence(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
-                               const gpu::Tensor& positions, gpu::Tensor& state, gpu::Tensor& o, int64_t n) {
-  record_retention_decode(s, q, k, v, positions, state, o, n, 1);
+void retention_decode_states(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
+                             const gpu::Tensor& positions, const std::vector<gpu::Tensor*>& states, gpu::Tensor& o) {
+  record_retention_decode(s, q, k, v, positions, states, true, o);
 }
 
 }  // namespace retnet::kernels

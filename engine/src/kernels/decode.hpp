@@ -63,11 +63,18 @@ bool retention_decode_supported(const Context& ctx, int64_t dk, int64_t dv);
 // state [N, H, dk, dv] updated in place. Equals rotary(q), rotary(k), retention_recurrent.
 void retention_decode(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
                       const gpu::Tensor& positions, gpu::Tensor& state, gpu::Tensor& o);
-// The same step for sequence n alone, with its own state [1, H, dk, dv]: a batched decode
-// updates each session's state where it is, instead of copying it into a batch and back. Its
-// row of o is written as a part (gpu::out_part), so the N sequences' dispatches need no
-// barrier between them.
-void retention_decode_sequence(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
-                               const gpu::Tensor& positions, gpu::Tensor& state, gpu::Tensor& o, int64_t n);
+// Sequences per dispatch of retention_decode_states (the shader's array of state buffers): 16
+// and the kernel's 5 other buffers fit lavapipe's 32 storage buffers a stage.
+constexpr int64_t kStatesPerDispatch = 16;
+
+// Whether retention_decode_states handles heads of dk x dv on this device: it indexes an array
+// of storage buffers per workgroup (DeviceInfo::storage_buffer_arrays), and needs dv % 4 == 0.
+bool retention_decode_states_supported(const Context& ctx, int64_t dk, int64_t dv);
+
+// The same step with each sequence's own state: states[n] [1, H, dk, dv] is sequence n's. A
+// batched decode updates each session's state where it is, instead of copying it into a batch
+// and back, in one dispatch per kStatesPerDispatch sequences.
+void retention_decode_states(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
+                             const gpu::Tensor& positions, const std::vector<gpu::Tensor*>& states, gpu::Tensor& o);
 
 }  // namespace retnet::kernels

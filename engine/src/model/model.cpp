@@ -208,9 +208,9 @@ std::vector<std::vector<float>> Session::decode_batch(const std::vector<Session*
   const int64_t N = static_cast<int64_t>(sessions.size());
   for (Session* session : sessions) require_position_fits("decode_batch", session->impl_->position);
   // Recorded once for these sessions in this order, then replayed. The step updates each
-  // session's states where they are; only where the device lacks retention_decode does it
-  // gather them into one batch and scatter them back (96 MiB each way a session for the 1.3b
-  // model).
+  // session's states where they are; only where the device lacks retention_decode_states (an
+  // array of storage buffers indexed per workgroup) does it gather them into one batch and
+  // scatter them back (96 MiB each way a session for the 1.3b model).
   auto& step = m.batched_decode;
   std::vector<uint64_t> ids(N);
   for (int64_t n = 0; n < N; ++n) ids[n] = sessions[n]->impl_->id;

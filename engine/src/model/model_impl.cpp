@@ -100,6 +100,7 @@ ModelImpl::ModelImpl(Context& c, const std::string& folder, const LoadOptions& o
   info.weight_dtype = gpu::dtype_name(weight_dtype);
   const ModelConfig& cfg = config;
   retention_decode_ = kernels::retention_decode_supported(ctx, cfg.head_k_dim, cfg.head_v_dim);
+  retention_decode_states_ = kernels::retention_decode_states_supported(ctx, cfg.head_k_dim, cfg.head_v_dim);
   // The lm_head takes the hidden state like q/k/v/g and gate/up do: one check serves all three.
   fused_lm_head_ = kernels::decode_matvec_supported(ctx, cfg.hidden_size, 0, true, weight_dtype);
   fused_decode_ = retention_decode_ && fused_lm_head_ &&
@@ -198,7 +199,7 @@ void ModelImpl::check_step(int64_t N, int64_t T, RetentionForm form, const StepS
     return;
   }
   if (states.batch || T != 1 || !decodes_sequence_states() || static_cast<int64_t>(states.sequences.size()) != N)
-    throw Error("internal error: each sequence's own states are for a decode step through retention_decode");
+    throw Error("internal error: each sequence's own states are for a decode step through retention_decode_states");
   for (const auto* layers : states.sequences)
     if (!one_per_layer(layers)) throw Error("the recurrent form needs one state per layer of each sequence");
 }
@@ -271,7 +272,7 @@ void ModelImpl::record_compute(gpu::Stream& s, int64_t N, int64_t T, RetentionFo
 
   auto* scratch = &matmul_scratch_;
   // Layer l's state of the whole step (check_step let per-sequence states through only to
-  // retention_decode_sequence below).
+  // retention_decode_states below).
   auto state = [&](int64_t l) -> gpu::Tensor& { return (*states.batch)[l]; };
   kernels::embedding(s, a.tokens, embeddings, a.h);
   if (persistent_layers) s.fill_zero(decode_sync_);
@@ -308,9 +309,11 @@ void ModelImpl::record_compute(gpu::Stream& s, int64_t N, int64_t T, RetentionFo
     if (decode_retention) {
       if (states.sequences.empty())
         kernels::retention_decode(s, a.q, a.k, a.v, a.positions, state(l), a.o);
-      else
-        for (int64_t n = 0; n < N; ++n)
-          kernels::retention_decode_sequence(s, a.q, a.k, a.v, a.positions, (*states.sequences[n])[l], a.o, n);
+      else {
+        std::vector<gpu::Tensor*> own(N);
+        for (int64_t n = 0; n < N; ++n) own[n] = &(*states.sequences[n])[l];
+        kernels::retention_decode_states(s, a.q, a.k, a.v, a.positions, own, a.o);
+      }
     } else {
       switch (form) {
         case RetentionForm::Parallel: kernels::retention_parallel(s, a.q, a.k, a.v, a.o); break;

@@ -29,7 +29,7 @@ struct Activations {
 
 // The recurrent states a step reads and updates, one tensor per layer: the step's N sequences
 // together ([N, H, dk, dv]) in `batch`, or each sequence's own ([1, H, dk, dv]) in `sequences`,
-// which only a decode step through kernels::retention_decode_sequence takes (a batched decode
+// which only a decode step through kernels::retention_decode_states takes (a batched decode
 // then updates each session's state where it is, with no copies into a batch and back).
 struct StepStates {
   std::vector<gpu::Tensor>* batch = nullptr;
@@ -70,7 +70,7 @@ class ModelImpl {
   StepInputs record_replayable_step(gpu::Stream& s, const StepStates& states, int64_t N, int64_t T,
                                     bool session_decode) const;
   // Whether a decode step of several sequences can take each one's own states (StepStates::sequences).
-  bool decodes_sequence_states() const { return retention_decode_ && !batch_state_copies_; }
+  bool decodes_sequence_states() const { return retention_decode_states_ && !batch_state_copies_; }
   // Tests only: batched decode steps gather the sessions' states into a batch and scatter them
   // back even here, as on a device without retention_decode.
   void force_batch_state_copies() const;
@@ -136,6 +136,7 @@ class ModelImpl {
   // Which fused decode kernels this model's shapes can use on this device.
   bool fused_decode_ = false;     // every projection of a layer
   bool retention_decode_ = false; // rotary + retention step for T = 1
+  bool retention_decode_states_ = false;  // the same with each sequence's own state
   bool fused_lm_head_ = false;    // final norm + lm_head for one row
   mutable uint32_t decode_layer_workgroups_ = 0;
   mutable uint32_t decode_sync_shortfall_ = 0;
