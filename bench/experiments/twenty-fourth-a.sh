@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # The twenty-fourth session's call: Session::decode_batch updating each session's states where
-# they are (kernels::retention_decode_sequence, one dispatch per session and layer with no
-# barrier between them) instead of copying them into a batch and back. build-base = HEAD before
-# it (5db364b), build-new = with it (43e6cc8 or later), build-turn = build-new with
-# matmul-partials-in-turn.patch (the split few-row products' partial sums in two buffers taken in
-# turn, so that a product and the previous product's summing pass need no barrier between them).
+# they are instead of copying them into a batch and back (and since the twenty-fifth session,
+# one retention dispatch per 16 sessions instead of one per session, and a batch of one taking
+# Session::decode's step). build-base = HEAD before all that (5db364b), build-new = HEAD,
+# build-turn = build-new with matmul-partials-in-turn.patch (the split few-row products' partial
+# sums in two buffers taken in turn, so that a product and the previous product's summing pass
+# need no barrier between them).
 # In order: batched decode of the 1.3b model at 1, 4, 16 and 64 sessions (and decode at 1k
 # context) of the three builds, two rounds alternating; the change's tests and the patch's
 # ([matmul],[model]); profiled (RETNET_PROFILE=1; the JSON lists every kernel), build-new's
@@ -13,7 +14,7 @@
 # trainer library the device lacks) with the fast paths and with all of them forced off.
 # Twenty-fifth session: also build-warm = HEAD with decode-warm-cache.patch (subgroups waiting at
 # a grid sync of the decode layer load their next phase's weights into the cache), its tests
-# and 1.3b decode at 1k context with RETNET_DECODE_WARM unset (HEAD's code) / 2 / 4 / 8, two
+# and 1.3b decode at 1k context with RETNET_DECODE_WARM 0 (HEAD's code) / 2 / 4 / 8, two
 # rounds alternating with build-new.
 # About 420 s.
 # Carry .device, build-base, build-new, build-turn and build-warm (tools/retnet-bench and
