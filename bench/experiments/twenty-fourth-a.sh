@@ -16,12 +16,16 @@
 # a grid sync of the decode layer load their next phase's weights into the cache), its tests
 # and 1.3b decode at 1k context with RETNET_DECODE_WARM 0 (HEAD's code) / 2 / 4 / 8, two
 # rounds alternating with build-new.
-# About 420 s.
+# And build-cm2 = HEAD with matmul-coopmat2.patch, built with a newer glslang
+# (-DRETNET_GLSLANG_COOPMAT2, see build-glslang.sh): the forward product on VK_NV_cooperative_matrix2's
+# workgroup-scope matrices at six tile shapes beside the coopmat path, at the 1.3b prefill's
+# three product shapes, last (a driver fault there must not cost the rest).
+# About 450 s.
 # Carry .device, build-base, build-new, build-turn and build-warm (tools/retnet-bench and
 # tests/retnet_tests of each; bench/experiments/build-variants.sh new
 # turn:matmul-partials-in-turn.patch warm:decode-warm-cache.patch at HEAD makes the last three,
 # and the same command's `base` at 5db364b the first).
-# Usage: source .device/prelude.sh && DEADLINE=500 bash bench/experiments/twenty-fourth-a.sh
+# Usage: source .device/prelude.sh && DEADLINE=540 bash bench/experiments/twenty-fourth-a.sh
 set -u
 source bench/experiments/steps.sh twenty-fourth-a
 device_and_model new
@@ -48,4 +52,11 @@ step train-profile env RETNET_PROFILE=1 build-new/tools/retnet-bench "${train[@]
 # The 1.3b figures of tools/bench/compare.sh's retnet-bench command, for the README's table.
 step retnet-vk-1.3b build-new/tools/retnet-bench -m $M --contexts 1024,8192,32768,131072 --prefill 512,2048,8192,32768 --batches 1,4,16,64 --decode-steps 32 --train-config '' --json $d/retnet-vk-1.3b.json
 whole_suite new
+if [ -x build-cm2/tools/retnet-bench ]; then
+  peak=--tensor-peak
+  for shape in "8192 2048 2048" "8192 5632 2048" "8192 2048 2816"; do
+    step cm2-${shape// /x} build-cm2/tools/retnet-bench --config tiny $peak --matmul $shape --contexts 16 --prefill 16 --batches 1 --train-config '' --decode-steps 1 --json $d/cm2-${shape// /x}.json
+    peak=
+  done
+fi
 tar -czf $OUT/twenty-fourth-a.tar.gz -C $OUT twenty-fourth-a && rm -rf $d
