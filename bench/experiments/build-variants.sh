@@ -16,7 +16,7 @@ fi
 # Whatever fails, the applied patch is taken back out.
 patch=""
 var=""
-trap '[ -z "$patch" ] || git apply -R "$patch"; [ -z "$var" ] || cmake -D${var%%=*}= build > /dev/null' EXIT
+trap '[ -z "$patch" ] || git apply -R "$patch"; [ -z "$var" ] || cmake -D${var%%=*}= build > /dev/null 2>&1' EXIT
 for arg in "$@"; do
   IFS=: read -r name patch var <<< "$arg"
   patch=${patch:+bench/experiments/$patch}
@@ -29,7 +29,7 @@ for arg in "$@"; do
   cp build/tests/retnet_tests build-$name/tests/
   echo "build-$name: HEAD${patch:+ with $patch}${var:+ and $var}"
   [ -z "$patch" ] || git apply -R "$patch"
-  [ -z "$var" ] || cmake -D${var%%=*}= build > /dev/null
+  [ -z "$var" ] || cmake -D${var%%=*}= build > /dev/null 2>&1
   patch=""
   var=""
 done
