@@ -224,19 +224,11 @@ void load_state(uint unit, out vec4 s[DPT]) {
 void retention_unit(uint unit, vec4 s[DPT]) {
   const uint t = gl_LocalInvocationIndex, cq = t % CQ, rg = t / CQ;
   const uint head = unit / column_blocks(), c0 = 4 * ((unit % column_blocks()) * CQ + cq);
-  const uint half_dim = pc.dk / 2, qk_base = head * pc.dk, v_base = head * pc.dv;
+  const uint qk_base = head * pc.dk, v_base = head * pc.dv;
   const float x = retention_one_minus_gamma(head);
   vec4 vt = vec4(0.0);
   if (c0 < pc.dv) vt = vec4(v[v_base + c0], v[v_base + c0 + 1], v[v_base + c0 + 2], v[v_base + c0 + 3]);
-  for (uint i = t; i < half_dim; i += WG) {
-    const vec2 sc = rotary_sin_cos(positions[0], i);
-    const float q0 = q[qk_base + i], q1 = q[qk_base + i + half_dim];
-    const float k0 = k[qk_base + i], k1 = k[qk_base + i + half_dim];
-    qs[i] = q0 * sc.y - q1 * sc.x;
-    qs[i + half_dim] = q1 * sc.y + q0 * sc.x;
-    ks[i] = k0 * sc.y - k1 * sc.x;
-    ks[i + half_dim] = k1 * sc.y + k0 * sc.x;
-  }
+  ROTATE_QK_INTO_SHARED(positions[0], qk_base, t, WG);
   barrier();
   vec4 p = vec4(0.0);
   [[unroll]] for (uint i = 0; i < DPT; ++i) {

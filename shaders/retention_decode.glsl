@@ -60,7 +60,7 @@ shared vec4 partial[WG];  // [row group][column quad]
 void main() {
   const uint t = gl_LocalInvocationIndex, state_nh = gl_WorkGroupID.y, h = state_nh % pc.H;
   const uint nh = pc.first * pc.H + state_nh, n = nh / pc.H;
-  const uint half_dim = pc.dk / 2, qk_base = nh * pc.dk;  // q, k are [N, 1, H, dk]
+  const uint qk_base = nh * pc.dk;  // q, k are [N, 1, H, dk]
 
   const uint cq = t % CQ, rg = t / CQ, c0 = 4 * (gl_WorkGroupID.x * CQ + cq);
 #ifdef SEQUENCE_STATES
@@ -88,15 +88,7 @@ void main() {
     }
   }
 
-  for (uint i = t; i < half_dim; i += WG) {
-    const vec2 sc = rotary_sin_cos(positions[n], i);
-    const float q0 = q[qk_base + i], q1 = q[qk_base + i + half_dim];
-    const float k0 = k[qk_base + i], k1 = k[qk_base + i + half_dim];
-    qs[i] = q0 * sc.y - q1 * sc.x;
-    qs[i + half_dim] = q1 * sc.y + q0 * sc.x;
-    ks[i] = k0 * sc.y - k1 * sc.x;
-    ks[i + half_dim] = k1 * sc.y + k0 * sc.x;
-  }
+  ROTATE_QK_INTO_SHARED(positions[n], qk_base, t, WG);
   barrier();
 
   vec4 p = vec4(0.0);

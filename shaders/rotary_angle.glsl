@@ -1,5 +1,5 @@
-// The rotary angle of pair i at position t, as sin and cos, shared by rotary.comp and
-// retention_decode.comp. The including shader declares a push-constant block `pc` with
+// The rotary angle of pair i at position t, as sin and cos, shared by rotary.comp and the decode
+// kernels (retention_decode.glsl, decode_layer.glsl). The including shader declares a push-constant block `pc` with
 //   vec2 turns_per_radian;   1 / (2 pi) as hi + lo
 //   vec2 ratio_powers[10];   10000^(-2^(k+1) / d) as hi + lo, k = 0..9 (so i < 1024)
 // (kernels::rotary_constants fills both).
@@ -80,3 +80,18 @@ vec2 rotary_sin_cos(int t, uint i) {
     for (int q = 0; q < 3; ++q) turns = wrap_turns(turns + wrap_turns(chunks[q] * pieces[p]));
   return sin_cos_turns(t < 0 ? -turns : turns);
 }
+
+// The decode kernels' q and k of one (sequence, head), dk values from qk_base of the buffers
+// q and k, rotated to `position` into the shared arrays qs and ks; thread `first` of `count`
+// threads takes every count-th pair. A macro because GLSL cannot pass buffers or shared arrays.
+#define ROTATE_QK_INTO_SHARED(position, qk_base, first, count)                 \
+  for (uint i_ = (first); i_ < pc.dk / 2; i_ += (count)) {                     \
+    const uint h_ = pc.dk / 2;                                                 \
+    const vec2 sc_ = rotary_sin_cos((position), i_);                           \
+    const float q0_ = q[(qk_base) + i_], q1_ = q[(qk_base) + i_ + h_];         \
+    const float k0_ = k[(qk_base) + i_], k1_ = k[(qk_base) + i_ + h_];         \
+    qs[i_] = q0_ * sc_.y - q1_ * sc_.x;                                        \
+    qs[i_ + h_] = q1_ * sc_.y + q0_ * sc_.x;                                   \
+    ks[i_] = k0_ * sc_.y - k1_ * sc_.x;                                        \
+    ks[i_ + h_] = k1_ * sc_.y + k0_ * sc_.x;                                   \
+  }
