@@ -205,7 +205,9 @@ void run_products(uint phase, WVEC pre[PREFETCH], WVEC pre_up[PREFETCH]) {
   }
 }
 
-// ---- retention (phase 2): as retention_decode.comp, one (head, column block) per unit ----
+// ---- retention (phase 2): as retention_decode.glsl, one (head, column block) per unit ----
+
+#include "retention_row_groups.glsl"  // sum_row_groups (reads partial, declared above)
 
 uint column_blocks() { return (pc.dv / 4 + CQ - 1) / CQ; }
 uint retention_units() { return pc.H * column_blocks(); }
@@ -239,12 +241,7 @@ void retention_unit(uint unit, vec4 s[DPT]) {
       p += qs[d] * s[i];
     }
   }
-  partial[t] = p;
-  barrier();
-  for (uint stride = RG / 2; stride > 0; stride /= 2) {
-    if (rg < stride) partial[t] += partial[t + stride * CQ];
-    barrier();
-  }
+  sum_row_groups(p, t, rg);
   if (rg == 0 && c0 < pc.dv) o4[(v_base + c0) / 4] = pc.scale * partial[cq];
 }
 

@@ -56,6 +56,7 @@ layout(push_constant) uniform Push {
 
 shared float qs[DPT * RG], ks[DPT * RG];
 shared vec4 partial[WG];  // [row group][column quad]
+#include "retention_row_groups.glsl"  // sum_row_groups
 
 void main() {
   const uint t = gl_LocalInvocationIndex, state_nh = gl_WorkGroupID.y, h = state_nh % pc.H;
@@ -106,12 +107,7 @@ void main() {
     }
   }
 
-  partial[t] = p;
-  barrier();
-  for (uint stride = RG / 2; stride > 0; stride /= 2) {
-    if (rg < stride) partial[t] += partial[t + stride * CQ];
-    barrier();
-  }
+  sum_row_groups(p, t, rg);
   if (rg == 0) {
     [[unroll]] for (uint c = 0; c < 4; ++c)
       if (c0 + c < pc.dv) o[v_base + c0 + c] = pc.scale * partial[cq][c];
