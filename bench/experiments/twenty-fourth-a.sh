@@ -17,11 +17,11 @@
 # and 1.3b decode at 1k context with RETNET_DECODE_WARM 0 (HEAD's code) / 2 / 4 / 8, two
 # rounds alternating with build-new.
 # And build-cm2 = HEAD with matmul-coopmat2.patch, built with a newer glslang
-# (-DRETNET_GLSLANG_COOPMAT2, see build-glslang.sh): the forward product on VK_NV_cooperative_matrix2's
-# workgroup-scope matrices at six tile shapes beside the coopmat path, at the 1.3b prefill's
-# three product shapes, last (a driver fault there must not cost the rest).
+# (-DRETNET_GLSLANG_COOPMAT2, see build-glslang.sh): the forward product on
+# VK_NV_cooperative_matrix2's workgroup-scope matrices at six tile shapes, x in f16 and in f32,
+# beside the coopmat path, at the 1.3b prefill's three product shapes, last (a driver fault there must not cost the rest).
 # About 450 s.
-# Carry .device, build-base, build-new, build-turn and build-warm (tools/retnet-bench and
+# Carry .device, build-base, build-new, build-turn, build-warm and build-cm2 (tools/retnet-bench and
 # tests/retnet_tests of each; bench/experiments/build-variants.sh new
 # turn:matmul-partials-in-turn.patch warm:decode-warm-cache.patch at HEAD makes the last three,
 # and the same command's `base` at 5db364b the first).
