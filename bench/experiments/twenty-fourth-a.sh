@@ -19,12 +19,14 @@
 # And build-cm2 = HEAD with matmul-coopmat2.patch, built with a newer glslang
 # (-DRETNET_GLSLANG_COOPMAT2, see build-glslang.sh): the forward product on
 # VK_NV_cooperative_matrix2's workgroup-scope matrices at six tile shapes, x in f16 and in f32,
-# beside the coopmat path, at the 1.3b prefill's three product shapes, last (a driver fault there must not cost the rest).
+# beside the coopmat path, at the 1.3b prefill's three product shapes, last (a driver fault
+# there must not cost the rest).
 # About 450 s.
-# Carry .device, build-base, build-new, build-turn, build-warm and build-cm2 (tools/retnet-bench and
-# tests/retnet_tests of each; bench/experiments/build-variants.sh new
-# turn:matmul-partials-in-turn.patch warm:decode-warm-cache.patch at HEAD makes the last three,
-# and the same command's `base` at 5db364b the first).
+# Carry .device, build-base, build-new, build-turn, build-warm and build-cm2 (tools/retnet-bench
+# and tests/retnet_tests of each; bench/experiments/build-variants.sh new
+# turn:matmul-partials-in-turn.patch warm:decode-warm-cache.patch
+# cm2:matmul-coopmat2.patch:RETNET_GLSLANG_COOPMAT2=$(bench/experiments/build-glslang.sh SRC) at
+# HEAD makes the last four, and the same command's `base` at 5db364b the first).
 # Usage: source .device/prelude.sh && DEADLINE=540 bash bench/experiments/twenty-fourth-a.sh
 set -u
 source bench/experiments/steps.sh twenty-fourth-a
