@@ -19,9 +19,10 @@
 # And build-cm2 = HEAD with matmul-coopmat2.patch, built with a newer glslang
 # (-DRETNET_GLSLANG_COOPMAT2, see build-glslang.sh): the forward product on
 # VK_NV_cooperative_matrix2's workgroup-scope matrices at six tile shapes, x in f16 and in f32,
-# beside the coopmat path, at the 1.3b prefill's three product shapes, last (a driver fault
-# there must not cost the rest).
-# About 450 s.
+# beside the coopmat path, at the 1.3b prefill's three product shapes; then with Auto's forward
+# products on it, its [matmul],[model],[training] tests, the 1.3b prefill and the training step.
+# Last, so that a driver fault there costs nothing else.
+# About 500 s.
 # Carry .device, build-base, build-new, build-turn, build-warm and build-cm2 (tools/retnet-bench
 # and tests/retnet_tests of each; bench/experiments/build-variants.sh new
 # turn:matmul-partials-in-turn.patch warm:decode-warm-cache.patch
@@ -60,5 +61,10 @@ if [ -x build-cm2/tools/retnet-bench ]; then
     step cm2-${shape// /x} build-cm2/tools/retnet-bench --config tiny $peak --matmul $shape --contexts 16 --prefill 16 --batches 1 --train-config '' --decode-steps 1 --json $d/cm2-${shape// /x}.json
     peak=
   done
+  # Its forward products in the model (Auto takes them): the tests that cover them, then the
+  # 1.3b prefill and the training step beside build-new's figures of this call.
+  step cm2-tests build-cm2/tests/retnet_tests --reporter compact "[matmul],[model],[training]"
+  step prefill-cm2 build-cm2/tools/retnet-bench -m $M --contexts 1024 --prefill 512,2048,8192,32768 --batches 1 --train-config '' --decode-steps 16 --json $d/prefill-cm2.json
+  step train-cm2 build-cm2/tools/retnet-bench "${train[@]}" --json $d/train-cm2.json
 fi
 tar -czf $OUT/twenty-fourth-a.tar.gz -C $OUT twenty-fourth-a && rm -rf $d
