@@ -63,6 +63,7 @@ bool retention_decode_supported(const Context& ctx, int64_t dk, int64_t dv);
 // state [N, H, dk, dv] updated in place. Equals rotary(q), rotary(k), retention_recurrent.
 void retention_decode(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
                       const gpu::Tensor& positions, gpu::Tensor& state, gpu::Tensor& o);
+
 // Sequences per dispatch of retention_decode_states (the shader's array of state buffers): 16
 // and the kernel's 5 other buffers fit lavapipe's 32 storage buffers a stage.
 constexpr int64_t kStatesPerDispatch = 16;
