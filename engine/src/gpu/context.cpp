@@ -451,7 +451,6 @@ const Pipeline& ContextImpl::pipeline(const char* shader, const std::vector<uint
   if (!code) throw Error(fmt::format("internal error: no embedded shader named '{}'", shader));
 
   Pipeline p;
-  p.binding_sizes = binding_sizes;
   p.push_bytes = push_bytes;
   const uint32_t binding_count = static_cast<uint32_t>(binding_sizes.size());
   std::vector<VkDescriptorSetLayoutBinding> bindings(binding_count);

@@ -18,7 +18,6 @@ struct Pipeline {
   VkPipeline pipeline = VK_NULL_HANDLE;
   VkPipelineLayout layout = VK_NULL_HANDLE;
   VkDescriptorSetLayout set_layout = VK_NULL_HANDLE;
-  std::vector<uint32_t> binding_sizes;  // buffers in each binding: 1, or an array's length
   uint32_t push_bytes = 0;
 };
 

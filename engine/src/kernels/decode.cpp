@@ -174,9 +174,9 @@ bool retention_decode_states_supported(const Context& ctx, int64_t dk, int64_t d
 
 namespace {
 
-// retention_decode of sequences [first, first + count) of q, k, v, positions and o, whose
-// states are `states` (a batch's one buffer [count, H, dk, dv], or each sequence's own
-// [1, H, dk, dv] where `own` is set).
+// retention_decode of every sequence of q, k, v, positions and o, whose states are `states`:
+// the batch's one buffer [N, H, dk, dv], or where `own` is set each sequence's own
+// [1, H, dk, dv], kStatesPerDispatch sequences a dispatch.
 void record_retention_decode(gpu::Stream& s, const gpu::Tensor& q, const gpu::Tensor& k, const gpu::Tensor& v,
                              const gpu::Tensor& positions, const std::vector<gpu::Tensor*>& states, bool own,
                              gpu::Tensor& o) {

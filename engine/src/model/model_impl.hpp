@@ -54,10 +54,10 @@ class ModelImpl {
 
   // A step of N sequences of T tokens each, recorded for Stream::replay: a decode step (T = 1,
   // recurrent form) or prefill pieces (chunkwise form), `states` as StepStates says (each
-  // sequence's own only for a decode step), the logits those of each sequence's last token. Write the N*T tokens and their positions through these
-  // pointers before each replay. The recording stays valid while activations_generation() is
-  // unchanged (a larger step reallocates the scratch activations it uses, a larger batch the
-  // batch states). Only a session's own decode step (`session_decode`: N = T = 1) may take the
+  // sequence's own only for a decode step), the logits those of each sequence's last token.
+  // Write the N*T tokens and their positions through these pointers before each replay. The
+  // recording stays valid while activations_generation() is unchanged (a larger step
+  // reallocates the scratch activations it uses, a larger batch the batch states). Only a session's own decode step (`session_decode`: N = T = 1) may take the
   // persistent decode layer: Session::decode handles its timeout for that one session.
   struct StepInputs {
     int32_t* tokens = nullptr;
