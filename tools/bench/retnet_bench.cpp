@@ -614,10 +614,10 @@ int main(int argc, char** argv) {
         print_profile("replayed decode step", p);
         out["profile_replayed_decode"] = p;
       }
-      if (!batches.empty()) {
+      const int64_t b = batches.empty() ? 0 : *std::max_element(batches.begin(), batches.end());
+      if (b > 1) {  // one session's decode_batch is the replayed decode step above
         // The largest batched decode step as Session::decode_batch records it (each sequence's
         // own states where the device can decode them, else one batch of states).
-        const int64_t b = *std::max_element(batches.begin(), batches.end());
         std::vector<std::vector<retnet::gpu::Tensor>> own(b);
         std::vector<retnet::gpu::Tensor> batch;
         retnet::model::StepStates states;
